@@ -1,0 +1,18 @@
+import type pg from 'pg';
+import type { Config } from '../lib/config';
+import { createPipelineRunActivities } from './pipeline-runs';
+
+/** What activities need from the outside world; built once by the worker, the composition root. */
+export interface ActivityDeps {
+  config: Config;
+  warehouse: pg.Pool;
+  shop: pg.Pool;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createPipelineRunActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

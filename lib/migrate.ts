@@ -1,0 +1,33 @@
+import knex, { type Knex } from 'knex';
+import { shopMigrations } from '../migrations/shop';
+import { warehouseMigrations } from '../migrations/warehouse';
+
+export interface MigrationModule {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are listed in code rather than discovered on disk, so the same list runs under tsx,
+ * jest and a bundled build alike.
+ */
+function listedSource(migrations: Record<string, MigrationModule>): Knex.MigrationSource<string> {
+  return {
+    getMigrations: async () => Object.keys(migrations).sort(),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => migrations[name],
+  };
+}
+
+export const MIGRATIONS = { warehouse: warehouseMigrations, shop: shopMigrations } as const;
+
+/** Brings a database up to date; returns the names of the migrations it ran (none when already current). */
+export async function migrateDatabase(url: string, which: keyof typeof MIGRATIONS): Promise<string[]> {
+  const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  try {
+    const [, ran] = (await db.migrate.latest({ migrationSource: listedSource(MIGRATIONS[which]) })) as [number, string[]];
+    return ran;
+  } finally {
+    await db.destroy();
+  }
+}

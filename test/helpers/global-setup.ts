@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '../../lib/embedded/postgres';
+import { findFreePort } from '../../lib/embedded/ports';
+import { resolveTemporalCli, startEmbeddedTemporal } from '../../lib/embedded/temporal';
+import { migrateDatabase } from '../../lib/migrate';
+import { TEMPLATES, type TestServices } from './services';
+
+/**
+ * Starts one real Postgres and one real Temporal dev server for the whole run, and migrates the
+ * template databases that every test file clones.
+ */
+export default async function globalSetup(): Promise<void> {
+  const projectRoot = path.resolve(__dirname, '../..');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-test-'));
+  fs.chmodSync(home, 0o755);
+
+  const postgres = await startEmbeddedPostgres({
+    dir: path.join(home, 'postgres'),
+    port: await findFreePort(),
+    databases: Object.values(TEMPLATES),
+    logFile: path.join(home, 'postgres.log'),
+  });
+  await migrateDatabase(postgres.url(TEMPLATES.warehouse), 'warehouse');
+  await migrateDatabase(postgres.url(TEMPLATES.shop), 'shop');
+
+  const cli = resolveTemporalCli({
+    cliPath: process.env.TEMPORAL_CLI_PATH,
+    toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
+  });
+  const temporal = await startEmbeddedTemporal({
+    cli,
+    dir: path.join(home, 'temporal'),
+    port: await findFreePort(),
+    uiPort: undefined,
+    namespace: 'default',
+    logFile: path.join(home, 'temporal.log'),
+  });
+
+  const services: TestServices = {
+    home,
+    postgresAdminUrl: postgres.url('postgres'),
+    postgresUrlTemplate: postgres.url('{database}'),
+    temporalAddress: temporal.address,
+    temporalCli: cli,
+  };
+  process.env.CARTFLOW_TEST_SERVICES = JSON.stringify(services);
+  (globalThis as Record<string, unknown>).__cartflowTestServices = { postgres, temporal, home };
+  process.stderr.write(
+    `\ncartflow tests: Postgres on port ${postgres.port} (pid ${postgres.pid}), Temporal dev server at ${temporal.address} (pid ${temporal.pid})\n`,
+  );
+}

@@ -1,0 +1,71 @@
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import path from 'node:path';
+import { createActivities, type ActivityDeps } from '../activities';
+import type { Logger } from '../lib/log';
+import { TASK_QUEUES } from '../lib/names';
+
+export type TaskQueueName = keyof typeof TASK_QUEUES;
+
+export interface RunningWorkers {
+  /** Resolves when every worker has stopped. */
+  readonly done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Routes the SDK's own logs into the platform's JSON logger, once per process. */
+function installRuntimeLogger(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      const fields = { ...entry.meta, sdk: true };
+      if (entry.level === 'ERROR') logger.error(entry.message, fields);
+      else logger.warn(entry.message, fields);
+    }),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+}
+
+/**
+ * Starts one worker per task queue on one connection and one workflow bundle. Development runs all
+ * queues in one process; production runs one process per queue (`cartflow worker --queue etl`).
+ */
+export async function startWorkers(options: {
+  address: string;
+  namespace: string;
+  deps: ActivityDeps;
+  logger: Logger;
+  queues?: readonly TaskQueueName[];
+  /** Overrides the task queue names, so tests can use a unique queue each. */
+  taskQueues?: Partial<Record<TaskQueueName, string>>;
+}): Promise<RunningWorkers> {
+  installRuntimeLogger(options.logger);
+  const connection = await NativeConnection.connect({ address: options.address });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn: (m) => options.logger.warn(m), error: (m) => options.logger.error(m), log() {} },
+  });
+  const activities = createActivities(options.deps);
+  const queues = options.queues ?? (Object.keys(TASK_QUEUES) as TaskQueueName[]);
+  const workers = await Promise.all(
+    queues.map((queue) =>
+      Worker.create({
+        connection,
+        namespace: options.namespace,
+        taskQueue: options.taskQueues?.[queue] ?? TASK_QUEUES[queue],
+        workflowBundle,
+        activities,
+      }),
+    ),
+  );
+  const done = Promise.all(workers.map((worker) => worker.run())).then(() => connection.close());
+  return {
+    done,
+    shutdown: async () => {
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { DailyPipelineWorkflow } from './daily-pipeline';
