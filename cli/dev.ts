@@ -1,0 +1,170 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Config } from '../lib/config';
+import { createPool, redactUrl } from '../lib/db';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../lib/embedded/postgres';
+import { assertPortFree } from '../lib/embedded/ports';
+import { startSmtpSink, type SmtpSinkHandle } from '../lib/embedded/smtp';
+import { resolveTemporalCli, startEmbeddedTemporal, type EmbeddedTemporalHandle } from '../lib/embedded/temporal';
+import { writePlatformState, stateFile, type Endpoints, type PlatformState } from '../lib/endpoints';
+import type { Logger } from '../lib/log';
+import { migrateDatabase } from '../lib/migrate';
+import { connectTemporalClient, ensureSearchAttributes } from '../lib/temporal';
+import { buildServer } from '../server/app';
+import { startWorkers } from '../workers/workers';
+
+/** One step of shutting down, run in the reverse order of starting. */
+type Stopper = { name: string; stop: () => Promise<unknown> };
+
+/**
+ * `cartflow dev` (what `npm start` runs): starts Postgres, Temporal and an SMTP sink where no external
+ * service is configured, migrates, and runs a worker for every task queue and the HTTP server in this
+ * process. Ctrl-C stops everything, in reverse order.
+ */
+export async function runDev(config: Config, logger: Logger): Promise<void> {
+  const log = logger.scope({ component: 'dev' });
+  const stoppers: Stopper[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const { name, stop } of stoppers.reverse()) {
+        try {
+          await stop();
+        } catch (error) {
+          log.error(`Stopping ${name} failed`, { error: (error as Error).message });
+        }
+      }
+      fs.rmSync(stateFile(config), { force: true });
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info(`${signal}: stopping`);
+      void stopAll().then(() => process.exit(0));
+    });
+  }
+
+  try {
+    await startEverything(config, log, stoppers);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function startEverything(config: Config, log: Logger, stoppers: Stopper[]): Promise<void> {
+  const started = Date.now();
+  fs.mkdirSync(path.join(config.home, 'logs'), { recursive: true });
+  await assertPortFree(config.httpPort, 'the cartflow API and dashboard', 'CARTFLOW_HTTP_PORT');
+  const processes: PlatformState['processes'] = [];
+
+  let postgres: EmbeddedPostgresHandle | undefined;
+  if (!config.warehouseUrl || !config.shopUrl) {
+    postgres = await startEmbeddedPostgres({
+      dir: path.join(config.home, 'postgres'),
+      port: config.embedded.postgresPort,
+      databases: ['warehouse', 'shop'],
+      logFile: path.join(config.home, 'logs', 'postgres.log'),
+    });
+    stoppers.push({ name: 'Postgres', stop: () => postgres!.stop() });
+    processes.push({ name: 'postgres', pid: postgres.pid, port: postgres.port });
+    log.info('Embedded Postgres is up', { port: postgres.port });
+  }
+  const warehouseUrl = config.warehouseUrl ?? postgres!.url('warehouse');
+  const shopUrl = config.shopUrl ?? postgres!.url('shop');
+
+  let temporalServer: EmbeddedTemporalHandle | undefined;
+  if (!config.temporal.address) {
+    const cli = resolveTemporalCli({ cliPath: config.temporal.cliPath, toolsDir: path.join(config.home, 'tools') });
+    temporalServer = await startEmbeddedTemporal({
+      cli,
+      dir: path.join(config.home, 'temporal'),
+      port: config.embedded.temporalPort,
+      uiPort: config.embedded.temporalUiPort,
+      namespace: config.temporal.namespace,
+      logFile: path.join(config.home, 'logs', 'temporal.log'),
+    });
+    stoppers.push({ name: 'Temporal', stop: () => temporalServer!.stop() });
+    processes.push({ name: 'temporal', pid: temporalServer.pid, port: config.embedded.temporalPort });
+    log.info('Embedded Temporal is up', { address: temporalServer.address });
+  }
+  const temporalAddress = config.temporal.address ?? temporalServer!.address;
+
+  let smtpSink: SmtpSinkHandle | undefined;
+  const mailDir = path.join(config.home, 'mail');
+  if (!config.smtpUrl) {
+    smtpSink = await startSmtpSink({ dir: mailDir, port: config.embedded.smtpPort });
+    stoppers.push({ name: 'SMTP sink', stop: () => smtpSink!.stop() });
+    processes.push({ name: 'smtp-sink', pid: process.pid, port: smtpSink.port });
+  }
+  const smtpUrl = config.smtpUrl ?? smtpSink!.url;
+
+  const ranWarehouse = await migrateDatabase(warehouseUrl, 'warehouse');
+  const ranShop = await migrateDatabase(shopUrl, 'shop');
+  log.info('Migrations are current', { warehouseApplied: ranWarehouse.length, shopApplied: ranShop.length });
+
+  const connection = await Connection.connect({ address: temporalAddress });
+  const added = await ensureSearchAttributes(connection, config.temporal.namespace);
+  if (added.length > 0) log.info('Registered search attributes', { added });
+  await connection.close();
+
+  const warehouse = createPool(warehouseUrl, 'cartflow');
+  const shop = createPool(shopUrl, 'cartflow');
+  stoppers.push({ name: 'database pools', stop: () => Promise.all([warehouse.end(), shop.end()]) });
+
+  const workers = await startWorkers({
+    address: temporalAddress,
+    namespace: config.temporal.namespace,
+    deps: { config, warehouse, shop },
+    logger: log.scope({ component: 'worker' }),
+  });
+  stoppers.push({ name: 'workers', stop: () => workers.shutdown() });
+  workers.done.catch((error: Error) => log.error('A worker stopped with an error', { error: error.message }));
+
+  const temporalClient = await connectTemporalClient(temporalAddress, config.temporal.namespace);
+  stoppers.push({ name: 'Temporal client', stop: () => temporalClient.connection.close() });
+
+  const app = buildServer({ warehouse, shop, temporal: temporalClient, smtpUrl, mailDir: smtpSink ? mailDir : undefined });
+  await app.listen({ port: config.httpPort, host: '0.0.0.0' });
+  stoppers.push({ name: 'HTTP server', stop: () => app.close() });
+
+  const endpoints: Endpoints = {
+    warehouseUrl,
+    shopUrl,
+    temporalAddress,
+    temporalNamespace: config.temporal.namespace,
+    smtpUrl,
+    httpUrl: `http://localhost:${config.httpPort}`,
+    temporalUiUrl: temporalServer?.uiUrl,
+    mailDir: smtpSink ? mailDir : undefined,
+    ingestToken: config.ingestToken ?? ingestTokenFromHome(config),
+  };
+  processes.push({ name: 'cartflow', pid: process.pid, port: config.httpPort });
+  writePlatformState(config, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, processes });
+
+  const lines = [
+    '',
+    `cartflow is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s). Ctrl-C stops everything.`,
+    '',
+    `  API and dashboard   ${endpoints.httpUrl}            (health: ${endpoints.httpUrl}/health)`,
+    `  Temporal Web UI     ${endpoints.temporalUiUrl ?? `(external Temporal at ${temporalAddress})`}`,
+    `  Mail outbox         ${smtpSink ? `${endpoints.httpUrl}/mail   (files in ${mailDir})` : `(external SMTP at ${redactUrl(smtpUrl)})`}`,
+    `  Warehouse           ${redactUrl(warehouseUrl)}`,
+    `  Shop database       ${redactUrl(shopUrl)}`,
+    `  Ingest token        ${endpoints.ingestToken}   (Authorization: Bearer <token> on POST /v1/events)`,
+    '',
+    '  Next: "npx cartflow simulate --customers 1000 --days 90 --seed 1" fills the demo shop.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** The storefront's token: generated at first start, kept under CARTFLOW_HOME, printed at every start. */
+function ingestTokenFromHome(config: Config): string {
+  const file = path.join(config.home, 'ingest-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = crypto.randomBytes(24).toString('base64url');
+  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}

@@ -1,0 +1,33 @@
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../lib/config';
+import { createLogger } from '../lib/log';
+import { runDev } from './dev';
+import { runStatus } from './status';
+
+async function main(argv: string[]): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, { service: 'cartflow' });
+  const program = new Command('cartflow')
+    .description('cartflow: an online shop data platform on Temporal and Postgres')
+    .showHelpAfterError();
+
+  program
+    .command('dev')
+    .description('start the whole platform on its embedded default (what npm start runs)')
+    .action(async () => runDev(config, logger));
+
+  program
+    .command('status')
+    .description('show what runs and where, and its health')
+    .action(async () => {
+      process.exitCode = await runStatus(config);
+    });
+
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((error: unknown) => {
+  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`cartflow: ${message}\n`);
+  process.exit(1);
+});

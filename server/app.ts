@@ -1,0 +1,36 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { listStoredMail } from '../lib/embedded/smtp';
+import { checkHealth, type HealthDeps } from './health';
+
+export interface ServerDeps extends HealthDeps {
+  /** The embedded SMTP sink's folder, when it runs: its messages are listed at /mail. */
+  mailDir?: string;
+}
+
+/** The HTTP API and the dashboard's JSON endpoints. Routes are added by the features that own them. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
+
+  app.get('/health', async (_request, reply) => {
+    const report = await checkHealth(deps);
+    return reply.code(report.status === 'up' ? 200 : 503).send(report);
+  });
+
+  if (deps.mailDir) {
+    const mailDir = deps.mailDir;
+    app.get('/mail', async () =>
+      listStoredMail(mailDir).map(({ id, receivedAt, from, to, subject }) => ({ id, receivedAt, from, to, subject })),
+    );
+    app.get<{ Params: { id: string } }>('/mail/:id', async (request, reply) => {
+      const mail = listStoredMail(mailDir).find((m) => m.id === request.params.id);
+      if (!mail) return reply.code(404).send({ error: `No message ${request.params.id} in the outbox` });
+      return reply.type('text/html; charset=utf-8').send(mail.html ?? `<pre>${escapeHtml(mail.text)}</pre>`);
+    });
+  }
+
+  return app;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
