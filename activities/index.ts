@@ -1,3 +1,4 @@
+import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { createPipelineRunActivities } from './pipeline-runs';
@@ -7,6 +8,8 @@ export interface ActivityDeps {
   config: Config;
   warehouse: pg.Pool;
   shop: pg.Pool;
+  /** Sends e-mail over SMTP_URL. */
+  mailer: Transporter;
 }
 
 export function createActivities(deps: ActivityDeps) {

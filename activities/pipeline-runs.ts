@@ -32,7 +32,8 @@ export function createPipelineRunActivities({ warehouse }: PipelineRunsDeps) {
           where run_id = $1`,
         [input.runId, input.status, JSON.stringify(input.summary), input.error ?? null],
       );
-      if (result.rowCount !== 1) throw new Error(`No pipeline run ${input.runId} to finish: startPipelineRun must run first.`);
+      if (result.rowCount !== 1)
+        throw new Error(`No pipeline run ${input.runId} to finish: startPipelineRun must run first.`);
     },
   };
 }

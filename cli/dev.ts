@@ -7,9 +7,14 @@ import { createPool, redactUrl } from '../lib/db';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../lib/embedded/postgres';
 import { assertPortFree } from '../lib/embedded/ports';
 import { startSmtpSink, type SmtpSinkHandle } from '../lib/embedded/smtp';
-import { resolveTemporalCli, startEmbeddedTemporal, type EmbeddedTemporalHandle } from '../lib/embedded/temporal';
+import {
+  resolveTemporalCli,
+  startEmbeddedTemporal,
+  type EmbeddedTemporalHandle,
+} from '../lib/embedded/temporal';
 import { writePlatformState, stateFile, type Endpoints, type PlatformState } from '../lib/endpoints';
 import type { Logger } from '../lib/log';
+import { createMailer } from '../lib/mailer';
 import { migrateDatabase } from '../lib/migrate';
 import { connectTemporalClient, ensureSearchAttributes } from '../lib/temporal';
 import { buildServer } from '../server/app';
@@ -76,7 +81,10 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
 
   let temporalServer: EmbeddedTemporalHandle | undefined;
   if (!config.temporal.address) {
-    const cli = resolveTemporalCli({ cliPath: config.temporal.cliPath, toolsDir: path.join(config.home, 'tools') });
+    const cli = resolveTemporalCli({
+      cliPath: config.temporal.cliPath,
+      toolsDir: path.join(config.home, 'tools'),
+    });
     temporalServer = await startEmbeddedTemporal({
       cli,
       dir: path.join(config.home, 'temporal'),
@@ -112,11 +120,13 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
   const warehouse = createPool(warehouseUrl, 'cartflow');
   const shop = createPool(shopUrl, 'cartflow');
   stoppers.push({ name: 'database pools', stop: () => Promise.all([warehouse.end(), shop.end()]) });
+  const mailer = createMailer(smtpUrl);
+  stoppers.push({ name: 'mailer', stop: async () => mailer.close() });
 
   const workers = await startWorkers({
     address: temporalAddress,
     namespace: config.temporal.namespace,
-    deps: { config, warehouse, shop },
+    deps: { config, warehouse, shop, mailer },
     logger: log.scope({ component: 'worker' }),
   });
   stoppers.push({ name: 'workers', stop: () => workers.shutdown() });
@@ -125,7 +135,13 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
   const temporalClient = await connectTemporalClient(temporalAddress, config.temporal.namespace);
   stoppers.push({ name: 'Temporal client', stop: () => temporalClient.connection.close() });
 
-  const app = buildServer({ warehouse, shop, temporal: temporalClient, smtpUrl, mailDir: smtpSink ? mailDir : undefined });
+  const app = buildServer({
+    warehouse,
+    shop,
+    temporal: temporalClient,
+    smtpUrl,
+    mailDir: smtpSink ? mailDir : undefined,
+  });
   await app.listen({ port: config.httpPort, host: '0.0.0.0' });
   stoppers.push({ name: 'HTTP server', stop: () => app.close() });
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
+import { createCliContext } from './context';
 import { runDev } from './dev';
 import { runStatus } from './status';
 
@@ -23,7 +24,13 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runStatus(config);
     });
 
-  await program.parseAsync(argv);
+  // Commands owned by features register here, each from its own file, sharing one lazily opened context.
+  const context = createCliContext(config, logger);
+  try {
+    await program.parseAsync(argv);
+  } finally {
+    if (program.args[0] !== 'dev') await context.close();
+  }
 }
 
 main(process.argv).catch((error: unknown) => {

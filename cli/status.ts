@@ -12,18 +12,33 @@ export async function runStatus(config: Config): Promise<number> {
   }
   const out: string[] = [`cartflow is running (pid ${state.pid}, since ${state.startedAt})`, ''];
   for (const p of state.processes) {
-    out.push(`  ${p.name.padEnd(10)} pid ${String(p.pid ?? '-').padEnd(8)} port ${p.port}   ${p.pid && isAlive(p.pid) ? 'running' : 'NOT RUNNING'}`);
+    out.push(
+      `  ${p.name.padEnd(10)} pid ${String(p.pid ?? '-').padEnd(8)} port ${p.port}   ${p.pid && isAlive(p.pid) ? 'running' : 'NOT RUNNING'}`,
+    );
   }
   const e = state.endpoints;
-  out.push('', `  API and dashboard  ${e.httpUrl}`, `  Temporal           ${e.temporalAddress}${e.temporalUiUrl ? `   (Web UI ${e.temporalUiUrl})` : ''}`);
-  out.push(`  SMTP               ${redactUrl(e.smtpUrl)}`, `  Warehouse          ${redactUrl(e.warehouseUrl)}`, `  Shop               ${redactUrl(e.shopUrl)}`, '');
+  out.push(
+    '',
+    `  API and dashboard  ${e.httpUrl}`,
+    `  Temporal           ${e.temporalAddress}${e.temporalUiUrl ? `   (Web UI ${e.temporalUiUrl})` : ''}`,
+  );
+  out.push(
+    `  SMTP               ${redactUrl(e.smtpUrl)}`,
+    `  Warehouse          ${redactUrl(e.warehouseUrl)}`,
+    `  Shop               ${redactUrl(e.shopUrl)}`,
+    '',
+  );
   let healthy = false;
   try {
     const response = await fetch(`${e.httpUrl}/health`, { signal: AbortSignal.timeout(5000) });
-    const report = (await response.json()) as { status: string; components: Record<string, { up: boolean; detail: string }> };
+    const report = (await response.json()) as {
+      status: string;
+      components: Record<string, { up: boolean; detail: string }>;
+    };
     healthy = report.status === 'up';
     out.push(`  health: ${report.status}`);
-    for (const [name, c] of Object.entries(report.components)) out.push(`    ${c.up ? 'up  ' : 'DOWN'} ${name.padEnd(10)} ${c.detail}`);
+    for (const [name, c] of Object.entries(report.components))
+      out.push(`    ${c.up ? 'up  ' : 'DOWN'} ${name.padEnd(10)} ${c.detail}`);
   } catch (error) {
     out.push(`  health: no answer from ${e.httpUrl}/health (${(error as Error).message})`);
   }

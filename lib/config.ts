@@ -116,14 +116,20 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
   const idleText = optional(env, 'CARTFLOW_SESSION_IDLE') ?? '30m';
   const sessionIdleMs = parseDuration(idleText);
   if (sessionIdleMs === undefined || sessionIdleMs <= 0) {
-    throw new ConfigError('CARTFLOW_SESSION_IDLE', `must be a duration like 30m, 90s or 500ms, not "${idleText}"`);
+    throw new ConfigError(
+      'CARTFLOW_SESSION_IDLE',
+      `must be a duration like 30m, 90s or 500ms, not "${idleText}"`,
+    );
   }
 
   const timezone = optional(env, 'CARTFLOW_TIMEZONE') ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
   } catch {
-    throw new ConfigError('CARTFLOW_TIMEZONE', `must be an IANA time zone like Europe/London, not "${timezone}"`);
+    throw new ConfigError(
+      'CARTFLOW_TIMEZONE',
+      `must be an IANA time zone like Europe/London, not "${timezone}"`,
+    );
   }
 
   const logLevel = (optional(env, 'CARTFLOW_LOG_LEVEL') ?? 'info') as LogLevel;
@@ -133,7 +139,10 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
 
   const temporalAddress = optional(env, 'TEMPORAL_ADDRESS');
   if (temporalAddress !== undefined && !/^[^\s:]+:\d+$/.test(temporalAddress)) {
-    throw new ConfigError('TEMPORAL_ADDRESS', `must be host:port, e.g. localhost:7233, not "${temporalAddress}"`);
+    throw new ConfigError(
+      'TEMPORAL_ADDRESS',
+      `must be host:port, e.g. localhost:7233, not "${temporalAddress}"`,
+    );
   }
 
   return Object.freeze({

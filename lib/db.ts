@@ -12,7 +12,10 @@ export function createPool(url: string, applicationName: string, max = 10): pg.P
 }
 
 /** Runs `work` in one transaction on one client; rolls back when it throws. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');

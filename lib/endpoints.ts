@@ -50,7 +50,9 @@ export function resolveEndpoints(config: Config): Endpoints {
   const pick = <T>(explicit: T | undefined, fromState: T | undefined, variable: string): T => {
     if (explicit !== undefined) return explicit;
     if (fromState !== undefined) return fromState;
-    throw new Error(`Nothing is running under ${config.home} and ${variable} is not set. Start the platform with "npm start", or set ${variable}.`);
+    throw new Error(
+      `Nothing is running under ${config.home} and ${variable} is not set. Start the platform with "npm start", or set ${variable}.`,
+    );
   };
   return {
     warehouseUrl: pick(config.warehouseUrl, running?.warehouseUrl, 'CARTFLOW_WAREHOUSE_URL'),

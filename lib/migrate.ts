@@ -25,7 +25,10 @@ export const MIGRATIONS = { warehouse: warehouseMigrations, shop: shopMigrations
 export async function migrateDatabase(url: string, which: keyof typeof MIGRATIONS): Promise<string[]> {
   const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
   try {
-    const [, ran] = (await db.migrate.latest({ migrationSource: listedSource(MIGRATIONS[which]) })) as [number, string[]];
+    const [, ran] = (await db.migrate.latest({ migrationSource: listedSource(MIGRATIONS[which]) })) as [
+      number,
+      string[],
+    ];
     return ran;
   } finally {
     await db.destroy();

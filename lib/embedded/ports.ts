@@ -6,7 +6,9 @@ export class PortInUseError extends Error {
     readonly what: string,
     readonly variable: string,
   ) {
-    super(`Port ${port} for ${what} is already in use. Stop what holds it, or move ${what} with ${variable}=<port>.`);
+    super(
+      `Port ${port} for ${what} is already in use. Stop what holds it, or move ${what} with ${variable}=<port>.`,
+    );
     this.name = 'PortInUseError';
   }
 }
@@ -38,7 +40,12 @@ export function findFreePort(): Promise<number> {
 }
 
 /** Resolves once something accepts TCP connections on the port, or rejects after the timeout. */
-export async function waitForPort(port: number, timeoutMs: number, what: string, host = '127.0.0.1'): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  what: string,
+  host = '127.0.0.1',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -50,7 +57,8 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not open port ${port} within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not open port ${port} within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

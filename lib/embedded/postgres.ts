@@ -51,7 +51,8 @@ export async function startEmbeddedPostgres(options: {
   await stopLeftoverPostmaster(dataDir);
   await assertPortFree(options.port, 'the embedded Postgres', options.portVariable ?? 'CARTFLOW_PG_PORT');
 
-  const runAs: { uid?: number; gid?: number } = os.userInfo().uid === 0 ? postgresSystemUser(options.dir) : {};
+  const runAs: { uid?: number; gid?: number } =
+    os.userInfo().uid === 0 ? postgresSystemUser(options.dir) : {};
   const firstStart = !fs.existsSync(path.join(dataDir, 'PG_VERSION')) || !fs.existsSync(credentialsFile);
   let credentials: Credentials;
   if (firstStart) {
@@ -66,12 +67,21 @@ export async function startEmbeddedPostgres(options: {
     }
     const init = spawnSync(
       path.join(binDir, 'initdb'),
-      [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${credentials.user}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'],
+      [
+        `--pgdata=${dataDir}`,
+        '--auth=scram-sha-256',
+        `--username=${credentials.user}`,
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
       { ...runAs, encoding: 'utf8' },
     );
     fs.rmSync(passwordFile, { force: true });
     if (init.status !== 0) {
-      throw new Error(`initdb failed for the embedded Postgres in ${dataDir}: ${init.error?.message ?? init.stderr}`);
+      throw new Error(
+        `initdb failed for the embedded Postgres in ${dataDir}: ${init.error?.message ?? init.stderr}`,
+      );
     }
     fs.writeFileSync(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
   } else {
@@ -80,7 +90,18 @@ export async function startEmbeddedPostgres(options: {
 
   const child = spawn(
     path.join(binDir, 'postgres'),
-    ['-D', dataDir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(options.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=200',
+    ],
     { ...runAs, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   logChildTo(child, options.logFile);
@@ -93,7 +114,9 @@ export async function startEmbeddedPostgres(options: {
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exitCode !== undefined) {
-      throw new Error(`The embedded Postgres exited with code ${exitCode} while starting; its log is ${options.logFile}`);
+      throw new Error(
+        `The embedded Postgres exited with code ${exitCode} while starting; its log is ${options.logFile}`,
+      );
     }
     const admin = new pg.Client({ connectionString: url('postgres') });
     try {
@@ -106,7 +129,10 @@ export async function startEmbeddedPostgres(options: {
     } catch (error) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`The embedded Postgres did not accept connections within 60 s; its log is ${options.logFile}`, { cause: error });
+        throw new Error(
+          `The embedded Postgres did not accept connections within 60 s; its log is ${options.logFile}`,
+          { cause: error },
+        );
       }
       await new Promise((r) => setTimeout(r, 200));
     } finally {
@@ -140,9 +166,20 @@ function postgresSystemUser(dir: string): { uid: number; gid: number } {
   let ids = lookup();
   if (!ids) {
     spawnSync('groupadd', ['--system', 'postgres']);
-    spawnSync('useradd', ['--system', '--gid', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    spawnSync('useradd', [
+      '--system',
+      '--gid',
+      'postgres',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     ids = lookup();
-    if (!ids) throw new Error('Running as root, cartflow needs a "postgres" user for the embedded Postgres and could not create one (useradd).');
+    if (!ids)
+      throw new Error(
+        'Running as root, cartflow needs a "postgres" user for the embedded Postgres and could not create one (useradd).',
+      );
   }
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {
     const mode = fs.statSync(current).mode;

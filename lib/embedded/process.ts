@@ -12,7 +12,11 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Sends a signal, waits for the process to go, and kills it if it does not within the grace period. */
-export async function terminate(pid: number, signal: NodeJS.Signals = 'SIGINT', graceMs = 15_000): Promise<void> {
+export async function terminate(
+  pid: number,
+  signal: NodeJS.Signals = 'SIGINT',
+  graceMs = 15_000,
+): Promise<void> {
   if (!isAlive(pid)) return;
   try {
     process.kill(pid, signal);

@@ -36,7 +36,12 @@ export async function startSmtpSink(options: {
   onMail?: (mail: StoredMail) => void;
 }): Promise<SmtpSinkHandle> {
   fs.mkdirSync(options.dir, { recursive: true });
-  if (options.port !== 0) await assertPortFree(options.port, 'the embedded SMTP sink', options.portVariable ?? 'CARTFLOW_SMTP_PORT');
+  if (options.port !== 0)
+    await assertPortFree(
+      options.port,
+      'the embedded SMTP sink',
+      options.portVariable ?? 'CARTFLOW_SMTP_PORT',
+    );
 
   const server = new SMTPServer({
     authOptional: true,
@@ -55,7 +60,8 @@ export async function startSmtpSink(options: {
             const receivedAt = new Date();
             const id = `${receivedAt.getTime()}-${crypto.randomBytes(4).toString('hex')}`;
             const headers: Record<string, string> = {};
-            for (const [key, value] of parsed.headers) headers[key] = typeof value === 'string' ? value : JSON.stringify(value);
+            for (const [key, value] of parsed.headers)
+              headers[key] = typeof value === 'string' ? value : JSON.stringify(value);
             const mail: StoredMail = {
               id,
               receivedAt: receivedAt.toISOString(),

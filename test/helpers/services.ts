@@ -16,7 +16,8 @@ export interface TestServices {
 
 export function testServices(): TestServices {
   const text = process.env.CARTFLOW_TEST_SERVICES;
-  if (!text) throw new Error('The test services are not running: run the tests with `npm test`, which starts them.');
+  if (!text)
+    throw new Error('The test services are not running: run the tests with `npm test`, which starts them.');
   return JSON.parse(text) as TestServices;
 }
 
@@ -30,7 +31,10 @@ export interface TestDatabases {
 /** Fresh, migrated `warehouse` and `shop` databases for one test file. */
 export async function createTestDatabases(label = 'test'): Promise<TestDatabases> {
   const services = testServices();
-  const suffix = `${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${crypto.randomBytes(4).toString('hex')}`;
+  const suffix = `${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30)}_${crypto.randomBytes(4).toString('hex')}`;
   const names = { warehouse: `warehouse_${suffix}`, shop: `shop_${suffix}` };
   const admin = new pg.Client({ connectionString: services.postgresAdminUrl });
   await admin.connect();
@@ -49,7 +53,8 @@ export async function createTestDatabases(label = 'test'): Promise<TestDatabases
       const client = new pg.Client({ connectionString: services.postgresAdminUrl });
       await client.connect();
       try {
-        for (const name of Object.values(names)) await client.query(`drop database if exists "${name}" with (force)`);
+        for (const name of Object.values(names))
+          await client.query(`drop database if exists "${name}" with (force)`);
       } finally {
         await client.end();
       }

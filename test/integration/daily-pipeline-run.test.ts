@@ -1,30 +1,25 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import crypto from 'node:crypto';
-import type pg from 'pg';
-import { createPool } from '../../lib/db';
 import { DailyPipelineWorkflow } from '../../workflows';
-import { testConfig } from '../helpers/config';
+import { createTestDeps, type TestDeps } from '../helpers/deps';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
 
 describe('DailyPipelineWorkflow on a real worker and a real Temporal server', () => {
   let databases: TestDatabases;
-  let warehouse: pg.Pool;
-  let shop: pg.Pool;
+  let deps: TestDeps;
   let worker: TestWorker;
 
   beforeAll(async () => {
     databases = await createTestDatabases('pipeline_run');
-    warehouse = createPool(databases.warehouseUrl, 'test');
-    shop = createPool(databases.shopUrl, 'test');
-    worker = await startTestWorker({ config: testConfig(), warehouse, shop });
+    deps = createTestDeps(databases);
+    worker = await startTestWorker(deps);
   });
 
   afterAll(async () => {
     await worker?.stop();
-    await warehouse?.end();
-    await shop?.end();
+    await deps?.close();
     await databases?.drop();
   });
 
@@ -37,19 +32,21 @@ describe('DailyPipelineWorkflow on a real worker and a real Temporal server', ()
     });
     expect(result.status).toBe('succeeded');
 
-    const { rows } = await warehouse.query(
+    const { rows } = await deps.warehouse.query(
       `select run_id, to_char(pipeline_date, 'YYYY-MM-DD') as pipeline_date, status, finished_at is not null as finished
          from ops.pipeline_runs where run_id = $1`,
       [result.runId],
     );
-    expect(rows).toEqual([{ run_id: result.runId, pipeline_date: '2026-11-22', status: 'succeeded', finished: true }]);
+    expect(rows).toEqual([
+      { run_id: result.runId, pipeline_date: '2026-11-22', status: 'succeeded', finished: true },
+    ]);
 
     const description = await worker.client.workflow.getHandle(workflowId).describe();
     expect(description.searchAttributes.PipelineDate).toEqual(['2026-11-22']);
   });
 
   it('fails a malformed date as a non-retryable InvalidInput, writing nothing', async () => {
-    const before = await warehouse.query('select count(*)::int as n from ops.pipeline_runs');
+    const before = await deps.warehouse.query('select count(*)::int as n from ops.pipeline_runs');
     const run = worker.client.workflow.execute(DailyPipelineWorkflow, {
       workflowId: `daily-test-${crypto.randomUUID()}`,
       taskQueue: worker.taskQueues.etl,
@@ -64,7 +61,7 @@ describe('DailyPipelineWorkflow on a real worker and a real Temporal server', ()
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('InvalidInput');
     expect((cause as ApplicationFailure).nonRetryable).toBe(true);
-    const after = await warehouse.query('select count(*)::int as n from ops.pipeline_runs');
+    const after = await deps.warehouse.query('select count(*)::int as n from ops.pipeline_runs');
     expect(after.rows[0].n).toBe(before.rows[0].n);
   });
 });
