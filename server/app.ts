@@ -19,7 +19,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (deps.mailDir) {
     const mailDir = deps.mailDir;
     app.get('/mail', async () =>
-      listStoredMail(mailDir).map(({ id, receivedAt, from, to, subject }) => ({ id, receivedAt, from, to, subject })),
+      listStoredMail(mailDir).map(({ id, receivedAt, from, to, subject }) => ({
+        id,
+        receivedAt,
+        from,
+        to,
+        subject,
+      })),
     );
     app.get<{ Params: { id: string } }>('/mail/:id', async (request, reply) => {
       const mail = listStoredMail(mailDir).find((m) => m.id === request.params.id);

@@ -50,7 +50,9 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
 }
 
 async function checkPostgres(pool: pg.Pool): Promise<string> {
-  const { rows } = await pool.query<{ version: string }>(`select current_setting('server_version') as version`);
+  const { rows } = await pool.query<{ version: string }>(
+    `select current_setting('server_version') as version`,
+  );
   return `postgres ${rows[0].version}`;
 }
 
@@ -64,7 +66,8 @@ async function checkWorkers(client: Client, taskQueues: Record<string, string>):
     });
     if ((response.pollers ?? []).length === 0) missing.push(taskQueue);
   }
-  if (missing.length > 0) throw new Error(`no worker polls ${missing.join(', ')}; start one with "cartflow worker"`);
+  if (missing.length > 0)
+    throw new Error(`no worker polls ${missing.join(', ')}; start one with "cartflow worker"`);
   return `polling ${Object.values(taskQueues).join(', ')}`;
 }
 
@@ -78,7 +81,8 @@ function checkSmtp(smtpUrl: string): Promise<string> {
     socket.once('data', (data) => {
       socket.end('QUIT\r\n');
       const greeting = data.toString('utf8').trim();
-      if (greeting.startsWith('220') || url.protocol === 'smtps:') resolve(`${url.hostname}:${port} answered`);
+      if (greeting.startsWith('220') || url.protocol === 'smtps:')
+        resolve(`${url.hostname}:${port} answered`);
       else reject(new Error(`${url.hostname}:${port} greeted with "${greeting.slice(0, 80)}"`));
     });
     socket.once('timeout', () => {
@@ -94,7 +98,10 @@ function withTimeout<T>(promise: Promise<T>, name: string): Promise<T> {
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`${name} did not answer within ${CHECK_TIMEOUT_MS} ms`)),
+        CHECK_TIMEOUT_MS,
+      );
     }),
   ]);
 }

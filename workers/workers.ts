@@ -1,4 +1,11 @@
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+  DefaultLogger,
+} from '@temporalio/worker';
 import path from 'node:path';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { Logger } from '../lib/log';
@@ -45,7 +52,14 @@ export async function startWorkers(options: {
   const connection = await NativeConnection.connect({ address: options.address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn: (m) => options.logger.warn(m), error: (m) => options.logger.error(m), log() {} },
+    logger: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m) => options.logger.warn(m),
+      error: (m) => options.logger.error(m),
+      log() {},
+    },
   });
   const activities = createActivities(options.deps);
   const queues = options.queues ?? (Object.keys(TASK_QUEUES) as TaskQueueName[]);

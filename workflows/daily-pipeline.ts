@@ -1,4 +1,9 @@
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 
 const { startPipelineRun, finishPipelineRun } = proxyActivities<Activities>({
@@ -20,7 +25,10 @@ export interface DailyPipelineResult {
 /** The daily pipeline for one logical date. Steps are added by the pipeline issue; each records into ops. */
 export async function DailyPipelineWorkflow(input: DailyPipelineInput): Promise<DailyPipelineResult> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(input.date)) {
-    throw ApplicationFailure.nonRetryable(`The pipeline date must be YYYY-MM-DD, not "${input.date}"`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `The pipeline date must be YYYY-MM-DD, not "${input.date}"`,
+      'InvalidInput',
+    );
   }
   const { runId } = workflowInfo();
   upsertSearchAttributes({ PipelineDate: [input.date] });
