@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import type { Config } from '../lib/config';
-import { createPool, redactUrl } from '../lib/db';
+import { redactUrl } from '../lib/db';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../lib/embedded/postgres';
 import { assertPortFree } from '../lib/embedded/ports';
 import { startSmtpSink, type SmtpSinkHandle } from '../lib/embedded/smtp';
@@ -14,42 +13,18 @@ import {
 } from '../lib/embedded/temporal';
 import { writePlatformState, stateFile, type Endpoints, type PlatformState } from '../lib/endpoints';
 import type { Logger } from '../lib/log';
-import { createMailer } from '../lib/mailer';
-import { migrateDatabase } from '../lib/migrate';
-import { connectTemporalClient, ensureSearchAttributes } from '../lib/temporal';
-import { buildServer } from '../server/app';
-import { startWorkers } from '../workers/workers';
-
-/** One step of shutting down, run in the reverse order of starting. */
-type Stopper = { name: string; stop: () => Promise<unknown> };
+import { ALL_TASK_QUEUES } from '../workers/workers';
+import { startApplication, stopOnSignals, type Stopper } from './application';
 
 /**
  * `cartflow dev` (what `npm start` runs): starts Postgres, Temporal and an SMTP sink where no external
- * service is configured, migrates, and runs a worker for every task queue and the HTTP server in this
- * process. Ctrl-C stops everything, in reverse order.
+ * service is configured, then the application (migrations, a worker for every task queue, the HTTP
+ * server) in this process. Ctrl-C stops everything, in reverse order, and leaves no process behind.
  */
 export async function runDev(config: Config, logger: Logger): Promise<void> {
   const log = logger.scope({ component: 'dev' });
   const stoppers: Stopper[] = [];
-  let stopping: Promise<void> | undefined;
-  const stopAll = () =>
-    (stopping ??= (async () => {
-      for (const { name, stop } of stoppers.reverse()) {
-        try {
-          await stop();
-        } catch (error) {
-          log.error(`Stopping ${name} failed`, { error: (error as Error).message });
-        }
-      }
-      fs.rmSync(stateFile(config), { force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log.info(`${signal}: stopping`);
-      void stopAll().then(() => process.exit(0));
-    });
-  }
-
+  const stopAll = stopOnSignals(stoppers, log, () => fs.rmSync(stateFile(config), { force: true }));
   try {
     await startEverything(config, log, stoppers);
   } catch (error) {
@@ -108,43 +83,6 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
   }
   const smtpUrl = config.smtpUrl ?? smtpSink!.url;
 
-  const ranWarehouse = await migrateDatabase(warehouseUrl, 'warehouse');
-  const ranShop = await migrateDatabase(shopUrl, 'shop');
-  log.info('Migrations are current', { warehouseApplied: ranWarehouse.length, shopApplied: ranShop.length });
-
-  const connection = await Connection.connect({ address: temporalAddress });
-  const added = await ensureSearchAttributes(connection, config.temporal.namespace);
-  if (added.length > 0) log.info('Registered search attributes', { added });
-  await connection.close();
-
-  const warehouse = createPool(warehouseUrl, 'cartflow');
-  const shop = createPool(shopUrl, 'cartflow');
-  stoppers.push({ name: 'database pools', stop: () => Promise.all([warehouse.end(), shop.end()]) });
-  const mailer = createMailer(smtpUrl);
-  stoppers.push({ name: 'mailer', stop: async () => mailer.close() });
-
-  const workers = await startWorkers({
-    address: temporalAddress,
-    namespace: config.temporal.namespace,
-    deps: { config, warehouse, shop, mailer },
-    logger: log.scope({ component: 'worker' }),
-  });
-  stoppers.push({ name: 'workers', stop: () => workers.shutdown() });
-  workers.done.catch((error: Error) => log.error('A worker stopped with an error', { error: error.message }));
-
-  const temporalClient = await connectTemporalClient(temporalAddress, config.temporal.namespace);
-  stoppers.push({ name: 'Temporal client', stop: () => temporalClient.connection.close() });
-
-  const app = buildServer({
-    warehouse,
-    shop,
-    temporal: temporalClient,
-    smtpUrl,
-    mailDir: smtpSink ? mailDir : undefined,
-  });
-  await app.listen({ port: config.httpPort, host: '0.0.0.0' });
-  stoppers.push({ name: 'HTTP server', stop: () => app.close() });
-
   const endpoints: Endpoints = {
     warehouseUrl,
     shopUrl,
@@ -156,6 +94,14 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     mailDir: smtpSink ? mailDir : undefined,
     ingestToken: config.ingestToken ?? ingestTokenFromHome(config),
   };
+  await startApplication({
+    config,
+    endpoints,
+    logger: log,
+    stoppers,
+    queues: ALL_TASK_QUEUES,
+    serveHttp: true,
+  });
   processes.push({ name: 'cartflow', pid: process.pid, port: config.httpPort });
   writePlatformState(config, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, processes });
 

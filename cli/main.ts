@@ -3,7 +3,11 @@ import { ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { createCliContext } from './context';
 import { runDev } from './dev';
+import { registerProductionCommands } from './production';
 import { runStatus } from './status';
+
+/** Commands that keep running after their action returns; their resources stay open. */
+const LONG_LIVED_COMMANDS = ['dev', 'worker', 'server'];
 
 async function main(argv: string[]): Promise<void> {
   const config = loadConfig();
@@ -26,10 +30,11 @@ async function main(argv: string[]): Promise<void> {
 
   // Commands owned by features register here, each from its own file, sharing one lazily opened context.
   const context = createCliContext(config, logger);
+  registerProductionCommands(program, context);
   try {
     await program.parseAsync(argv);
   } finally {
-    if (program.args[0] !== 'dev') await context.close();
+    if (!LONG_LIVED_COMMANDS.includes(program.args[0])) await context.close();
   }
 }
 

@@ -63,6 +63,7 @@ export function resolveEndpoints(config: Config): Endpoints {
     httpUrl: running?.httpUrl ?? `http://localhost:${config.httpPort}`,
     temporalUiUrl: running?.temporalUiUrl,
     mailDir: running?.mailDir,
-    ingestToken: pick(config.ingestToken, running?.ingestToken, 'CARTFLOW_INGEST_TOKEN'),
+    // Only the HTTP server needs it; `cartflow server` refuses to start without one.
+    ingestToken: config.ingestToken ?? running?.ingestToken ?? '',
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from '../lib/log';
 import { TASK_QUEUES } from '../lib/names';
 
 export type TaskQueueName = keyof typeof TASK_QUEUES;
+export const ALL_TASK_QUEUES = Object.keys(TASK_QUEUES) as TaskQueueName[];
 
 export interface RunningWorkers {
   /** Resolves when every worker has stopped. */
@@ -62,7 +63,7 @@ export async function startWorkers(options: {
     },
   });
   const activities = createActivities(options.deps);
-  const queues = options.queues ?? (Object.keys(TASK_QUEUES) as TaskQueueName[]);
+  const queues = options.queues ?? ALL_TASK_QUEUES;
   const workers = await Promise.all(
     queues.map((queue) =>
       Worker.create({
