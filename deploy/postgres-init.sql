@@ -1,0 +1,2 @@
+-- The compose Postgres starts with the warehouse database; the demo storefront's database sits beside it.
+create database shop;
