@@ -66,7 +66,10 @@ describe('cartflow dev', () => {
       if (child.exitCode !== null) throw new Error(`cartflow dev exited early:\n${output}`);
       try {
         const response = await fetch(`http://127.0.0.1:${ports.CARTFLOW_HTTP_PORT}/health`);
-        const body = await response.json();
+        const body = (await response.json()) as {
+          status: string;
+          components: Record<string, { up: boolean }>;
+        };
         if (response.status === 200) return body;
       } catch {
         // not listening yet
