@@ -19,3 +19,7 @@ export { ShopHistory } from './history';
 export type { DayActivity, HistoryOptions } from './history';
 export { Random, WeightedTable, shuffledIndices, zipfWeights } from './random';
 export type * from './rows';
+export { ShopNotEmptyError, simulateShop } from './load';
+export type { SimulateOptions, SimulateSummary } from './load';
+export { shopFingerprint } from './fingerprint';
+export type { ShopFingerprint } from './fingerprint';
