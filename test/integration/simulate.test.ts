@@ -1,4 +1,6 @@
+import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
+import { registerSimulateCommand } from '../../cli/simulate';
 import { createPool } from '../../lib/db';
 import {
   DIRT_RATES,
@@ -179,5 +181,66 @@ describe('simulateShop into a real shop database', () => {
     expect(await shopFingerprint(otherSeed.pool)).toEqual(await shopFingerprint(first.pool));
     await simulateShop(otherSeed.pool, { ...SMALL, seed: 6, reset: true });
     expect(await shopFingerprint(otherSeed.pool)).toEqual(before);
+  });
+});
+
+describe('cartflow simulate', () => {
+  let shop: Shop;
+
+  beforeAll(async () => {
+    shop = await freshShop('simulate_cli');
+  });
+
+  afterAll(async () => {
+    await shop.pool.end();
+    await shop.databases.drop();
+  });
+
+  /** Runs the command as the CLI would; returns what it printed, or the usage error it stopped with. */
+  async function run(...args: string[]): Promise<{ out: string; error?: CommanderError }> {
+    const program = new Command('cartflow').exitOverride().configureOutput({ writeErr: () => undefined });
+    registerSimulateCommand(program, { loadShopPool: async () => shop.pool });
+    const printed: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    try {
+      await program.parseAsync(['node', 'cartflow', 'simulate', ...args]);
+      return { out: printed.join('') };
+    } catch (error) {
+      if (error instanceof CommanderError) return { out: printed.join(''), error };
+      throw error;
+    } finally {
+      write.mockRestore();
+    }
+  }
+
+  it('rejects options that are not whole numbers in range, or not dates, before touching the shop', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--customers', 'ten'], /--customers must be a whole number from 1 to 1000000/],
+      [['--customers', '12abc'], /--customers must be a whole number/],
+      [['--customers', '0'], /--customers must be a whole number from 1/],
+      [['--days', '1e3'], /--days must be a whole number from 1 to 3650/],
+      [['--seed', '-1'], /--seed must be a whole number from 0/],
+      [['--end-date', '2026-02-30'], /not a date of the form YYYY-MM-DD/],
+    ];
+    for (const [args, message] of cases) {
+      const { error } = await run(...args);
+      expect(error?.code).toBe('commander.invalidArgument');
+      expect(error?.message).toMatch(message);
+    }
+    expect(await count(shop.pool, 'select count(*) from customers')).toBe(0);
+  });
+
+  it('simulates and prints the summary; a second run is refused until --reset', async () => {
+    const args = ['--customers', '200', '--days', '30', '--seed', '3', '--end-date', '2026-06-30'];
+    const { out } = await run(...args);
+    expect(out).toMatch(/^Simulated 200 customers over 30 days ending 2026-06-30, seed 3:/);
+    expect(out).toMatch(/^ {2}customers +200$/m);
+    expect(out).toMatch(/^ {2}customerEmailMissing +\d+ +2\.0 %$/m);
+    await expect(run(...args)).rejects.toThrow(/--reset/);
+    const again = await run(...args, '--reset');
+    expect(again.out.split('\n').slice(0, 7)).toEqual(out.split('\n').slice(0, 7));
   });
 });
