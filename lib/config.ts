@@ -35,6 +35,31 @@ export interface Config {
     readonly smtpPort: number;
   };
   readonly logLevel: LogLevel;
+  /** Abandoned-cart retargeting: the shop's rules, links and offers. */
+  readonly carts: CartsConfig;
+}
+
+export interface CartsConfig {
+  /** Share of customers (0..1) who never get a retargeting e-mail, for measuring its effect. */
+  readonly holdoutShare: number;
+  /** At most one retargeting campaign per customer within this many milliseconds. */
+  readonly cooldownMs: number;
+  /** The second reminder goes out this long after the first e-mail; undefined: no reminder. */
+  readonly reminderDelayMs: number | undefined;
+  /** A purchase within this long after the abandonment counts as recovered. */
+  readonly attributionWindowMs: number;
+  /** Signs unsubscribe links; undefined means generate one at first use and keep it in `home`. */
+  readonly unsubscribeSecret: string | undefined;
+  /** Base URL of the API as shoppers reach it, for unsubscribe links. */
+  readonly publicUrl: string;
+  /** The link back to the cart, with `{session}` and `{code}` filled in. */
+  readonly cartUrlTemplate: string;
+  /** The From address of retargeting e-mails; its domain also names Message-IDs. */
+  readonly mailFrom: string;
+  /** Carts worth at least this much get a percentage off instead of free shipping. */
+  readonly highValueThreshold: number;
+  /** The percentage off for high-value carts. */
+  readonly highValuePercent: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -57,6 +82,24 @@ export const ENVIRONMENT = {
   CARTFLOW_TEMPORAL_UI_PORT: 'port of the embedded Temporal Web UI (default: 8233)',
   CARTFLOW_SMTP_PORT: 'port of the embedded SMTP sink (default: 2525)',
   CARTFLOW_LOG_LEVEL: 'debug, info, warn or error (default: info)',
+  CARTFLOW_HOLDOUT_SHARE:
+    'share of customers who get no retargeting e-mail, to measure its effect, 0 to 0.5 or 0% to 50% (default: 10%)',
+  CARTFLOW_RETARGET_COOLDOWN: 'at most one retargeting campaign per customer within this long (default: 7d)',
+  CARTFLOW_REMINDER_DELAY:
+    'the second reminder goes out this long after the first e-mail, or off (default: 24h)',
+  CARTFLOW_ATTRIBUTION_WINDOW:
+    'a purchase this long after an abandonment counts as recovered revenue (default: 7d)',
+  CARTFLOW_UNSUBSCRIBE_SECRET:
+    'signs unsubscribe links, at least 16 characters (default: generated and kept under CARTFLOW_HOME)',
+  CARTFLOW_PUBLIC_URL:
+    'the API as shoppers reach it, for unsubscribe links in e-mails (default: http://localhost:<CARTFLOW_HTTP_PORT>)',
+  CARTFLOW_CART_URL:
+    'the link back to the cart in e-mails, with {session} and {code} (default: <CARTFLOW_PUBLIC_URL>/cart/{session}?code={code})',
+  CARTFLOW_MAIL_FROM:
+    'the From address of retargeting e-mails (default: Cartflow Shop <shop@cartflow.localhost>)',
+  CARTFLOW_OFFER_HIGH_VALUE:
+    'carts worth at least this get a percentage off instead of free shipping (default: 200)',
+  CARTFLOW_OFFER_PERCENT: 'the percentage off for high-value carts, 1 to 90 (default: 10)',
 } as const;
 
 export class ConfigError extends Error {
@@ -145,6 +188,8 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
     );
   }
 
+  const httpPort = port(env, 'CARTFLOW_HTTP_PORT', 3000);
+
   return Object.freeze({
     home,
     warehouseUrl: postgresUrl(env, 'CARTFLOW_WAREHOUSE_URL'),
@@ -155,7 +200,7 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
       cliPath: optional(env, 'TEMPORAL_CLI_PATH'),
     }),
     smtpUrl,
-    httpPort: port(env, 'CARTFLOW_HTTP_PORT', 3000),
+    httpPort,
     ingestToken: optional(env, 'CARTFLOW_INGEST_TOKEN'),
     sessionIdleMs,
     timezone,
@@ -166,5 +211,99 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
       smtpPort: port(env, 'CARTFLOW_SMTP_PORT', 2525),
     }),
     logLevel,
+    carts: cartsConfig(env, httpPort),
+  });
+}
+
+function duration(env: Env, name: keyof typeof ENVIRONMENT, fallback: string): number {
+  const text = optional(env, name) ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    throw new ConfigError(name, `must be a duration like 30m, 24h or 7d, not "${text}"`);
+  }
+  return ms;
+}
+
+function decimal(
+  env: Env,
+  name: keyof typeof ENVIRONMENT,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = optional(env, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a number from ${min} to ${max}, not "${text}"`);
+  }
+  return value;
+}
+
+function httpUrl(env: Env, name: keyof typeof ENVIRONMENT): string | undefined {
+  const text = optional(env, name);
+  if (text === undefined) return undefined;
+  if (!/^https?:\/\/[^\s/]+/.test(text)) {
+    throw new ConfigError(
+      name,
+      `must be an http:// or https:// URL, e.g. https://shop.example.com, not "${text}"`,
+    );
+  }
+  return text;
+}
+
+function cartsConfig(env: Env, httpPort: number): CartsConfig {
+  const holdoutText = optional(env, 'CARTFLOW_HOLDOUT_SHARE') ?? '10%';
+  const holdoutMatch = /^(\d+(?:\.\d+)?)(%?)$/.exec(holdoutText);
+  const holdoutShare = holdoutMatch ? Number(holdoutMatch[1]) / (holdoutMatch[2] ? 100 : 1) : NaN;
+  if (!(holdoutShare >= 0 && holdoutShare <= 0.5)) {
+    throw new ConfigError(
+      'CARTFLOW_HOLDOUT_SHARE',
+      `must be a share from 0 to 0.5, or a percentage from 0% to 50%, not "${holdoutText}"`,
+    );
+  }
+
+  const reminderText = optional(env, 'CARTFLOW_REMINDER_DELAY') ?? '24h';
+  const reminderDelayMs = reminderText === 'off' ? undefined : parseDuration(reminderText);
+  if (reminderText !== 'off' && (reminderDelayMs === undefined || reminderDelayMs <= 0)) {
+    throw new ConfigError(
+      'CARTFLOW_REMINDER_DELAY',
+      `must be a duration like 24h or 90m, or off, not "${reminderText}"`,
+    );
+  }
+
+  const unsubscribeSecret = optional(env, 'CARTFLOW_UNSUBSCRIBE_SECRET');
+  if (unsubscribeSecret !== undefined && unsubscribeSecret.length < 16) {
+    throw new ConfigError('CARTFLOW_UNSUBSCRIBE_SECRET', 'must be at least 16 characters long');
+  }
+
+  const publicUrl = (httpUrl(env, 'CARTFLOW_PUBLIC_URL') ?? `http://localhost:${httpPort}`).replace(
+    /\/+$/,
+    '',
+  );
+  const cartUrlTemplate = httpUrl(env, 'CARTFLOW_CART_URL') ?? `${publicUrl}/cart/{session}?code={code}`;
+  if (!cartUrlTemplate.includes('{session}')) {
+    throw new ConfigError('CARTFLOW_CART_URL', `must contain {session}, not "${cartUrlTemplate}"`);
+  }
+
+  const mailFrom = optional(env, 'CARTFLOW_MAIL_FROM') ?? 'Cartflow Shop <shop@cartflow.localhost>';
+  if (!/^(?:[^<>]*<)?[^\s@<>]+@[^\s@<>]+\.?[^\s@<>]*>?$/.test(mailFrom)) {
+    throw new ConfigError(
+      'CARTFLOW_MAIL_FROM',
+      `must be an e-mail address, optionally with a name: Shop <shop@example.com>, not "${mailFrom}"`,
+    );
+  }
+
+  return Object.freeze({
+    holdoutShare,
+    cooldownMs: duration(env, 'CARTFLOW_RETARGET_COOLDOWN', '7d'),
+    reminderDelayMs,
+    attributionWindowMs: duration(env, 'CARTFLOW_ATTRIBUTION_WINDOW', '7d'),
+    unsubscribeSecret,
+    publicUrl,
+    cartUrlTemplate,
+    mailFrom,
+    highValueThreshold: decimal(env, 'CARTFLOW_OFFER_HIGH_VALUE', 200, 0, 1_000_000_000),
+    highValuePercent: decimal(env, 'CARTFLOW_OFFER_PERCENT', 10, 1, 90),
   });
 }

@@ -20,3 +20,12 @@ export function dailyPipelineWorkflowId(date: string): string {
 export function cartWorkflowId(userSession: string): string {
   return `cart-${userSession}`;
 }
+
+/** The signal that carries a batch of storefront events to a cart, and the query that reads it back. */
+export const CART_SIGNALS = { events: 'cartEvents' } as const;
+export const CART_QUERIES = { cart: 'cart' } as const;
+
+/** The key an e-mail about a cart is sent exactly once under; also the base of its Message-ID. */
+export function cartEmailKey(cartId: string, kind: 'abandoned' | 'reminder'): string {
+  return `${cartId}/${kind}`;
+}
