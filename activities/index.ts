@@ -1,6 +1,7 @@
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
+import { createDailyPipelineActivities } from './daily-pipeline';
 import { createPipelineRunActivities } from './pipeline-runs';
 
 /** What activities need from the outside world; built once by the worker, the composition root. */
@@ -15,6 +16,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createPipelineRunActivities(deps),
+    ...createDailyPipelineActivities(deps),
   };
 }
 

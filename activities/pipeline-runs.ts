@@ -1,11 +1,8 @@
 import type pg from 'pg';
+import type { PipelineSummary } from '../lib/pipeline-summary';
 
 export interface PipelineRunsDeps {
   warehouse: pg.Pool;
-}
-
-export interface PipelineRunSummary {
-  [key: string]: unknown;
 }
 
 /** Records each DailyPipelineWorkflow run in `ops.pipeline_runs`; both calls are idempotent per run id. */
@@ -23,7 +20,7 @@ export function createPipelineRunActivities({ warehouse }: PipelineRunsDeps) {
     async finishPipelineRun(input: {
       runId: string;
       status: 'succeeded' | 'failed';
-      summary: PipelineRunSummary;
+      summary: PipelineSummary;
       error?: string;
     }): Promise<void> {
       const result = await warehouse.query(

@@ -4,6 +4,7 @@ import { createLogger } from '../lib/log';
 import { createCliContext } from './context';
 import { runDev } from './dev';
 import { registerProductionCommands } from './production';
+import { registerSimulateCommand } from './simulate';
 import { runStatus } from './status';
 
 /** Commands that keep running after their action returns; their resources stay open. */
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<void> {
   // Commands owned by features register here, each from its own file, sharing one lazily opened context.
   const context = createCliContext(config, logger);
   registerProductionCommands(program, context);
+  registerSimulateCommand(program, { loadShopPool: async () => context.shop() });
   try {
     await program.parseAsync(argv);
   } finally {

@@ -1,11 +1,17 @@
 import type { MigrationModule } from '../../lib/migrate';
 import * as schemas from './20261123_001_schemas';
+import * as pipelineOps from './20261123_101_pipeline_ops';
+import * as canonicalStaging from './20261123_102_canonical_staging';
+import * as starSchema from './20261123_103_star_schema';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
 export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_001_schemas': schemas,
+  '20261123_101_pipeline_ops': pipelineOps,
+  '20261123_102_canonical_staging': canonicalStaging,
+  '20261123_103_star_schema': starSchema,
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
 };

@@ -1,0 +1,107 @@
+/**
+ * Quality rules that look at more than one row: duplicates and orphans. Row-level rules are applied
+ * while mapping (canonical.ts). Each statement marks only rows still clean (`rule is null`) for
+ * source $1; a marked row goes to `ops.quarantine` and nowhere else.
+ */
+
+/**
+ * Rows whose natural key appears more than once: the most recently changed copy stays, the others
+ * are duplicates.
+ */
+export const flagDuplicateKeys = (table: string, key: string) => `
+  update ${table} c
+     set rule = 'duplicate', detail = '${key} ' || quote_literal(c.${key}) || ' appears ' || d.copies || ' times'
+    from (select ctid, count(*) over w as copies,
+                 row_number() over (w order by changed_at_ts desc nulls last, md5(t::text)) as k
+            from ${table} t
+           where source = $1 and rule is null
+             and ${key} in (select ${key} from ${table} where source = $1 and rule is null
+                             group by ${key} having count(*) > 1)
+          window w as (partition by ${key})) d
+   where c.ctid = d.ctid and d.k > 1`;
+
+/**
+ * Order lines written twice under different line ids (a double-submitted checkout): the same order,
+ * product, quantity, unit price and discount. The line with the lowest id stays.
+ */
+export const FLAG_DUPLICATE_LINES = `
+  update staging.canonical_order_lines c
+     set rule = 'duplicate',
+         detail = 'same order, product, quantity, unit price and discount as line ' || quote_literal(d.kept)
+    from (select ctid, first_value(order_line_id) over w as kept, row_number() over w as k
+            from staging.canonical_order_lines
+           where source = $1 and rule is null
+             and (order_id, product_id, quantity, unit_price, discount) in (
+                   select order_id, product_id, quantity, unit_price, discount
+                     from staging.canonical_order_lines
+                    where source = $1 and rule is null
+                    group by 1, 2, 3, 4, 5 having count(*) > 1)
+          window w as (partition by order_id, product_id, quantity, unit_price, discount
+                       order by length(order_line_id), order_line_id)) d
+   where c.ctid = d.ctid and d.k > 1`;
+
+/** Lines whose order or product is missing or quarantined: they could not be placed in the star schema. */
+export const FLAG_ORPHANED_LINES = `
+  update staging.canonical_order_lines l
+     set rule = 'orphaned_line',
+         detail = case when not exists (select 1 from staging.canonical_orders o
+                                         where o.source = l.source and o.order_id = l.order_id and o.rule is null)
+                       then 'order ' || quote_literal(l.order_id) || ' is missing or quarantined'
+                       else 'product ' || quote_literal(l.product_id) || ' is missing or quarantined' end
+   where l.source = $1 and l.rule is null
+     and (not exists (select 1 from staging.canonical_orders o
+                       where o.source = l.source and o.order_id = l.order_id and o.rule is null)
+       or not exists (select 1 from staging.canonical_products p
+                       where p.source = l.source and p.product_id = l.product_id and p.rule is null))`;
+
+/** Payments of an order that is missing or quarantined. */
+export const FLAG_ORPHANED_PAYMENTS = `
+  update staging.canonical_payments p
+     set rule = 'orphaned_payment', detail = 'order ' || quote_literal(p.order_id) || ' is missing or quarantined'
+   where p.source = $1 and p.rule is null
+     and not exists (select 1 from staging.canonical_orders o
+                      where o.source = p.source and o.order_id = p.order_id and o.rule is null)`;
+
+/**
+ * Every marked row into `ops.quarantine` with its rule and this run ($2); a row seen again by a later
+ * run only gets that run as its last; rows no longer marked are resolved. Returns nothing.
+ */
+export const QUARANTINE = `
+  with marked as (
+    select 'customers' as entity, customer_id as natural_key, rule, detail,
+           to_jsonb(c) - '{source,rule,detail,signup_at_ts,changed_at_ts}'::text[] as record
+      from staging.canonical_customers c where source = $1 and rule is not null
+    union all
+    select 'products', product_id, rule, detail, to_jsonb(c) - '{source,rule,detail,changed_at_ts}'::text[]
+      from staging.canonical_products c where source = $1 and rule is not null
+    union all
+    select 'orders', order_id, rule, detail, to_jsonb(c) - '{source,rule,detail,placed_at_ts,changed_at_ts}'::text[]
+      from staging.canonical_orders c where source = $1 and rule is not null
+    union all
+    select 'order_lines', order_line_id, rule, detail, to_jsonb(c) - '{source,rule,detail,changed_at_ts}'::text[]
+      from staging.canonical_order_lines c where source = $1 and rule is not null
+    union all
+    select 'payments', payment_id, rule, detail, to_jsonb(c) - '{source,rule,detail,paid_at_ts,changed_at_ts}'::text[]
+      from staging.canonical_payments c where source = $1 and rule is not null
+  )
+  insert into ops.quarantine as q
+    (source, entity, natural_key, rule, detail, record, record_hash, first_run_id, last_run_id)
+  select distinct on (entity, rule, md5(record::text))
+         $1, entity, natural_key, rule, detail, record, md5(record::text), $2, $2
+    from marked
+  on conflict (source, entity, rule, record_hash) do update
+     set last_run_id = excluded.last_run_id, last_seen_at = now(), detail = excluded.detail, resolved_at = null`;
+
+export const RESOLVE_QUARANTINE = `
+  update ops.quarantine set resolved_at = now()
+   where source = $1 and resolved_at is null and last_run_id <> $2`;
+
+/** How many rows of source $1 broke each rule in this mapping. */
+export const COUNT_BY_RULE = `
+  select entity, rule, count(*)::int as rows from (
+    select 'customers' as entity, rule from staging.canonical_customers where source = $1 and rule is not null
+    union all select 'products', rule from staging.canonical_products where source = $1 and rule is not null
+    union all select 'orders', rule from staging.canonical_orders where source = $1 and rule is not null
+    union all select 'order_lines', rule from staging.canonical_order_lines where source = $1 and rule is not null
+    union all select 'payments', rule from staging.canonical_payments where source = $1 and rule is not null
+  ) marked group by entity, rule order by entity, rule`;

@@ -1,0 +1,78 @@
+/**
+ * Reconciliation: order lines and their revenue (quantity × unit price × (1 − discount)) per day,
+ * counted on the source through its own mapping, and in the warehouse as facts plus quarantined
+ * lines. Every source line must be in exactly one of the two, with the same amount. Days are the
+ * order's placed_at in the session's time zone (the shop's); lines without a usable date form one
+ * more bucket, `(no date)`.
+ */
+
+const NO_DATE = `'(no date)'`;
+
+/**
+ * Runs on the source, with the search path on the source's schema: its orders and order-lines
+ * mapping selects, grouped by day. `present` are the columns the order-lines mapping returns;
+ * `softParse` is false for a Postgres older than 16 (no pg_input_is_valid).
+ */
+export function sourceDailyTotals(
+  mapping: { orders: string; orderLines: string },
+  present: Set<string>,
+  softParse: boolean,
+): string {
+  const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
+  const day = softParse
+    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  return `
+    with l as (${mapping.orderLines}),
+         o_all as (${mapping.orders}),
+         o as (select distinct on (order_id::text) order_id::text as order_id, placed_at::text as placed_at
+                 from o_all where nullif(btrim(order_id::text), '') is not null order by order_id::text)
+    select coalesce(${day}, ${NO_DATE}) as day, count(*)::bigint as lines,
+           coalesce(sum(l.quantity::numeric * l.unit_price::numeric * (1 - ${discount})), 0)::text as amount
+      from l left join o on o.order_id = l.order_id::text
+     group by 1`;
+}
+
+/**
+ * Runs in the warehouse: $1 source, $2 the source's totals as JSON [{day, lines, amount}]. Returns the
+ * days that differ (at most 1,000), and in the last row (day null) the totals of both sides.
+ */
+export const COMPARE_DAILY_TOTALS = `
+  with facts as (
+    select to_char(d.date, 'YYYY-MM-DD') as day, count(*) as lines, sum(f.net_amount) as amount, 0 as q_lines, 0 as q_amount
+      from core.fact_order_line f join core.dim_date d using (date_key)
+     where f.source = $1 group by 1
+  ),
+  quarantined as (
+    select coalesce(to_char(o.placed_at_ts, 'YYYY-MM-DD'), ${NO_DATE}) as day, count(*) as lines,
+           coalesce(sum(l.quantity * l.unit_price * (1 - l.discount)), 0) as amount
+      from staging.canonical_order_lines l
+      left join lateral (select o.placed_at_ts from staging.canonical_orders o
+                          where o.source = l.source and o.order_id = l.order_id
+                          order by o.rule is null desc, o.changed_at_ts desc nulls last limit 1) o on true
+     where l.source = $1 and l.rule is not null
+     group by 1
+  ),
+  warehouse as (
+    select day, sum(lines) as lines, sum(amount) as amount, sum(q_lines) as q_lines, sum(q_amount) as q_amount
+      from (select day, lines, amount, 0 as q_lines, 0 as q_amount from facts
+            union all select day, lines, amount, lines, amount from quarantined) x
+     group by day
+  ),
+  source as (select * from jsonb_to_recordset($2::jsonb) as s(day text, lines bigint, amount numeric)),
+  compared as (
+    select coalesce(s.day, w.day) as day, coalesce(s.lines, 0) as source_lines, coalesce(s.amount, 0) as source_amount,
+           coalesce(w.lines, 0) as warehouse_lines, coalesce(w.amount, 0) as warehouse_amount,
+           coalesce(w.q_lines, 0) as quarantined_lines, coalesce(w.q_amount, 0) as quarantined_amount
+      from source s full join warehouse w on s.day = w.day
+  )
+  (select day, source_lines::bigint, source_amount::text, warehouse_lines::bigint, warehouse_amount::text,
+          quarantined_lines::bigint, quarantined_amount::text, count(*) over ()::int as days
+     from compared
+    where source_lines <> warehouse_lines or source_amount <> warehouse_amount
+    order by day limit 1000)
+  union all
+  select null, coalesce(sum(source_lines), 0)::bigint, coalesce(sum(source_amount), 0)::text,
+         coalesce(sum(warehouse_lines), 0)::bigint, coalesce(sum(warehouse_amount), 0)::text,
+         coalesce(sum(quarantined_lines), 0)::bigint, coalesce(sum(quarantined_amount), 0)::text, count(*)::int
+    from compared`;

@@ -1,0 +1,208 @@
+import { Context, log } from '@temporalio/activity';
+import type pg from 'pg';
+import { inTransaction } from '../../lib/db';
+import type { TransformSummary } from '../../lib/pipeline-summary';
+import { ident } from '../extract/identifiers';
+import { failure, permanent } from '../pipeline-errors';
+import {
+  CANONICAL_ENTITIES,
+  stagingSchema,
+  type CanonicalEntity,
+  type SourceDefinition,
+} from '../sources/definition';
+import { findSource } from '../sources/registry';
+import { canonicalInsert, clearCanonical } from '../sql/canonical';
+import { DIM_CUSTOMER, DIM_DATE, DIM_PRODUCT } from '../sql/dimensions';
+import {
+  DELETE_STALE_FACT_ORDER_LINES,
+  DELETE_STALE_FACT_PAYMENTS,
+  UPSERT_FACT_ORDER_LINE,
+  UPSERT_FACT_PAYMENT,
+} from '../sql/facts';
+import {
+  COUNT_BY_RULE,
+  FLAG_DUPLICATE_LINES,
+  FLAG_ORPHANED_LINES,
+  FLAG_ORPHANED_PAYMENTS,
+  QUARANTINE,
+  RESOLVE_QUARANTINE,
+  flagDuplicateKeys,
+} from '../sql/quality';
+
+export interface TransformDeps {
+  warehouse: pg.Pool;
+  timezone: string;
+}
+
+const ENTITY_ORDER: CanonicalEntity[] = ['customers', 'products', 'orders', 'orderLines', 'payments'];
+
+/** The columns a mapping select returns, found by running it for no rows. */
+export async function mappingColumns(
+  db: pg.PoolClient,
+  source: SourceDefinition,
+  entity: CanonicalEntity,
+  where: 'warehouse' | 'source',
+): Promise<Set<string>> {
+  const sql = source.mapping[entity];
+  if (!sql) return new Set();
+  let fields: { name: string }[];
+  try {
+    ({ fields } = await db.query(`select * from (${sql}) m limit 0`));
+  } catch (error) {
+    failure(
+      error,
+      `The ${entity} mapping of source ${source.name} does not run${
+        where === 'warehouse'
+          ? ` over the staged tables (schema ${stagingSchema(source.name)}: map only tables the source definition lists)`
+          : ' against the source'
+      }`,
+      { type: 'MappingFailed', side: where === 'source' ? 'source' : 'warehouse' },
+    );
+  }
+  const present = new Set(fields.map((f) => f.name));
+  const missing = CANONICAL_ENTITIES[entity]
+    .filter((c) => c.required && !present.has(c.name))
+    .map((c) => c.name);
+  if (missing.length > 0)
+    throw permanent(
+      'MappingFailed',
+      `The ${entity} mapping of source ${source.name} returns no ${missing.join(', ')} (it returns ${[...present].join(', ')}).`,
+      { source: source.name, entity, missing },
+    );
+  return present;
+}
+
+export function createTransformActivities({ warehouse, timezone }: TransformDeps) {
+  return {
+    /**
+     * Maps a source's staged tables into canonical rows, applies the quality rules (quarantining what
+     * breaks them), and updates the star schema — all in one transaction, so a failure leaves `core`
+     * exactly as it was, and under a lock per source, so two runs do not interleave.
+     */
+    async transformSource(input: { source: string; runId: string; date: string }): Promise<TransformSummary> {
+      const source = await findSource(warehouse, input.source);
+      const context = Context.current();
+      let step = 'starting';
+      const heartbeat = setInterval(() => context.heartbeat({ step }), 2000);
+      try {
+        return await inTransaction(warehouse, async (client) => {
+          const run = async <R extends pg.QueryResultRow = pg.QueryResultRow>(
+            what: string,
+            sql: string,
+            params: unknown[] = [input.source, input.runId],
+          ) => {
+            step = what;
+            // Each statement binds only the parameters it names ($1, $2).
+            const used = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+            try {
+              return await client.query<R>(sql, params.slice(0, used));
+            } catch (error) {
+              failure(error, `${what} for source ${source.name}`);
+            }
+          };
+          await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
+            `cartflow.transform:${source.name}`,
+          ]);
+          await client.query(`select set_config('timezone', $1, true)`, [timezone]);
+          await client.query(`select set_config('search_path', $1, true)`, [
+            ident(stagingSchema(source.name)),
+          ]);
+
+          const mapped: Record<string, number> = {};
+          for (const entity of ENTITY_ORDER) {
+            await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
+            const sql = source.mapping[entity];
+            if (!sql) continue;
+            const present = await mappingColumns(client, source, entity, 'warehouse');
+            step = `mapping ${entity}`;
+            try {
+              const result = await client.query(canonicalInsert(entity, sql, present), [input.source]);
+              mapped[entity] = result.rowCount ?? 0;
+            } catch (error) {
+              failure(error, `The ${entity} mapping of source ${source.name} failed`, {
+                type: 'MappingFailed',
+              });
+            }
+          }
+
+          await run(
+            'Finding duplicate customers',
+            flagDuplicateKeys('staging.canonical_customers', 'customer_id'),
+            [input.source],
+          );
+          await run(
+            'Finding duplicate products',
+            flagDuplicateKeys('staging.canonical_products', 'product_id'),
+            [input.source],
+          );
+          await run('Finding duplicate orders', flagDuplicateKeys('staging.canonical_orders', 'order_id'), [
+            input.source,
+          ]);
+          await run(
+            'Finding duplicate order lines',
+            flagDuplicateKeys('staging.canonical_order_lines', 'order_line_id'),
+            [input.source],
+          );
+          await run(
+            'Finding duplicate payments',
+            flagDuplicateKeys('staging.canonical_payments', 'payment_id'),
+            [input.source],
+          );
+          await run('Finding orphaned lines', FLAG_ORPHANED_LINES, [input.source]);
+          await run('Finding orphaned payments', FLAG_ORPHANED_PAYMENTS, [input.source]);
+          await run('Finding double-submitted lines', FLAG_DUPLICATE_LINES, [input.source]);
+          await run('Quarantining', QUARANTINE);
+          await run('Resolving quarantine', RESOLVE_QUARANTINE);
+          const counts = await run<{ entity: string; rule: string; rows: number }>(
+            'Counting quarantine',
+            COUNT_BY_RULE,
+            [input.source],
+          );
+
+          await run('Updating dim_date', DIM_DATE, [input.source, input.date]);
+          const customers = { new: 0, newVersions: 0, overwritten: 0 };
+          const products = { new: 0, newVersions: 0, overwritten: 0 };
+          for (const [dim, tally] of [
+            [DIM_CUSTOMER, customers],
+            [DIM_PRODUCT, products],
+          ] as const) {
+            tally.overwritten = (await run('Overwriting type-1 attributes', dim.overwrite)).rowCount ?? 0;
+            await run('Finding type-2 changes', dim.findChanges);
+            await run('Closing versions', dim.closeVersions, []);
+            tally.newVersions = (await run('Opening versions', dim.openVersions)).rowCount ?? 0;
+            tally.new = (await run('Inserting new members', dim.insertNew)).rowCount ?? 0;
+          }
+          const lines = (
+            await run<{ inserted: number; updated: number }>(
+              'Upserting fact_order_line',
+              UPSERT_FACT_ORDER_LINE,
+            )
+          ).rows[0];
+          const deletedLines =
+            (await run('Deleting stale fact_order_line', DELETE_STALE_FACT_ORDER_LINES, [input.source]))
+              .rowCount ?? 0;
+          const payments = (
+            await run<{ inserted: number; updated: number }>('Upserting fact_payment', UPSERT_FACT_PAYMENT)
+          ).rows[0];
+          const deletedPayments =
+            (await run('Deleting stale fact_payment', DELETE_STALE_FACT_PAYMENTS, [input.source])).rowCount ??
+            0;
+          step = 'committing';
+          const summary: TransformSummary = {
+            source: source.name,
+            mapped,
+            quarantined: counts.rows,
+            customers,
+            products,
+            orderLines: { ...lines, deleted: deletedLines },
+            payments: { ...payments, deleted: deletedPayments },
+          };
+          log.info('Transformed source', { source: source.name, ...summary.orderLines });
+          return summary;
+        });
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The daily pipeline's summary: what a run did, small enough for workflow history and the Temporal
+ * UI, and stored in `ops.pipeline_runs.summary`. Pure: the workflow builds it, the CLI prints it.
+ */
+
+export interface TableLoadSummary {
+  source: string;
+  table: string;
+  mode: 'full' | 'incremental' | 'unchanged';
+  rows: number;
+  /** Chunks (full) or batches (incremental) the rows came in. */
+  pieces: number;
+  notes: string[];
+}
+
+export interface TransformSummary {
+  source: string;
+  /** Canonical rows mapped, per entity. */
+  mapped: Record<string, number>;
+  /** Rows quarantined by this run, per entity and rule. */
+  quarantined: { entity: string; rule: string; rows: number }[];
+  customers: { new: number; newVersions: number; overwritten: number };
+  products: { new: number; newVersions: number; overwritten: number };
+  orderLines: { inserted: number; updated: number; deleted: number };
+  payments: { inserted: number; updated: number; deleted: number };
+}
+
+export interface ReconciliationSummary {
+  source: string;
+  days: number;
+  mismatchedDays: number;
+  /** The source changed after its extract, so differences are not conclusive; the next run checks again. */
+  unsettled: boolean;
+  source_lines: number;
+  source_amount: string;
+  warehouse_lines: number;
+  warehouse_amount: string;
+  quarantined_lines: number;
+  quarantined_amount: string;
+  /** Up to ten differing days, for the reader. */
+  differences: {
+    day: string;
+    source_lines: number;
+    source_amount: string;
+    warehouse_lines: number;
+    warehouse_amount: string;
+  }[];
+}
+
+export interface PipelineSummary {
+  date: string;
+  status: 'running' | 'succeeded' | 'failed';
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  loads: TableLoadSummary[];
+  transforms: TransformSummary[];
+  reconciliations: ReconciliationSummary[];
+  /** Rows quarantined per rule, over all sources and entities. */
+  quarantinedByRule: Record<string, number>;
+  error?: string;
+}
+
+export function quarantinedByRule(transforms: TransformSummary[]): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const t of transforms) for (const q of t.quarantined) totals[q.rule] = (totals[q.rule] ?? 0) + q.rows;
+  return totals;
+}
+
+const n = (value: number | null | undefined) => (value ?? 0).toLocaleString('en-US');
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** One line, for the Temporal UI's summary and progress bars. */
+export function oneLineSummary(summary: PipelineSummary): string {
+  const rows = summary.loads.reduce((sum, l) => sum + l.rows, 0);
+  const quarantined = Object.values(summary.quarantinedByRule).reduce((a, b) => a + b, 0);
+  const lines = summary.transforms.reduce((sum, t) => sum + t.orderLines.inserted + t.orderLines.updated, 0);
+  return (
+    `${summary.date} ${summary.status}: ${n(rows)} rows loaded, ${n(lines)} order-line facts changed, ` +
+    `${n(quarantined)} quarantined` +
+    (summary.durationMs !== undefined ? `, ${duration(summary.durationMs)}` : '')
+  );
+}
+
+/** The readable summary: Markdown, for the Temporal UI's details and the CLI. */
+export function formatSummary(summary: PipelineSummary): string {
+  const out: string[] = [];
+  out.push(
+    `**Daily pipeline ${summary.date}: ${summary.status}**` +
+      (summary.durationMs !== undefined ? ` in ${duration(summary.durationMs)}` : ''),
+  );
+  if (summary.error) out.push('', `Error: ${summary.error}`);
+  if (summary.loads.length > 0) {
+    out.push('', 'Rows loaded into staging:');
+    for (const l of summary.loads)
+      out.push(
+        `- ${l.source}.${l.table}: ${n(l.rows)} (${l.mode}${l.pieces > 0 ? `, ${l.pieces} ${l.mode === 'full' ? 'chunk' : 'batch'}${l.pieces === 1 ? '' : l.mode === 'full' ? 's' : 'es'}` : ''})` +
+          (l.notes.length > 0 ? ` — ${l.notes.join('; ')}` : ''),
+      );
+  }
+  for (const t of summary.transforms) {
+    out.push(
+      '',
+      `Star schema from ${t.source}:`,
+      `- customers: ${n(t.customers.new)} new, ${n(t.customers.newVersions)} new versions, ${n(t.customers.overwritten)} overwritten`,
+      `- products: ${n(t.products.new)} new, ${n(t.products.newVersions)} new versions, ${n(t.products.overwritten)} overwritten`,
+      `- order lines: ${n(t.orderLines.inserted)} inserted, ${n(t.orderLines.updated)} updated, ${n(t.orderLines.deleted)} deleted`,
+      `- payments: ${n(t.payments.inserted)} inserted, ${n(t.payments.updated)} updated, ${n(t.payments.deleted)} deleted`,
+    );
+  }
+  const rules = Object.entries(summary.quarantinedByRule);
+  out.push('', rules.length === 0 ? 'Quarantined: none' : 'Quarantined rows by rule:');
+  for (const [rule, rows] of rules) out.push(`- ${rule}: ${n(rows)}`);
+  for (const r of summary.reconciliations) {
+    out.push(
+      '',
+      `Reconciliation of ${r.source}: ${r.mismatchedDays === 0 ? 'every day matches' : `${r.mismatchedDays} of ${r.days} days differ${r.unsettled ? ' (the source changed during the run; checked again next run)' : ''}`}`,
+      `- source: ${n(r.source_lines)} lines, revenue ${r.source_amount}`,
+      `- warehouse: ${n(r.warehouse_lines - r.quarantined_lines)} facts + ${n(r.quarantined_lines)} quarantined = ${n(r.warehouse_lines)} lines, revenue ${r.warehouse_amount} (of which quarantined ${r.quarantined_amount})`,
+    );
+    for (const d of r.differences)
+      out.push(
+        `- ${d.day}: source ${n(d.source_lines)} lines / ${d.source_amount}, warehouse ${n(d.warehouse_lines)} / ${d.warehouse_amount}`,
+      );
+  }
+  return out.join('\n');
+}
