@@ -1,6 +1,7 @@
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
+import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
 import { createPipelineRunActivities } from './pipeline-runs';
 
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createPipelineRunActivities(deps),
     ...createDailyPipelineActivities(deps),
+    ...createCartActivities(deps),
   };
 }
 

@@ -72,6 +72,9 @@ export async function startApplication(options: {
       temporal: temporalClient,
       smtpUrl: endpoints.smtpUrl,
       mailDir: endpoints.mailDir,
+      carts: endpoints.ingestToken
+        ? { config, ingestToken: endpoints.ingestToken, logger: log.scope({ component: 'server' }) }
+        : undefined,
     });
     await app.listen({ port: config.httpPort, host: '0.0.0.0' });
     stoppers.push({ name: 'HTTP server', stop: () => app.close() });

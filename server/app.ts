@@ -1,10 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { listStoredMail } from '../lib/embedded/smtp';
+import { registerCartRoutes, type CartServerDeps } from './carts';
 import { checkHealth, type HealthDeps } from './health';
 
 export interface ServerDeps extends HealthDeps {
   /** The embedded SMTP sink's folder, when it runs: its messages are listed at /mail. */
   mailDir?: string;
+  /** The abandoned-cart feature: POST /v1/events, unsubscribe links, the cart page and the outbox relay. */
+  carts?: CartServerDeps;
 }
 
 /** The HTTP API and the dashboard's JSON endpoints. Routes are added by the features that own them. */
@@ -15,6 +18,17 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     const report = await checkHealth(deps);
     return reply.code(report.status === 'up' ? 200 : 503).send(report);
   });
+
+  if (deps.carts) {
+    void app.register(async (scope) =>
+      registerCartRoutes(scope, {
+        ...deps.carts!,
+        warehouse: deps.warehouse,
+        shop: deps.shop,
+        temporal: deps.temporal,
+      }),
+    );
+  }
 
   if (deps.mailDir) {
     const mailDir = deps.mailDir;

@@ -1,1 +1,2 @@
 export { DailyPipelineWorkflow } from './daily-pipeline';
+export { CartWorkflow, cartEventsSignal, cartQuery } from './cart';

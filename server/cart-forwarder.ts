@@ -1,0 +1,215 @@
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/log';
+import { cartWorkflowId } from '../lib/names';
+import { CART_SEARCH_ATTRIBUTES, CartWorkflow, cartEventsSignal, type CartSettings } from '../workflows/cart';
+import { markForwarded, type StoredEvent } from './events-store';
+
+/** The cart settings every new cart workflow starts with, from the config. */
+export function cartSettingsFrom(config: Config): CartSettings {
+  return {
+    sessionIdleMs: config.sessionIdleMs,
+    reminderDelayMs: config.carts.reminderDelayMs ?? null,
+    attributionWindowMs: config.carts.attributionWindowMs,
+    highValueThreshold: config.carts.highValueThreshold,
+    highValuePercent: config.carts.highValuePercent,
+  };
+}
+
+export interface CartForwarder {
+  /**
+   * Signals stored events to their carts, one signal-with-start per cart, and marks the delivered ones
+   * in the outbox (through `db` when given, e.g. the relay's transaction). Never throws for Temporal:
+   * what could not be delivered stays in the outbox for the relay. Returns how many were delivered.
+   */
+  forward(
+    events: readonly StoredEvent[],
+    db?: pg.ClientBase,
+  ): Promise<{ forwarded: number; deferred: number }>;
+}
+
+/** How long one signal-with-start may take before its events are left to the relay. */
+const SIGNAL_DEADLINE_MS = 3000;
+/** After Temporal failed, requests leave forwarding to the relay for this long instead of each waiting. */
+const BACK_OFF_MS = 5000;
+/** Carts signalled at once for one batch. */
+const CONCURRENCY = 16;
+
+export function createCartForwarder(options: {
+  client: Client;
+  warehouse: pg.Pool;
+  taskQueue: string;
+  settings: CartSettings;
+  logger: Logger;
+}): CartForwarder {
+  const { client, taskQueue, settings, logger } = options;
+  let unreachableUntil = 0;
+
+  async function signalCart(userSession: string, events: StoredEvent[]): Promise<void> {
+    await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+      client.workflow.signalWithStart(CartWorkflow, {
+        workflowId: cartWorkflowId(userSession),
+        taskQueue,
+        args: [{ userSession, settings }],
+        signal: cartEventsSignal,
+        signalArgs: [
+          {
+            events: events.map((event) => ({
+              eventId: event.eventId,
+              eventTime: event.eventTime,
+              eventType: event.eventType,
+              userId: event.userId,
+              productId: event.productId,
+              price: event.price,
+              quantity: event.quantity,
+            })),
+          },
+        ],
+        typedSearchAttributes: [
+          { key: CART_SEARCH_ATTRIBUTES.customerId, value: events[0].userId },
+          { key: CART_SEARCH_ATTRIBUTES.stage, value: 'browsing' },
+          { key: CART_SEARCH_ATTRIBUTES.cartValue, value: 0 },
+        ],
+        staticSummary: `Shopping cart of session ${userSession}`,
+      }),
+    );
+  }
+
+  return {
+    async forward(events, db) {
+      if (events.length === 0) return { forwarded: 0, deferred: 0 };
+      if (db === undefined && Date.now() < unreachableUntil) return { forwarded: 0, deferred: events.length };
+      const bySession = new Map<string, StoredEvent[]>();
+      for (const event of events) {
+        const list = bySession.get(event.userSession);
+        if (list) list.push(event);
+        else bySession.set(event.userSession, [event]);
+      }
+      const carts = [...bySession.entries()];
+      const delivered: string[] = [];
+      let failure: Error | undefined;
+      let next = 0;
+      const lane = async () => {
+        while (next < carts.length) {
+          const [userSession, cartEvents] = carts[next++];
+          try {
+            await signalCart(userSession, cartEvents);
+            delivered.push(...cartEvents.map((event) => event.eventId));
+          } catch (error) {
+            failure = error as Error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, carts.length) }, lane));
+      if (failure) {
+        unreachableUntil = Date.now() + BACK_OFF_MS;
+        logger.warn('Could not forward events to their carts; the relay retries them', {
+          carts: carts.length,
+          deferredEvents: events.length - delivered.length,
+          error: failure.message,
+        });
+      }
+      await markForwarded(db ?? options.warehouse, delivered);
+      return { forwarded: delivered.length, deferred: events.length - delivered.length };
+    },
+  };
+}
+
+export interface EventRelay {
+  /** Forwards one batch of the outbox; returns how many events it delivered. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The outbox relay: events stored but not yet delivered to their carts (Temporal was unreachable, or
+ * the server stopped between storing and signalling) are forwarded here, oldest first. Rows younger
+ * than `minAgeMs` are left to the request that stored them. Several servers may run a relay: rows are
+ * taken with SKIP LOCKED, and a cart ignores an event id it has already seen.
+ */
+export function startEventRelay(options: {
+  warehouse: pg.Pool;
+  forwarder: CartForwarder;
+  logger: Logger;
+  intervalMs?: number;
+  minAgeMs?: number;
+  batchSize?: number;
+}): EventRelay {
+  const { warehouse, forwarder, logger } = options;
+  const intervalMs = options.intervalMs ?? 1000;
+  const minAgeMs = options.minAgeMs ?? 5000;
+  const batchSize = options.batchSize ?? 500;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  async function runOnce(): Promise<number> {
+    const db = await warehouse.connect();
+    try {
+      await db.query('begin');
+      const { rows } = await db.query<{
+        event_id: string;
+        event_time: Date;
+        event_type: StoredEvent['eventType'];
+        user_id: string;
+        user_session: string;
+        product_id: string;
+        price: string;
+        quantity: number;
+      }>(
+        `select r.event_id, r.event_time, r.event_type, r.user_id, r.user_session, r.product_id,
+                r.price::text as price, r.quantity
+           from (select event_id, event_time from staging.raw_event_ids
+                  where forwarded_at is null and received_at < now() - make_interval(secs => $1::double precision / 1000)
+                  order by received_at
+                  limit $2
+                  for update skip locked) ids
+           join staging.raw_events r using (event_id, event_time)
+          order by r.received_at, r.event_time`,
+        [minAgeMs, batchSize],
+      );
+      const events: StoredEvent[] = rows.map((row) => ({
+        eventId: row.event_id,
+        eventTime: row.event_time.toISOString(),
+        eventType: row.event_type,
+        userId: row.user_id,
+        userSession: row.user_session,
+        productId: row.product_id,
+        price: Number(row.price),
+        quantity: row.quantity,
+      }));
+      const { forwarded } = await forwarder.forward(events, db);
+      await db.query('commit');
+      if (forwarded > 0) logger.info('The relay forwarded events from the outbox', { forwarded });
+      return forwarded;
+    } catch (error) {
+      await db.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      db.release();
+    }
+  }
+
+  const tick = () => {
+    running = (async () => {
+      let delivered = 0;
+      try {
+        delivered = await runOnce();
+      } catch (error) {
+        logger.warn('The event relay failed; it tries again', { error: (error as Error).message });
+      }
+      if (!stopped) timer = setTimeout(tick, delivered >= batchSize ? 0 : intervalMs);
+    })();
+  };
+  timer = setTimeout(tick, intervalMs);
+
+  return {
+    runOnce,
+    stop: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

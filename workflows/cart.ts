@@ -1,0 +1,248 @@
+import {
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { CartSnapshot, CartActivities } from '../activities/carts';
+import { CART_QUERIES, CART_SIGNALS } from '../lib/names';
+import {
+  applyEvents,
+  cartLines,
+  cartTotals,
+  chooseOffer,
+  describeCart,
+  newCartState,
+  nextDeadline,
+  viewOf,
+  type CartEvent,
+  type CartEventBatch,
+  type CartState,
+  type CartView,
+  type OfferRules,
+} from './cart-state';
+
+export const cartEventsSignal = defineSignal<[CartEventBatch]>(CART_SIGNALS.events);
+export const cartQuery = defineQuery<CartView>(CART_QUERIES.cart);
+
+/** The search attributes a cart shows in the Temporal UI: ids and amounts, never names or addresses. */
+export const CART_SEARCH_ATTRIBUTES = {
+  customerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
+  cartValue: defineSearchAttributeKey('CartValue', SearchAttributeType.DOUBLE),
+  stage: defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD),
+};
+
+/** What a cart needs to know, fixed when the server starts it (from the config, never from the environment). */
+export interface CartSettings extends OfferRules {
+  sessionIdleMs: number;
+  /** The second reminder after the first e-mail; null for none. */
+  reminderDelayMs: number | null;
+  attributionWindowMs: number;
+  /** Continue-as-new after this many events in one run, besides when the server suggests it. */
+  continueAsNewAfterEvents?: number;
+}
+
+export interface CartWorkflowInput {
+  userSession: string;
+  settings: CartSettings;
+  /** The state a previous run of this cart carried over by continue-as-new, deadlines included. */
+  carried?: CartState;
+}
+
+export interface CartWorkflowResult {
+  cartId: string;
+  stage: CartView['stage'];
+  outcome: 'browsed' | 'purchased' | 'recovered' | 'not_recovered';
+}
+
+const { decideRetargeting, recordCartPurchase } = proxyActivities<CartActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+const { sendRetargetingEmail } = proxyActivities<CartActivities>({
+  startToCloseTimeout: '2 minutes',
+  // A worker killed mid-send is noticed within this long, and the send retried elsewhere.
+  heartbeatTimeout: '10 seconds',
+  // SMTP may be down for a while: keep trying, at most 5 s apart, so the e-mail goes soon after it is back.
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    nonRetryableErrorTypes: ['NoSuchEmail'],
+  },
+});
+
+/**
+ * One shopping cart, `cart-<user_session>`: it applies the storefront's events, restarts the idle timer
+ * on each, and when the session expires with items in the cart, decides the offer and has the
+ * retargeting e-mail sent. It then waits for a purchase (attributed as a recovery), the optional
+ * reminder, or the end of the attribution window. A purchase ends the cart once the session is quiet.
+ */
+export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkflowResult> {
+  const { settings } = input;
+  const pending: CartEvent[] = [];
+  const state: CartState =
+    input.carried ??
+    newCartState(
+      input.userSession,
+      `${input.userSession}:${workflowInfo().firstExecutionRunId.slice(0, 8)}`,
+      undefined,
+    );
+  let eventsThisRun = 0;
+
+  setHandler(cartEventsSignal, (batch) => {
+    pending.push(...batch.events);
+  });
+  setHandler(cartQuery, () => viewOf(state));
+
+  let shown = { stage: '', value: -1 };
+  const show = () => {
+    const { value } = cartTotals(cartLines(state));
+    if (shown.stage !== state.stage || shown.value !== value) {
+      upsertSearchAttributes([
+        { key: CART_SEARCH_ATTRIBUTES.customerId, value: state.userId || null },
+        { key: CART_SEARCH_ATTRIBUTES.cartValue, value },
+        { key: CART_SEARCH_ATTRIBUTES.stage, value: state.stage },
+      ]);
+      shown = { stage: state.stage, value };
+    }
+    setCurrentDetails(describeCart(state));
+  };
+
+  const snapshot = (): CartSnapshot => {
+    const lines = cartLines(state);
+    return {
+      cartId: state.cartId,
+      userSession: state.userSession,
+      userId: state.userId,
+      lines,
+      ...cartTotals(lines),
+      firstEventAt: state.firstEventAt,
+      lastEventAt: state.lastEventAt,
+      eventCount: state.eventCount,
+    };
+  };
+
+  for (;;) {
+    if (pending.length === 0) {
+      const deadline = nextDeadline(state);
+      if (deadline === null) await condition(() => pending.length > 0);
+      else if (deadline > Date.now()) await condition(() => pending.length > 0, deadline - Date.now());
+    }
+
+    if (pending.length > 0) {
+      const batch = pending.splice(0, pending.length);
+      const { applied, purchased } = applyEvents(state, batch);
+      eventsThisRun += applied;
+      if (applied > 0) {
+        const wasAbandoned = state.stage === 'abandoned';
+        if (purchased) {
+          state.stage = 'purchased';
+          state.reminderAt = null;
+          state.attributionEndsAt = null;
+          await recordCartPurchase({
+            cart: snapshot(),
+            purchasedAt: state.purchase!.at,
+            purchaseValue: state.purchase!.value,
+            afterAbandonment: state.abandonedAt !== null,
+          });
+        } else if (state.stage === 'browsing' || state.stage === 'cart') {
+          state.stage = cartLines(state).length > 0 ? 'cart' : 'browsing';
+        }
+        // An abandoned cart keeps its reminder and attribution deadlines; any other restarts its idle timer.
+        if (!wasAbandoned || state.stage === 'purchased')
+          state.idleDeadline = Date.now() + settings.sessionIdleMs;
+        show();
+      }
+    } else {
+      const now = Date.now();
+      if (state.idleDeadline !== null && now >= state.idleDeadline) {
+        state.idleDeadline = null;
+        if (state.stage === 'browsing' || state.stage === 'purchased') {
+          show();
+          return finish(state);
+        }
+        if (state.stage === 'cart') {
+          state.stage = 'abandoned';
+          show();
+          await abandon(state, settings, snapshot);
+        }
+        show();
+      } else if (state.reminderAt !== null && now >= state.reminderAt) {
+        state.reminderAt = null;
+        await remind(state, snapshot);
+        show();
+      } else if (state.attributionEndsAt !== null && now >= state.attributionEndsAt) {
+        state.attributionEndsAt = null;
+        show();
+        return finish(state);
+      }
+    }
+
+    const tooLong =
+      settings.continueAsNewAfterEvents !== undefined && eventsThisRun >= settings.continueAsNewAfterEvents;
+    if (pending.length === 0 && (workflowInfo().continueAsNewSuggested || tooLong)) {
+      log.info('Cart continues as new', { cartId: state.cartId, events: state.eventCount });
+      // The deadlines are absolute workflow times, so the next run's timers end when these would have.
+      await continueAsNew<typeof CartWorkflow>({ userSession: input.userSession, settings, carried: state });
+    }
+  }
+}
+
+async function abandon(
+  state: CartState,
+  settings: CartSettings,
+  snapshot: () => CartSnapshot,
+): Promise<void> {
+  state.stage = 'abandoned';
+  state.abandonedAt = Date.now();
+  state.attributionEndsAt = state.abandonedAt + settings.attributionWindowMs;
+  const cart = snapshot();
+  state.offer = chooseOffer(cart.value, settings, uuid4());
+  const decided = await decideRetargeting({ kind: 'abandoned', cart, offer: state.offer });
+  state.decision = { decision: decided.decision, reason: decided.reason };
+  if (decided.sendKey !== null) {
+    const sent = await sendRetargetingEmail({ sendKey: decided.sendKey });
+    state.decision = { decision: sent.decision, reason: sent.reason };
+    if (sent.decision === 'sent' && settings.reminderDelayMs !== null) {
+      state.reminderAt = Date.now() + settings.reminderDelayMs;
+    }
+  }
+  log.info('Cart abandoned', {
+    cartId: state.cartId,
+    decision: state.decision.decision,
+    reason: state.decision.reason,
+  });
+}
+
+async function remind(state: CartState, snapshot: () => CartSnapshot): Promise<void> {
+  const cart = snapshot();
+  if (cart.lines.length === 0 || state.offer === null) return;
+  const decided = await decideRetargeting({ kind: 'reminder', cart, offer: state.offer });
+  state.reminder = { decision: decided.decision, reason: decided.reason };
+  if (decided.sendKey !== null) {
+    const sent = await sendRetargetingEmail({ sendKey: decided.sendKey });
+    state.reminder = { decision: sent.decision, reason: sent.reason };
+  }
+}
+
+function finish(state: CartState): CartWorkflowResult {
+  const outcome =
+    state.stage === 'browsing'
+      ? 'browsed'
+      : state.stage === 'purchased'
+        ? state.abandonedAt !== null
+          ? 'recovered'
+          : 'purchased'
+        : 'not_recovered';
+  return { cartId: state.cartId, stage: state.stage, outcome };
+}
