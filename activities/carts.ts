@@ -404,9 +404,9 @@ export function createCartActivities(deps: CartActivityDeps) {
         }
         const { rows } = await db.query<{ sent_at: Date }>(
           `update ops.cart_emails
-              set status = 'sent', sent_at = now(), smtp_response = $2, attempts = attempts + 1, last_attempt_at = now()
+              set status = 'sent', sent_at = now(), smtp_response = $2, attempts = $3, last_attempt_at = now()
             where send_key = $1 returning sent_at`,
-          [input.sendKey, response.slice(0, 500)],
+          [input.sendKey, response.slice(0, 500), context.info.attempt],
         );
         await db.query(
           `update core.fact_retargeting set decision = 'sent', sent_at = $3 where cart_id = $1 and kind = $2`,

@@ -21,20 +21,26 @@ export interface StoreResult {
 }
 
 /**
- * The days (UTC) whose partition of staging.raw_events this process has seen exist. Partitions are
- * never dropped while the server runs (archiving detaches old days, which no live event lands in).
+ * The days (UTC) whose partition of staging.raw_events each database is known to have, so a batch
+ * costs no catalog lookup. Should a partition go away behind the server's back (an archive detached
+ * it), the insert fails with "no partition", the cache is dropped and the batch tried once more.
  */
-const knownDays = new Set<string>();
+const knownDays = new WeakMap<pg.Pool, Set<string>>();
 
 /** Creates the raw_events partitions a batch needs; idempotent and safe when servers race for a new day. */
 export async function ensurePartitions(pool: pg.Pool, eventTimes: readonly string[]): Promise<void> {
+  let known = knownDays.get(pool);
+  if (!known) knownDays.set(pool, (known = new Set()));
   const days = new Set(eventTimes.map((time) => new Date(time).toISOString().slice(0, 10)));
   for (const day of days) {
-    if (knownDays.has(day)) continue;
+    if (known.has(day)) continue;
     await pool.query('select staging.ensure_raw_events_partition($1::date)', [day]);
-    knownDays.add(day);
+    known.add(day);
   }
 }
+
+/** Postgres's error for a row whose partition does not exist. */
+const NO_PARTITION = '23514';
 
 /**
  * Stores a validated batch atomically, in one statement: it claims each new event_id in
@@ -42,6 +48,16 @@ export async function ensurePartitions(pool: pg.Pool, eventTimes: readonly strin
  * staging.raw_events. Either the whole batch's new events are stored or, on any error, none is.
  */
 export async function storeEvents(pool: pg.Pool, events: readonly IncomingEvent[]): Promise<StoreResult> {
+  try {
+    return await storeOnce(pool, events);
+  } catch (error) {
+    if ((error as { code?: string }).code !== NO_PARTITION) throw error;
+    knownDays.delete(pool);
+    return storeOnce(pool, events);
+  }
+}
+
+async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promise<StoreResult> {
   await ensurePartitions(
     pool,
     events.map((event) => event.event_time),

@@ -88,6 +88,8 @@ export interface CartStack {
   client: Client;
   /** The task queue carts are started on. */
   taskQueue: string;
+  /** The environment the stack's config was read from, for a worker process of the same config. */
+  env: Record<string, string>;
   server: FastifyInstance;
   /** Where the server listens, e.g. http://127.0.0.1:40123. */
   url: string;
@@ -110,22 +112,24 @@ export interface CartStack {
 export async function startCartStack(
   label: string,
   env: Record<string, string> = {},
-  options: { relayIntervalMs?: number; inProcessWorker?: boolean } = {},
+  options: { relayIntervalMs?: number; inProcessWorker?: boolean; onMail?: (mail: StoredMail) => void } = {},
 ): Promise<CartStack> {
   const databases = await createTestDatabases(label);
   const mailDir = fs.mkdtempSync(path.join(os.tmpdir(), `cartflow-mail-${label}-`));
   const smtpPort = await findFreePort();
-  let smtp: SmtpSinkHandle | undefined = await startSmtpSink({ dir: mailDir, port: smtpPort });
-  const smtpUrl = smtp.url;
-  const deps = createTestDeps(databases, {
-    smtpUrl,
-    env: {
-      CARTFLOW_SESSION_IDLE: '2s',
-      CARTFLOW_UNSUBSCRIBE_SECRET: TEST_SECRET,
-      CARTFLOW_PUBLIC_URL: 'http://shop.test',
-      ...env,
-    },
+  let smtp: SmtpSinkHandle | undefined = await startSmtpSink({
+    dir: mailDir,
+    port: smtpPort,
+    onMail: options.onMail,
   });
+  const smtpUrl = smtp.url;
+  const stackEnv = {
+    CARTFLOW_SESSION_IDLE: '2s',
+    CARTFLOW_UNSUBSCRIBE_SECRET: TEST_SECRET,
+    CARTFLOW_PUBLIC_URL: 'http://shop.test',
+    ...env,
+  };
+  const deps = createTestDeps(databases, { smtpUrl, env: stackEnv });
   const worker = options.inProcessWorker === false ? undefined : await startTestWorker(deps);
   const connection = await Connection.connect({ address: testServices().temporalAddress });
   const client = new Client({ connection, namespace: 'default' });
@@ -154,6 +158,7 @@ export async function startCartStack(
     worker,
     client,
     taskQueue,
+    env: stackEnv,
     server,
     smtpUrl,
     mailDir,
@@ -162,7 +167,7 @@ export async function startCartStack(
       smtp = undefined;
     },
     startSmtp: async () => {
-      smtp ??= await startSmtpSink({ dir: mailDir, port: smtpPort });
+      smtp ??= await startSmtpSink({ dir: mailDir, port: smtpPort, onMail: options.onMail });
     },
     post: async (body, token = TEST_TOKEN) => {
       const response = await fetch(`${url}/v1/events`, {

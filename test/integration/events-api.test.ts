@@ -115,6 +115,27 @@ describe('POST /v1/events against real Postgres and a real Temporal server', () 
     expect(rows).toEqual([{ partition: 'staging.raw_events_20191001', n: 8 }]);
   });
 
+  it('recreates a partition that went away behind the server (an archive detached it) and stores the batch', async () => {
+    const session = `gone-${crypto.randomUUID()}`;
+    const time = '2020-02-02T12:00:00Z';
+    expect(
+      (await stack.post({ events: [makeEvent({ user_session: `${session}-a`, event_time: time })] })).status,
+    ).toBe(202);
+    await stack.deps.warehouse.query(
+      `alter table staging.raw_events detach partition staging.raw_events_20200202`,
+    );
+    await stack.deps.warehouse.query(`alter table staging.raw_events_20200202 rename to archived_20200202`);
+    const response = await stack.post({
+      events: [makeEvent({ user_session: `${session}-b`, event_time: time })],
+    });
+    expect(response).toEqual({ status: 202, body: { accepted: 1, duplicates: 0 } });
+    const { rows } = await stack.deps.warehouse.query(
+      `select tableoid::regclass::text as partition from staging.raw_events where user_session = $1`,
+      [`${session}-b`],
+    );
+    expect(rows).toEqual([{ partition: 'staging.raw_events_20200202' }]);
+  });
+
   describe('refuses invalid events with a clear error, storing nothing and touching no workflow', () => {
     const cases: [string, Record<string, unknown>, string, RegExp][] = [
       ['a price as a string', { price: '12.5' }, 'price', /must be a number/],
