@@ -5,6 +5,7 @@ import * as canonicalStaging from './20261123_102_canonical_staging';
 import * as starSchema from './20261123_103_star_schema';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
+import * as imports from './20261123_301_imports';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
 export const warehouseMigrations: Record<string, MigrationModule> = {
@@ -14,4 +15,5 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_103_star_schema': starSchema,
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
+  '20261123_301_imports': imports,
 };
