@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
 import { createCliContext } from './context';
 import { runDev } from './dev';
+import { registerImportCommand } from './import';
 import { registerProductionCommands } from './production';
 import { registerSimulateCommand } from './simulate';
 import { runStatus } from './status';
@@ -33,6 +34,10 @@ async function main(argv: string[]): Promise<void> {
   const context = createCliContext(config, logger);
   registerProductionCommands(program, context);
   registerSimulateCommand(program, { loadShopPool: async () => context.shop() });
+  registerImportCommand(program, {
+    loadWarehousePool: async () => context.warehouse(),
+    timezone: config.timezone,
+  });
   try {
     await program.parseAsync(argv);
   } finally {
