@@ -38,7 +38,7 @@ const TIME_PARTS: DatePart[] = ['hour', 'minute', 'second', 'fraction', 'ampm'];
 export const ISO_FORMAT: DateFormat = {
   label: 'YYYY-MM-DD[ HH:MM[:SS]][ zone]',
   regex:
-    /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)? *(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i,
+    /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)? *(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?$/i,
   parts: ['year', 'month', 'day', 'hour', 'minute', 'second', 'fraction', 'zone'],
 };
 export const YEAR_MONTH_FORMAT: DateFormat = {
