@@ -275,17 +275,16 @@ async function writeQuarantine(
          from import_rows r where r.rule is not null
        ${fromParts}
      ), q as (
-       insert into ops.quarantine as q
+       insert into ops.quarantine
          (source, entity, natural_key, rule, detail, record, record_hash, first_run_id, last_run_id)
        select $1, m.entity, m.natural_key, m.rule, $3 || ', line ' || m.line || ': ' || m.detail, rec, md5(rec::text), $5, $5
          from marked m
         cross join lateral (select jsonb_build_object('file_sha256', $4::text, 'line', m.line, 'values', m.record) as rec) x
-       on conflict (source, entity, rule, record_hash) do update
-          set last_run_id = excluded.last_run_id, detail = excluded.detail, resolved_at = null
-        where q.resolved_at is not null or q.detail is distinct from excluded.detail
-       returning (xmax = 0) as added
+       -- The same record of the same file is there already: importing the file again changes nothing.
+       on conflict (source, entity, rule, record_hash) do nothing
+       returning 1
      )
-     select count(*) filter (where added)::int as added from q`,
+     select count(*)::int as added from q`,
     [options.source, `file:${options.kind}`, options.fileName, options.sha256, runId],
   );
   return { byRule: Object.fromEntries(counts.map((c) => [c.rule, c.n])), added: rows[0].added };
