@@ -52,7 +52,10 @@ export interface TablePlan {
 export interface LoadResult {
   source: string;
   table: string;
+  /** Rows the load put into staging, counting those an interrupted earlier attempt committed. */
   rows: number;
+  /** Rows this attempt loaded. */
+  rowsThisAttempt: number;
   batches: number;
   /** The load continued where an earlier, interrupted attempt had committed. */
   resumed: boolean;
@@ -357,6 +360,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
       const key = table.primaryKey[0];
       const heartbeat = lastHeartbeat();
       let rows = 0;
+      let total = 0;
       let batches = 0;
       let resumed = false;
       if (heartbeat)
@@ -384,7 +388,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             );
             const chunk = found[0];
             // Gone: a later full load of the table replaced this one after it completed.
-            if (!chunk || chunk.done) return { finished: true, loaded: 0 };
+            if (!chunk || chunk.done) return { finished: true, loaded: 0, total: chunk?.rows_loaded ?? 0 };
             if (batches === 0 && chunk.next_lo !== null) resumed = true;
             const { rows: stateRows } = await client.query<{ columns: StagedColumn[] }>(
               `select columns from ops.extract_state where source = $1 and table_name = $2`,
@@ -461,15 +465,17 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               finished,
               loaded,
               progress: { chunk: input.chunkNo, nextLo: next, rows: chunk.rows_loaded + loaded },
+              total: chunk.rows_loaded + loaded,
             };
           });
           rows += outcome.loaded;
+          total = outcome.total;
           if (outcome.loaded > 0 || !outcome.finished) batches++;
           if (outcome.finished) break;
           beat({ ...outcome.progress, resumedFrom: heartbeat ?? null });
         }
       });
-      return { source: source.name, table: table.name, rows, batches, resumed };
+      return { source: source.name, table: table.name, rows: total, rowsThisAttempt: rows, batches, resumed };
     },
 
     /**
@@ -591,7 +597,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
           beat({ rows, checkpoint: outcome.checkpoint });
         }
       });
-      return { source: source.name, table: table.name, rows, batches, resumed };
+      return { source: source.name, table: table.name, rows, rowsThisAttempt: rows, batches, resumed };
     },
   };
 }

@@ -1,7 +1,7 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { createPool } from '../../lib/db';
 import { DEMO_SHOP_SOURCE } from './demo-shop';
-import { validateSourceDefinition, type SourceDefinition } from './definition';
+import { stagingSchema, validateSourceDefinition, type SourceDefinition } from './definition';
 
 /**
  * The sources a run takes: the built-in demo shop, and those registered in `ops.sources` (a registered
@@ -70,5 +70,50 @@ export class SourcePools {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.end()));
     this.pools.clear();
+  }
+}
+
+/**
+ * Forgets what was staged for a source's table (or all its tables): drops the staged copy and its
+ * checkpoint, so the next run loads it in full with the source's current columns. The way out of a
+ * `SourceSchemaChanged` stop once the mapping is known to hold. Returns the tables reset.
+ */
+export async function resetSourceTables(
+  warehouse: pg.Pool,
+  sourceName: string,
+  table?: string,
+): Promise<string[]> {
+  const client = await warehouse.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<{ table_name: string }>(
+      `select table_name from ops.extract_state where source = $1 and ($2::text is null or table_name = $2)`,
+      [sourceName, table ?? null],
+    );
+    const tables = rows.map((r) => r.table_name);
+    if (table && !tables.includes(table)) tables.push(table);
+    for (const name of tables) {
+      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
+        `cartflow.extract:${sourceName}.${name}`,
+      ]);
+      await client.query(
+        `drop table if exists ${pg.escapeIdentifier(stagingSchema(sourceName))}.${pg.escapeIdentifier(name)}`,
+      );
+    }
+    await client.query(
+      `delete from ops.extract_chunks where source = $1 and ($2::text is null or table_name = $2)`,
+      [sourceName, table ?? null],
+    );
+    await client.query(
+      `delete from ops.extract_state where source = $1 and ($2::text is null or table_name = $2)`,
+      [sourceName, table ?? null],
+    );
+    await client.query('commit');
+    return tables;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
   }
 }

@@ -27,119 +27,176 @@ export const CANONICAL_TABLES: Record<CanonicalEntity, string> = {
   payments: 'staging.canonical_payments',
 };
 
-/** `m.col` as text, or null when the mapping does not return it. */
-const text = (present: Set<string>, column: string) =>
-  present.has(column) ? `m.${column}::text` : 'null::text';
-const num = (present: Set<string>, column: string) =>
-  present.has(column) ? `m.${column}::numeric` : 'null::numeric';
-const blank = (expression: string) => `nullif(btrim(${expression}), '') is null`;
-/** A date as mapped, parsed in the session's time zone (the shop's) when it parses, else null. */
-const parsed = (expression: string) =>
-  `case when pg_input_is_valid(${expression}, 'timestamptz') then (${expression})::timestamptz end`;
-const badDate = (expression: string) =>
-  `(${expression} is not null and not pg_input_is_valid(${expression}, 'timestamptz'))`;
+/** Postgres type OIDs of the date and time types: such a mapped column needs no parsing. */
+const DATE_TYPES = new Set([1082 /* date */, 1114 /* timestamp */, 1184 /* timestamptz */]);
 
-/** The `insert … select` that maps one entity; `rule`/`detail` hold the first row-level rule broken. */
-export function canonicalInsert(entity: CanonicalEntity, mapping: string, present: Set<string>): string {
-  const t = (c: string) => `${text(present, c)} as ${c}`;
-  const n = (c: string) => `${num(present, c)} as ${c}`;
-  const raw = (c: string) => text(present, c);
-  const at = (c: string) => `${parsed(raw(c))} as ${c}_ts`;
-  switch (entity) {
-    case 'customers':
-      return `
-        insert into staging.canonical_customers
-          (source, customer_id, email, first_name, last_name, company_name, address_line, city, state,
-           postal_code, country, signup_at, changed_at, signup_at_ts, changed_at_ts, rule, detail)
-        select $1, x.*, r.rule, r.detail
-          from (select ${t('customer_id')}, ${t('email')}, ${t('first_name')}, ${t('last_name')}, ${t('company_name')},
-                       ${t('address_line')}, ${t('city')}, ${t('state')}, ${t('postal_code')}, ${t('country')},
-                       ${t('signup_at')}, ${t('changed_at')}, ${at('signup_at')}, ${at('changed_at')}
-                  from (${mapping}) m) x
-          cross join lateral (select
-            case when ${blank('x.customer_id')} then 'missing_key'
-                 when ${badDate('x.signup_at')} or ${badDate('x.changed_at')} then 'unparseable_date' end as rule,
-            case when ${blank('x.customer_id')} then 'customer_id is empty'
-                 when ${badDate('x.signup_at')} then 'signup_at ' || quote_literal(x.signup_at) || ' is not a date'
-                 when ${badDate('x.changed_at')} then 'changed_at ' || quote_literal(x.changed_at) || ' is not a date' end as detail) r`;
-    case 'products':
-      return `
-        insert into staging.canonical_products
-          (source, product_id, sku, name, category, brand, price, changed_at, changed_at_ts, rule, detail)
-        select $1, x.*, r.rule, r.detail
-          from (select ${t('product_id')}, ${t('sku')}, ${t('name')}, ${t('category')}, ${t('brand')}, ${n('price')},
-                       ${t('changed_at')}, ${at('changed_at')}
-                  from (${mapping}) m) x
-          cross join lateral (select
-            case when ${blank('x.product_id')} then 'missing_key'
-                 when ${badDate('x.changed_at')} then 'unparseable_date'
-                 when x.price < 0 then 'negative_price' end as rule,
-            case when ${blank('x.product_id')} then 'product_id is empty'
-                 when ${badDate('x.changed_at')} then 'changed_at ' || quote_literal(x.changed_at) || ' is not a date'
-                 when x.price < 0 then 'price is ' || x.price end as detail) r`;
-    case 'orders':
-      return `
-        insert into staging.canonical_orders
-          (source, order_id, customer_id, status, placed_at, currency, changed_at, placed_at_ts, changed_at_ts, rule, detail)
-        select $1, x.*, r.rule, r.detail
-          from (select ${t('order_id')}, nullif(btrim(${raw('customer_id')}), '') as customer_id,
-                       coalesce(${raw('status')}, 'placed') as status, ${t('placed_at')}, ${t('currency')},
-                       ${t('changed_at')}, ${at('placed_at')}, ${at('changed_at')}
-                  from (${mapping}) m) x
-          cross join lateral (select
-            case when ${blank('x.order_id')} then 'missing_key'
-                 when x.placed_at is null then 'missing_value'
-                 when ${badDate('x.placed_at')} or ${badDate('x.changed_at')} then 'unparseable_date' end as rule,
-            case when ${blank('x.order_id')} then 'order_id is empty'
-                 when x.placed_at is null then 'placed_at is empty'
-                 when ${badDate('x.placed_at')} then 'placed_at ' || quote_literal(x.placed_at) || ' is not a date'
-                 when ${badDate('x.changed_at')} then 'changed_at ' || quote_literal(x.changed_at) || ' is not a date' end as detail) r`;
-    case 'orderLines':
-      return `
-        insert into staging.canonical_order_lines
-          (source, order_line_id, order_id, product_id, quantity, unit_price, discount, changed_at, changed_at_ts, rule, detail)
-        select $1, x.*, r.rule, r.detail
-          from (select ${t('order_line_id')}, ${t('order_id')}, ${t('product_id')}, ${n('quantity')}, ${n('unit_price')},
-                       coalesce(${num(present, 'discount')}, 0) as discount, ${t('changed_at')}, ${at('changed_at')}
-                  from (${mapping}) m) x
-          cross join lateral (select
-            case when ${blank('x.order_line_id')} or ${blank('x.order_id')} or ${blank('x.product_id')} then 'missing_key'
-                 when x.quantity is null or x.unit_price is null then 'missing_value'
-                 when ${badDate('x.changed_at')} then 'unparseable_date'
-                 when x.quantity < 0 then 'negative_quantity'
-                 when x.unit_price < 0 then 'negative_price'
-                 when x.discount < 0 or x.discount > 1 then 'invalid_discount' end as rule,
-            case when ${blank('x.order_line_id')} then 'order_line_id is empty'
-                 when ${blank('x.order_id')} then 'order_id is empty'
-                 when ${blank('x.product_id')} then 'product_id is empty'
-                 when x.quantity is null then 'quantity is empty'
-                 when x.unit_price is null then 'unit_price is empty'
-                 when ${badDate('x.changed_at')} then 'changed_at ' || quote_literal(x.changed_at) || ' is not a date'
-                 when x.quantity < 0 then 'quantity is ' || x.quantity
-                 when x.unit_price < 0 then 'unit_price is ' || x.unit_price
-                 when x.discount < 0 or x.discount > 1 then 'discount is ' || x.discount end as detail) r`;
-    case 'payments':
-      return `
-        insert into staging.canonical_payments
-          (source, payment_id, order_id, amount, method, status, paid_at, changed_at, paid_at_ts, changed_at_ts, rule, detail)
-        select $1, x.*, r.rule, r.detail
-          from (select ${t('payment_id')}, ${t('order_id')}, ${n('amount')}, ${t('method')},
-                       coalesce(${raw('status')}, 'captured') as status, ${t('paid_at')},
-                       ${t('changed_at')}, ${at('paid_at')}, ${at('changed_at')}
-                  from (${mapping}) m) x
-          cross join lateral (select
-            case when ${blank('x.payment_id')} or ${blank('x.order_id')} then 'missing_key'
-                 when x.amount is null or x.paid_at is null then 'missing_value'
-                 when ${badDate('x.paid_at')} or ${badDate('x.changed_at')} then 'unparseable_date'
-                 when x.amount < 0 then 'negative_price' end as rule,
-            case when ${blank('x.payment_id')} then 'payment_id is empty'
-                 when ${blank('x.order_id')} then 'order_id is empty'
-                 when x.amount is null then 'amount is empty'
-                 when x.paid_at is null then 'paid_at is empty'
-                 when ${badDate('x.paid_at')} then 'paid_at ' || quote_literal(x.paid_at) || ' is not a date'
-                 when ${badDate('x.changed_at')} then 'changed_at ' || quote_literal(x.changed_at) || ' is not a date'
-                 when x.amount < 0 then 'amount is ' || x.amount end as detail) r`;
-  }
+interface EntitySpec {
+  table: string;
+  /** Text columns, keys first; `defaults` fill those the mapping leaves out or null. */
+  texts: string[];
+  numbers: string[];
+  /** Date columns: stored as mapped (`d`, text) and parsed (`d_ts`). */
+  dates: string[];
+  defaults: Record<string, string>;
+  /** Row-level rules in order: [rule, condition, detail], over the mapped columns and `<date>_bad`. */
+  rules: [QualityRule, string, string][];
+}
+
+const empty = (column: string) => `${column} is null`;
+const quoted = (column: string) => `coalesce(quote_literal(${column}), 'null')`;
+const badDate = (column: string): [QualityRule, string, string] => [
+  'unparseable_date',
+  `${column}_bad`,
+  `'${column} ' || ${quoted(column)} || ' is not a date'`,
+];
+const missing = (rule: QualityRule, column: string): [QualityRule, string, string] => [
+  rule,
+  empty(column),
+  `'${column} is empty'`,
+];
+
+const SPECS: Record<CanonicalEntity, EntitySpec> = {
+  customers: {
+    table: 'staging.canonical_customers',
+    texts: [
+      'customer_id',
+      'email',
+      'first_name',
+      'last_name',
+      'company_name',
+      'address_line',
+      'city',
+      'state',
+      'postal_code',
+      'country',
+    ],
+    numbers: [],
+    dates: ['signup_at', 'changed_at'],
+    defaults: {},
+    rules: [missing('missing_key', 'customer_id'), badDate('signup_at'), badDate('changed_at')],
+  },
+  products: {
+    table: 'staging.canonical_products',
+    texts: ['product_id', 'sku', 'name', 'category', 'brand'],
+    numbers: ['price'],
+    dates: ['changed_at'],
+    defaults: {},
+    rules: [
+      missing('missing_key', 'product_id'),
+      badDate('changed_at'),
+      ['negative_price', 'price < 0', `'price is ' || price`],
+    ],
+  },
+  orders: {
+    table: 'staging.canonical_orders',
+    texts: ['order_id', 'customer_id', 'status', 'currency'],
+    numbers: [],
+    dates: ['placed_at', 'changed_at'],
+    defaults: { status: `'placed'` },
+    rules: [
+      missing('missing_key', 'order_id'),
+      ['missing_value', 'placed_at is null and placed_at_ts is null', `'placed_at is empty'`],
+      badDate('placed_at'),
+      badDate('changed_at'),
+    ],
+  },
+  orderLines: {
+    table: 'staging.canonical_order_lines',
+    texts: ['order_line_id', 'order_id', 'product_id'],
+    numbers: ['quantity', 'unit_price', 'discount'],
+    dates: ['changed_at'],
+    defaults: { discount: '0' },
+    rules: [
+      missing('missing_key', 'order_line_id'),
+      missing('missing_key', 'order_id'),
+      missing('missing_key', 'product_id'),
+      missing('missing_value', 'quantity'),
+      missing('missing_value', 'unit_price'),
+      badDate('changed_at'),
+      ['negative_quantity', 'quantity < 0', `'quantity is ' || quantity`],
+      ['negative_price', 'unit_price < 0', `'unit_price is ' || unit_price`],
+      ['invalid_discount', 'discount < 0 or discount > 1', `'discount is ' || discount`],
+    ],
+  },
+  payments: {
+    table: 'staging.canonical_payments',
+    texts: ['payment_id', 'order_id', 'method', 'status'],
+    numbers: ['amount'],
+    dates: ['paid_at', 'changed_at'],
+    defaults: { status: `'captured'` },
+    rules: [
+      missing('missing_key', 'payment_id'),
+      missing('missing_key', 'order_id'),
+      missing('missing_value', 'amount'),
+      ['missing_value', 'paid_at is null and paid_at_ts is null', `'paid_at is empty'`],
+      badDate('paid_at'),
+      badDate('changed_at'),
+      ['negative_price', 'amount < 0', `'amount is ' || amount`],
+    ],
+  },
+};
+
+/**
+ * The `insert … select` that maps one entity; `rule`/`detail` hold the first row-level rule broken.
+ * `columns` are the mapping's columns with their type OIDs. A date the mapping returns as a date or
+ * timestamp is taken as it is; one it returns as text is checked and parsed in the session's time
+ * zone (the shop's). Each level is fenced (`offset 0`) so no expression is evaluated twice per row.
+ */
+export function canonicalInsert(
+  entity: CanonicalEntity,
+  mapping: string,
+  columns: Map<string, number>,
+): string {
+  const spec = SPECS[entity];
+  const has = (c: string) => columns.has(c);
+  const withDefault = (c: string, expression: string) =>
+    spec.defaults[c] ? `coalesce(${expression}, ${spec.defaults[c]})` : expression;
+  // Level 1: the mapped values, typed; dates as text unless the mapping returns them typed.
+  const level1 = [
+    ...spec.texts.map((c) => {
+      const value = has(c) ? `nullif(btrim(m.${c}::text), '')` : 'null::text';
+      return `${withDefault(c, value)} as ${c}`;
+    }),
+    ...spec.numbers.map((c) => `${withDefault(c, has(c) ? `m.${c}::numeric` : 'null::numeric')} as ${c}`),
+    ...spec.dates.flatMap((c) =>
+      has(c) && DATE_TYPES.has(columns.get(c)!)
+        ? [`null::text as ${c}`, `m.${c}::timestamptz as ${c}_typed`]
+        : [`${has(c) ? `m.${c}::text` : 'null::text'} as ${c}`, `null::timestamptz as ${c}_typed`],
+    ),
+  ];
+  // Level 2: each text date checked once.
+  const level2 = [
+    ...spec.texts,
+    ...spec.numbers,
+    ...spec.dates.flatMap((c) => [
+      c,
+      `${c}_typed`,
+      `${c} is null or pg_input_is_valid(${c}, 'timestamptz') as ${c}_ok`,
+    ]),
+  ];
+  // Level 3: parsed dates, and the first rule broken.
+  const level3 = [
+    ...spec.texts,
+    ...spec.numbers,
+    ...spec.dates.flatMap((c) => [
+      c,
+      `coalesce(${c}_typed, case when ${c}_ok then ${c}::timestamptz end) as ${c}_ts`,
+      `not ${c}_ok as ${c}_bad`,
+    ]),
+  ];
+  const rule = `case ${spec.rules.map(([name, condition]) => `when ${condition} then '${name}'`).join(' ')} end`;
+  const detail = `case ${spec.rules.map(([, condition, text]) => `when ${condition} then ${text}`).join(' ')} end`;
+  const stored = [...spec.texts, ...spec.numbers, ...spec.dates.flatMap((c) => [c, `${c}_ts`])];
+  return `
+    insert into ${spec.table} (source, ${stored.join(', ')}, rule, detail)
+    select $1, ${stored.join(', ')}, rule, case when rule is not null then ${detail} end
+      from (select *, ${rule} as rule
+              from (select ${level3.join(', ')}
+                      from (select ${level2.join(', ')}
+                              from (select ${level1.join(', ')} from (${mapping}) m offset 0) l1
+                            offset 0) l2
+                    offset 0) l3
+            offset 0) l4`;
 }
 
 /** Empties a source's canonical rows before they are mapped again. */

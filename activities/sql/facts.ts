@@ -1,78 +1,90 @@
 /**
- * The facts in `core`, from the clean canonical rows of source $1 (run $2). Each fact points at the
- * dimension versions valid when it happened; an upsert changes a row only when a value differs, so
- * re-running a date changes nothing, and a late change at the source (a cancellation, a return)
- * updates its rows once. Facts whose row is gone or now quarantined are deleted.
+ * The facts in `core`, from the clean canonical rows of source $1 (run $2). The facts a run wants are
+ * built once into a temporary table, each pointing at the dimension versions valid when it happened;
+ * then a set-based diff writes only what differs: changed rows are updated, new ones inserted, ones
+ * whose source row is gone or now quarantined deleted. Re-running a date writes nothing, and a late
+ * change at the source (a cancellation, a return) updates its rows once.
  */
 
-const FACT_ORDER_LINE_VALUES = [
-  'order_id',
-  'date_key',
-  'placed_at',
-  'customer_key',
-  'product_key',
-  'quantity',
-  'unit_price',
-  'discount',
-  'net_amount',
-  'status',
-  'currency',
-];
+interface FactSpec {
+  table: string;
+  key: string;
+  staged: string;
+  /** Columns compared and written, besides source, key and run_id. */
+  values: string[];
+  /** The select of the wanted facts: source, key, then `values` in order. */
+  select: string;
+}
 
-const changed = (columns: string[], table: string) =>
-  `(${columns.map((c) => `${table}.${c}`).join(', ')}) is distinct from (${columns.map((c) => `excluded.${c}`).join(', ')})`;
-
-/** Returns one row: how many facts were inserted and how many updated. */
-export const UPSERT_FACT_ORDER_LINE = `
-  with upsert as (
-    insert into core.fact_order_line as f
-      (source, order_line_id, ${FACT_ORDER_LINE_VALUES.join(', ')}, run_id)
+const ORDER_LINE: FactSpec = {
+  table: 'core.fact_order_line',
+  key: 'order_line_id',
+  staged: 'cartflow_fact_order_line',
+  values: [
+    'order_id',
+    'date_key',
+    'placed_at',
+    'customer_key',
+    'product_key',
+    'quantity',
+    'unit_price',
+    'discount',
+    'net_amount',
+    'status',
+    'currency',
+  ],
+  select: `
     select l.source, l.order_line_id, l.order_id, to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.placed_at_ts,
            coalesce(dc.customer_key, 0), dp.product_key, l.quantity, l.unit_price, l.discount,
-           l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency, $2
+           l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency
       from staging.canonical_order_lines l
       join staging.canonical_orders o on o.source = l.source and o.order_id = l.order_id and o.rule is null
       join core.dim_product dp on dp.source = l.source and dp.product_id = l.product_id
                               and dp.valid_from <= o.placed_at_ts and o.placed_at_ts < dp.valid_to
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to
-     where l.source = $1 and l.rule is null
-    on conflict (source, order_line_id) do update
-       set ${FACT_ORDER_LINE_VALUES.map((c) => `${c} = excluded.${c}`).join(', ')}, run_id = excluded.run_id
-     where ${changed(FACT_ORDER_LINE_VALUES, 'f')}
-    returning (xmax = 0) as inserted
-  )
-  select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated
-    from upsert`;
+     where l.source = $1 and l.rule is null`,
+};
 
-export const DELETE_STALE_FACT_ORDER_LINES = `
-  delete from core.fact_order_line f
-   where f.source = $1
-     and not exists (select 1 from staging.canonical_order_lines l
-                      where l.source = f.source and l.order_line_id = f.order_line_id and l.rule is null)`;
-
-const FACT_PAYMENT_VALUES = ['order_id', 'date_key', 'paid_at', 'customer_key', 'amount', 'method', 'status'];
-
-export const UPSERT_FACT_PAYMENT = `
-  with upsert as (
-    insert into core.fact_payment as f (source, payment_id, ${FACT_PAYMENT_VALUES.join(', ')}, run_id)
+const PAYMENT: FactSpec = {
+  table: 'core.fact_payment',
+  key: 'payment_id',
+  staged: 'cartflow_fact_payment',
+  values: ['order_id', 'date_key', 'paid_at', 'customer_key', 'amount', 'method', 'status'],
+  select: `
     select p.source, p.payment_id, p.order_id, to_char(p.paid_at_ts, 'YYYYMMDD')::int, p.paid_at_ts,
-           coalesce(dc.customer_key, 0), p.amount, p.method, p.status, $2
+           coalesce(dc.customer_key, 0), p.amount, p.method, p.status
       from staging.canonical_payments p
       join staging.canonical_orders o on o.source = p.source and o.order_id = p.order_id and o.rule is null
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= p.paid_at_ts and p.paid_at_ts < dc.valid_to
-     where p.source = $1 and p.rule is null
-    on conflict (source, payment_id) do update
-       set ${FACT_PAYMENT_VALUES.map((c) => `${c} = excluded.${c}`).join(', ')}, run_id = excluded.run_id
-     where ${changed(FACT_PAYMENT_VALUES, 'f')}
-    returning (xmax = 0) as inserted
-  )
-  select count(*) filter (where inserted)::int as inserted, count(*) filter (where not inserted)::int as updated
-    from upsert`;
+     where p.source = $1 and p.rule is null`,
+};
 
-export const DELETE_STALE_FACT_PAYMENTS = `
-  delete from core.fact_payment f
-   where f.source = $1
-     and not exists (select 1 from staging.canonical_payments p
-                      where p.source = f.source and p.payment_id = f.payment_id and p.rule is null)`;
+function factStatements(f: FactSpec) {
+  const all = ['source', f.key, ...f.values];
+  const tuple = (alias: string) => `(${f.values.map((c) => `${alias}.${c}`).join(', ')})`;
+  return {
+    /** $1: the wanted facts, once. */
+    stage: `create temp table ${f.staged} (${all.map((c) => `"${c}"`).join(', ')}) on commit drop as ${f.select}`,
+    analyze: `analyze ${f.staged}`,
+    /** $1, $2: rows whose values differ. */
+    update: `
+      update ${f.table} f set ${f.values.map((c) => `${c} = s.${c}`).join(', ')}, run_id = $2
+        from ${f.staged} s
+       where f.source = $1 and s.source = f.source and s.${f.key} = f.${f.key}
+         and ${tuple('f')} is distinct from ${tuple('s')}`,
+    /** $1, $2: rows not there yet. */
+    insert: `
+      insert into ${f.table} (${all.join(', ')}, run_id)
+      select ${all.map((c) => `s.${c}`).join(', ')}, $2 from ${f.staged} s
+       where s.source = $1 and not exists (select 1 from ${f.table} f where f.source = s.source and f.${f.key} = s.${f.key})`,
+    /** $1: rows no longer wanted. */
+    delete: `
+      delete from ${f.table} f
+       where f.source = $1 and not exists (select 1 from ${f.staged} s where s.${f.key} = f.${f.key})`,
+  };
+}
+
+export const FACT_ORDER_LINE = factStatements(ORDER_LINE);
+export const FACT_PAYMENT = factStatements(PAYMENT);

@@ -69,19 +69,19 @@ export const FLAG_ORPHANED_PAYMENTS = `
 export const QUARANTINE = `
   with marked as (
     select 'customers' as entity, customer_id as natural_key, rule, detail,
-           to_jsonb(c) - '{source,rule,detail,signup_at_ts,changed_at_ts}'::text[] as record
+           to_jsonb(c) - '{source,rule,detail}'::text[] as record
       from staging.canonical_customers c where source = $1 and rule is not null
     union all
-    select 'products', product_id, rule, detail, to_jsonb(c) - '{source,rule,detail,changed_at_ts}'::text[]
+    select 'products', product_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
       from staging.canonical_products c where source = $1 and rule is not null
     union all
-    select 'orders', order_id, rule, detail, to_jsonb(c) - '{source,rule,detail,placed_at_ts,changed_at_ts}'::text[]
+    select 'orders', order_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
       from staging.canonical_orders c where source = $1 and rule is not null
     union all
-    select 'order_lines', order_line_id, rule, detail, to_jsonb(c) - '{source,rule,detail,changed_at_ts}'::text[]
+    select 'order_lines', order_line_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
       from staging.canonical_order_lines c where source = $1 and rule is not null
     union all
-    select 'payments', payment_id, rule, detail, to_jsonb(c) - '{source,rule,detail,paid_at_ts,changed_at_ts}'::text[]
+    select 'payments', payment_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
       from staging.canonical_payments c where source = $1 and rule is not null
   )
   insert into ops.quarantine as q

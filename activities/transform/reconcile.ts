@@ -83,8 +83,9 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         const present = await mappingColumns(src, source, 'orderLines', 'source');
         await mappingColumns(src, source, 'orders', 'source');
         try {
-          sourceTotals = (await src.query(sourceDailyTotals(source.mapping, present, version >= 160000)))
-            .rows;
+          sourceTotals = (
+            await src.query(sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000))
+          ).rows;
         } catch (error) {
           failure(error, `Counting the order lines of source ${source.name} by day`, {
             side: 'source',

@@ -11,14 +11,9 @@ import {
   type SourceDefinition,
 } from '../sources/definition';
 import { findSource } from '../sources/registry';
-import { canonicalInsert, clearCanonical } from '../sql/canonical';
+import { CANONICAL_TABLES, canonicalInsert, clearCanonical } from '../sql/canonical';
 import { DIM_CUSTOMER, DIM_DATE, DIM_PRODUCT } from '../sql/dimensions';
-import {
-  DELETE_STALE_FACT_ORDER_LINES,
-  DELETE_STALE_FACT_PAYMENTS,
-  UPSERT_FACT_ORDER_LINE,
-  UPSERT_FACT_PAYMENT,
-} from '../sql/facts';
+import { FACT_ORDER_LINE, FACT_PAYMENT } from '../sql/facts';
 import {
   COUNT_BY_RULE,
   FLAG_DUPLICATE_LINES,
@@ -42,10 +37,10 @@ export async function mappingColumns(
   source: SourceDefinition,
   entity: CanonicalEntity,
   where: 'warehouse' | 'source',
-): Promise<Set<string>> {
+): Promise<Map<string, number>> {
   const sql = source.mapping[entity];
-  if (!sql) return new Set();
-  let fields: { name: string }[];
+  if (!sql) return new Map();
+  let fields: { name: string; dataTypeID: number }[];
   try {
     ({ fields } = await db.query(`select * from (${sql}) m limit 0`));
   } catch (error) {
@@ -59,14 +54,14 @@ export async function mappingColumns(
       { type: 'MappingFailed', side: where === 'source' ? 'source' : 'warehouse' },
     );
   }
-  const present = new Set(fields.map((f) => f.name));
+  const present = new Map(fields.map((f) => [f.name, f.dataTypeID]));
   const missing = CANONICAL_ENTITIES[entity]
     .filter((c) => c.required && !present.has(c.name))
     .map((c) => c.name);
   if (missing.length > 0)
     throw permanent(
       'MappingFailed',
-      `The ${entity} mapping of source ${source.name} returns no ${missing.join(', ')} (it returns ${[...present].join(', ')}).`,
+      `The ${entity} mapping of source ${source.name} returns no ${missing.join(', ')} (it returns ${[...present.keys()].join(', ')}).`,
       { source: source.name, entity, missing },
     );
   return present;
@@ -94,8 +89,18 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             step = what;
             // Each statement binds only the parameters it names ($1, $2).
             const used = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+            const began = Date.now();
             try {
-              return await client.query<R>(sql, params.slice(0, used));
+              const result = await client.query<R>(sql, params.slice(0, used));
+              log.debug('Transform step', {
+                source: source.name,
+                step: what,
+                ms: Date.now() - began,
+                rows: result.rowCount,
+              });
+              if (process.env.CARTFLOW_PROFILE)
+                process.stderr.write(`${what}: ${Date.now() - began} ms, ${result.rowCount} rows\n`);
+              return result;
             } catch (error) {
               failure(error, `${what} for source ${source.name}`);
             }
@@ -115,9 +120,12 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             if (!sql) continue;
             const present = await mappingColumns(client, source, entity, 'warehouse');
             step = `mapping ${entity}`;
+            const began = Date.now();
             try {
               const result = await client.query(canonicalInsert(entity, sql, present), [input.source]);
               mapped[entity] = result.rowCount ?? 0;
+              if (process.env.CARTFLOW_PROFILE)
+                process.stderr.write(`map ${entity}: ${Date.now() - began} ms\n`);
             } catch (error) {
               failure(error, `The ${entity} mapping of source ${source.name} failed`, {
                 type: 'MappingFailed',
@@ -125,6 +133,9 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             }
           }
 
+          // Fresh statistics, so the planner joins the rewritten tables by hash, not by nested loops.
+          for (const table of Object.values(CANONICAL_TABLES))
+            await run(`Analyzing ${table}`, `analyze ${table}`, []);
           await run(
             'Finding duplicate customers',
             flagDuplicateKeys('staging.canonical_customers', 'customer_id'),
@@ -172,21 +183,21 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             tally.newVersions = (await run('Opening versions', dim.openVersions)).rowCount ?? 0;
             tally.new = (await run('Inserting new members', dim.insertNew)).rowCount ?? 0;
           }
-          const lines = (
-            await run<{ inserted: number; updated: number }>(
-              'Upserting fact_order_line',
-              UPSERT_FACT_ORDER_LINE,
-            )
-          ).rows[0];
-          const deletedLines =
-            (await run('Deleting stale fact_order_line', DELETE_STALE_FACT_ORDER_LINES, [input.source]))
-              .rowCount ?? 0;
-          const payments = (
-            await run<{ inserted: number; updated: number }>('Upserting fact_payment', UPSERT_FACT_PAYMENT)
-          ).rows[0];
-          const deletedPayments =
-            (await run('Deleting stale fact_payment', DELETE_STALE_FACT_PAYMENTS, [input.source])).rowCount ??
-            0;
+          for (const table of ['core.dim_customer', 'core.dim_product'])
+            await run(`Analyzing ${table}`, `analyze ${table}`, []);
+          const facts = async (name: string, statements: typeof FACT_ORDER_LINE) => {
+            await run(`Staging ${name} facts`, statements.stage, [input.source]);
+            await run(`Analyzing ${name} facts`, statements.analyze, []);
+            const updated = (await run(`Updating ${name} facts`, statements.update)).rowCount ?? 0;
+            const inserted =
+              (await run(`Inserting ${name} facts`, statements.insert, [input.source, input.runId]))
+                .rowCount ?? 0;
+            const deleted =
+              (await run(`Deleting stale ${name} facts`, statements.delete, [input.source])).rowCount ?? 0;
+            return { inserted, updated, deleted };
+          };
+          const orderLines = await facts('order line', FACT_ORDER_LINE);
+          const payments = await facts('payment', FACT_PAYMENT);
           step = 'committing';
           const summary: TransformSummary = {
             source: source.name,
@@ -194,8 +205,8 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             quarantined: counts.rows,
             customers,
             products,
-            orderLines: { ...lines, deleted: deletedLines },
-            payments: { ...payments, deleted: deletedPayments },
+            orderLines,
+            payments,
           };
           log.info('Transformed source', { source: source.name, ...summary.orderLines });
           return summary;

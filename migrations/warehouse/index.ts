@@ -3,6 +3,8 @@ import * as schemas from './20261123_001_schemas';
 import * as pipelineOps from './20261123_101_pipeline_ops';
 import * as canonicalStaging from './20261123_102_canonical_staging';
 import * as starSchema from './20261123_103_star_schema';
+import * as canonicalUnindexed from './20261123_104_canonical_unindexed';
+import * as factsUnconstrained from './20261123_105_facts_unconstrained';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
 import * as imports from './20261123_301_imports';
@@ -13,6 +15,8 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_101_pipeline_ops': pipelineOps,
   '20261123_102_canonical_staging': canonicalStaging,
   '20261123_103_star_schema': starSchema,
+  '20261123_104_canonical_unindexed': canonicalUnindexed,
+  '20261123_105_facts_unconstrained': factsUnconstrained,
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
   '20261123_301_imports': imports,

@@ -35,3 +35,55 @@ export async function coreFingerprint(warehouse: pg.Pool): Promise<Record<string
   }
   return out;
 }
+
+/**
+ * Fills an empty demo-shop database by SQL alone, fast, with exact numbers: `customers` customers,
+ * 100 products, `orders` orders over `days` days ending 2026-11-20, and `linesPerOrder` lines each
+ * (distinct products within an order, so none looks double-submitted). No dirt.
+ */
+export async function fillShop(
+  shop: pg.Pool,
+  options: { customers: number; orders: number; linesPerOrder: number; days?: number },
+): Promise<{ orderLines: number }> {
+  const days = options.days ?? 20;
+  await shop.query(
+    `insert into customers (customer_id, first_name, last_name, email, address_line, city, country, signup_at)
+     select g, 'First' || g, 'Last' || g, 'c' || g || '@example.com', g || ' Main Street', 'Town ' || (g % 50), 'DE',
+            timestamptz '2026-01-01T00:00:00Z'
+       from generate_series(1, $1::int) g`,
+    [options.customers],
+  );
+  await shop.query(
+    `insert into products (product_id, sku, name, category, brand, price)
+     select g, 'SKU-' || g, 'Product ' || g, 'Category ' || (g % 7), 'Brand ' || (g % 5), (g % 50) + 0.99
+       from generate_series(1, 100) g`,
+  );
+  await shop.query(
+    `insert into orders (order_id, customer_id, status, placed_at)
+     select g, 1 + g % $2::int, (array['placed', 'paid', 'shipped', 'cancelled', 'returned'])[1 + g % 5],
+            timestamptz '2026-11-21T00:00:00Z' - ((g % ($3::int * 86400)) + 1) * interval '1 second'
+       from generate_series(1, $1::int) g`,
+    [options.orders, options.customers, days],
+  );
+  const lines = options.orders * options.linesPerOrder;
+  await shop.query(
+    `insert into order_lines (order_line_id, order_id, product_id, quantity, unit_price, discount)
+     select g, 1 + (g - 1) / $2::int, 1 + (g - 1) % 100, 1 + g % 4, ((g % 40) + 1) * 1.25, (g % 3) * 0.05
+       from generate_series(1, $1::int) g`,
+    [lines, options.linesPerOrder],
+  );
+  await shop.query('analyze');
+  return { orderLines: lines };
+}
+
+/** The md5 of a whole table's rows in key order: equal on both sides means equal tables. */
+export async function tableDigest(
+  db: pg.Pool,
+  table: string,
+  key: string,
+): Promise<{ rows: number; digest: string }> {
+  const { rows } = await db.query<{ rows: number; digest: string }>(
+    `select count(*)::int as rows, md5(coalesce(string_agg(t::text, E'\\n' order by ${key}), '')) as digest from ${table} t`,
+  );
+  return rows[0];
+}

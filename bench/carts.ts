@@ -1,0 +1,587 @@
+/**
+ * The abandoned-cart path under load: `npm run bench:carts [-- --shoppers 10000 --idle 60s]`.
+ *
+ * Starts its own stack in a temporary folder — embedded Postgres, a Temporal dev server, and cartflow's
+ * own `worker --queue carts` and `server` commands as child processes, exactly as production runs them —
+ * and an SMTP server of its own that catches the e-mails. It seeds a shop with one customer per shopper,
+ * then plays all shoppers at once through `POST /v1/events`: each browses, fills a cart, and buys or
+ * leaves, with think times shorter than the idle time, so every session is open at the same time.
+ *
+ * It prints events/s accepted, API latency p50/p99, expiry-to-e-mail delay p50/p99/max (expiry = the
+ * moment the last event of the cart was acknowledged + the idle time), e-mails duplicated, carts that
+ * should have had an e-mail and did not, e-mails no cart should have had, and the worker's memory. The
+ * reference measured in the same run is Temporal's own signal-with-start rate on this machine, so the
+ * API's rate is also printed as a share of what Temporal alone takes. It asserts nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Client, Connection } from '@temporalio/client';
+import { SMTPServer } from 'smtp-server';
+import { isInHoldout } from '../activities/cart-rules';
+import { parseDuration } from '../lib/config';
+import { createPool } from '../lib/db';
+import { startEmbeddedPostgres } from '../lib/embedded/postgres';
+import { findFreePort, waitForPort } from '../lib/embedded/ports';
+import { terminate } from '../lib/embedded/process';
+import { resolveTemporalCli } from '../lib/embedded/temporal';
+import { SEARCH_ATTRIBUTES } from '../lib/names';
+import { migrateDatabase } from '../lib/migrate';
+import { CartWorkflow, cartEventsSignal } from '../workflows/cart';
+
+const projectRoot = path.resolve(__dirname, '..');
+
+interface Options {
+  shoppers: number;
+  idleMs: number;
+  products: number;
+  seed: number;
+  /**
+   * How the Temporal dev server keeps its SQLite file: `full` as `cartflow dev` starts it (every commit
+   * synced to disk), or `wal` (write-ahead log, synced at checkpoints: safe when a process dies, not
+   * when the machine loses power).
+   */
+  temporalSqlite: 'full' | 'wal';
+}
+
+function parseOptions(argv: string[]): Options {
+  const options: Options = {
+    shoppers: 10_000,
+    idleMs: 60_000,
+    products: 300,
+    seed: 1,
+    temporalSqlite: 'full',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--shoppers') options.shoppers = Number(value);
+    else if (flag === '--idle') options.idleMs = parseDuration(value) ?? NaN;
+    else if (flag === '--seed') options.seed = Number(value);
+    else if (flag === '--temporal-sqlite' && (value === 'full' || value === 'wal'))
+      options.temporalSqlite = value;
+    else
+      throw new Error(
+        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --temporal-sqlite full|wal`,
+      );
+  }
+  if (!Number.isInteger(options.shoppers) || options.shoppers < 1)
+    throw new Error('--shoppers must be a whole number');
+  if (!(options.idleMs >= 2000)) throw new Error('--idle must be a duration of at least 2s, e.g. 60s');
+  return options;
+}
+
+/** A small seeded generator (mulberry32), so a seed plays the same shoppers. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** One planned request of a shopper: when (ms after the start) and which events. */
+interface Step {
+  at: number;
+  events: Record<string, unknown>[];
+}
+
+interface Shopper {
+  customerId: number;
+  session: string;
+  outcome: 'browse' | 'buy' | 'abandon';
+  steps: Step[];
+  /** When the last request was acknowledged (performance.now()), filled in while playing. */
+  lastAck: number;
+}
+
+/** Customers the bench seeds: most consent, a few have no address; the shop's rules decide the rest. */
+const consents = (id: number) => id % 7 !== 0;
+const hasEmail = (id: number) => id % 20 !== 0;
+
+function planShoppers(options: Options): Shopper[] {
+  const draw = random(options.seed);
+  const thinkMin = options.idleMs * 0.3;
+  const thinkMax = options.idleMs * 0.8;
+  const shoppers: Shopper[] = [];
+  for (let i = 0; i < options.shoppers; i++) {
+    const customerId = i + 1;
+    const session = `bench-${options.seed}-${i}-${crypto.randomBytes(3).toString('hex')}`;
+    const roll = draw();
+    const outcome = roll < 0.1 ? 'browse' : roll < 0.4 ? 'buy' : 'abandon';
+    const event = (type: string, productId: number, quantity = 1) => ({
+      event_id: crypto.randomUUID(),
+      event_type: type,
+      user_id: String(customerId),
+      user_session: session,
+      product_id: String(productId),
+      price: 5 + (productId % 50) * 4.5,
+      quantity,
+    });
+    const steps: Step[] = [];
+    // Everyone starts within one think time, so that all sessions are open together.
+    let at = draw() * thinkMax;
+    const next = () => (at += thinkMin + draw() * (thinkMax - thinkMin));
+    const product = () => 1 + Math.floor(draw() * options.products);
+    steps.push({ at, events: [event('view', product())] });
+    if (outcome !== 'browse') {
+      const cart = new Map<number, number>();
+      const adds = 1 + Math.floor(draw() * 3);
+      for (let a = 0; a < adds; a++) {
+        const p = product();
+        const quantity = 1 + Math.floor(draw() * 2);
+        cart.set(p, (cart.get(p) ?? 0) + quantity);
+        next();
+        steps.push({ at, events: [event('view', p), event('cart', p, quantity)] });
+      }
+      if (cart.size > 1 && draw() < 0.3) {
+        const [p, quantity] = [...cart.entries()][0];
+        cart.delete(p);
+        next();
+        steps.push({ at, events: [event('remove_from_cart', p, quantity)] });
+      }
+      if (outcome === 'buy') {
+        next();
+        steps.push({
+          at,
+          events: [...cart.entries()].map(([p, quantity]) => event('purchase', p, quantity)),
+        });
+      }
+    } else {
+      next();
+      steps.push({ at, events: [event('view', product())] });
+    }
+    shoppers.push({ customerId, session, outcome, steps, lastAck: 0 });
+  }
+  return shoppers;
+}
+
+interface CaughtMail {
+  at: number;
+  cart: string;
+  kind: string;
+  messageId: string;
+}
+
+/** An SMTP server that keeps only what the bench counts: when, which cart, which kind, which Message-ID. */
+async function startMailCatcher(): Promise<{ url: string; mails: CaughtMail[]; stop(): Promise<void> }> {
+  const mails: CaughtMail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+        const header = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1].trim() ?? '';
+        mails.push({
+          at: performance.now(),
+          cart: header('X-Cartflow-Cart'),
+          kind: header('X-Cartflow-Kind'),
+          messageId: header('Message-ID'),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as { port: number }).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+function startCommand(name: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), ...args], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = fs.createWriteStream(logFile, { flags: 'a' });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL')
+      process.stderr.write(`bench: ${name} exited with ${code ?? signal}; see ${logFile}\n`);
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The Temporal dev server as `cartflow dev` starts it (lib/embedded/temporal.ts), plus SQLite pragmas
+ * for `--temporal-sqlite wal`, which that module has no option for.
+ */
+async function startBenchTemporal(home: string, sqlite: Options['temporalSqlite']) {
+  const port = await findFreePort();
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.join(home, 'temporal.sqlite'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+    '--headless',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
+      '--search-attribute',
+      `${name}=${type.charAt(0)}${type.slice(1).toLowerCase()}`,
+    ]),
+    ...(sqlite === 'wal'
+      ? ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal']
+      : []),
+  ];
+  const cli = resolveTemporalCli({
+    cliPath: undefined,
+    toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
+  });
+  const child = spawn(cli, args, {
+    stdio: ['ignore', 'ignore', fs.openSync(path.join(home, 'temporal.log'), 'a')],
+  });
+  await waitForPort(port, 60_000, 'The Temporal dev server');
+  return {
+    address: `127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: async () => {
+      if (child.pid) await terminate(child.pid, 'SIGTERM');
+    },
+  };
+}
+
+/**
+ * Temporal's own rates on this machine, the reference the API's rate is set against: signal-with-start
+ * of new workflows, and signals to existing ones (what most events are), 16 at a time, no worker.
+ */
+async function measureSignalReference(
+  address: string,
+  count: number,
+): Promise<{ startRate: number; signalRate: number }> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const queue = `bench-reference-${crypto.randomBytes(3).toString('hex')}`;
+  let next = 0;
+  const started = performance.now();
+  const lane = async () => {
+    while (next < count) {
+      const i = next++;
+      await client.workflow.signalWithStart(CartWorkflow, {
+        workflowId: `bench-reference-${queue}-${i}`,
+        taskQueue: queue,
+        args: [
+          {
+            userSession: `reference-${i}`,
+            settings: {
+              sessionIdleMs: 60_000,
+              reminderDelayMs: null,
+              attributionWindowMs: 60_000,
+              highValueThreshold: 200,
+              highValuePercent: 10,
+            },
+          },
+        ],
+        signal: cartEventsSignal,
+        signalArgs: [{ events: [] }],
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, lane));
+  const rate = count / ((performance.now() - started) / 1000);
+  next = 0;
+  const signalled = performance.now();
+  const signalLane = async () => {
+    while (next < count) {
+      const i = next++;
+      await client.workflow
+        .getHandle(`bench-reference-${queue}-${i}`)
+        .signal(cartEventsSignal, { events: [] });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, signalLane));
+  const signalRate = count / ((performance.now() - signalled) / 1000);
+  // The reference workflows have no worker; end them so they cost the server nothing during the run.
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      client.workflow
+        .getHandle(`bench-reference-${queue}-${i}`)
+        .terminate('benchmark reference')
+        .catch(() => undefined),
+    ),
+  );
+  await connection.close();
+  return { startRate: rate, signalRate };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-carts-'));
+  fs.chmodSync(home, 0o755);
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  log(
+    `cartflow bench:carts — ${options.shoppers} shoppers, idle ${options.idleMs / 1000} s, seed ${options.seed}, Temporal SQLite ${options.temporalSqlite}`,
+  );
+  log(
+    `  machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; state and logs in ${home}`,
+  );
+
+  const children: ChildProcess[] = [];
+  const stoppers: (() => Promise<unknown>)[] = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      for (const child of children) await stopChild(child);
+      for (const stop of [...stoppers].reverse()) await stop().catch(() => undefined);
+      if (process.env.CARTFLOW_BENCH_KEEP !== '1') fs.rmSync(home, { recursive: true, force: true });
+    })());
+  process.once('SIGINT', () => {
+    log('SIGINT: stopping the stack');
+    void cleanUp().then(() => process.exit(130));
+  });
+  try {
+    const postgres = await startEmbeddedPostgres({
+      dir: path.join(home, 'postgres'),
+      port: await findFreePort(),
+      databases: ['warehouse', 'shop'],
+      logFile: path.join(home, 'postgres.log'),
+    });
+    stoppers.push(() => postgres.stop());
+    const warehouseUrl = postgres.url('warehouse');
+    const shopUrl = postgres.url('shop');
+    await migrateDatabase(warehouseUrl, 'warehouse');
+    await migrateDatabase(shopUrl, 'shop');
+
+    const temporal = await startBenchTemporal(home, options.temporalSqlite);
+    stoppers.push(() => temporal.stop());
+
+    const catcher = await startMailCatcher();
+    stoppers.push(() => catcher.stop());
+
+    const shop = createPool(shopUrl, 'bench');
+    await shop.query(
+      `insert into customers (customer_id, first_name, last_name, email, marketing_consent, signup_at)
+       select i, 'Shopper' || i, 'Bench', case when i % 20 = 0 then null else 'shopper' || i || '@bench.test' end,
+              i % 7 <> 0, now()
+         from generate_series(1, $1::int) as i`,
+      [options.shoppers],
+    );
+    await shop.query(
+      `insert into products (product_id, sku, name, price)
+       select i, 'SKU-' || i, 'Product ' || i, 5 + (i % 50) * 4.5 from generate_series(1, $1::int) as i`,
+      [options.products],
+    );
+    await shop.end();
+
+    const reference = await measureSignalReference(temporal.address, 1000);
+    log(
+      `  reference: Temporal alone takes ${reference.startRate.toFixed(0)} signal-with-starts/s of new workflows and ` +
+        `${reference.signalRate.toFixed(0)} signals/s to existing ones (16 at a time, no worker)`,
+    );
+
+    const httpPort = await findFreePort();
+    const token = crypto.randomBytes(18).toString('base64url');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CARTFLOW_HOME: home,
+      CARTFLOW_WAREHOUSE_URL: warehouseUrl,
+      CARTFLOW_SHOP_URL: shopUrl,
+      TEMPORAL_ADDRESS: temporal.address,
+      SMTP_URL: catcher.url,
+      CARTFLOW_HTTP_PORT: String(httpPort),
+      CARTFLOW_INGEST_TOKEN: token,
+      CARTFLOW_SESSION_IDLE: `${options.idleMs}ms`,
+      CARTFLOW_LOG_LEVEL: 'warn',
+    };
+    const worker = startCommand('worker', ['worker', '--queue', 'carts'], env, path.join(home, 'worker.log'));
+    const server = startCommand('server', ['server'], env, path.join(home, 'server.log'));
+    children.push(worker, server);
+    await waitForPort(httpPort, 120_000, 'The cartflow server');
+    // Up, but for the etl and ml queues, which this stack runs no worker for.
+    for (;;) {
+      const health = (await fetch(`http://127.0.0.1:${httpPort}/health`).then((r) => r.json())) as {
+        components: Record<string, { up: boolean; detail: string }>;
+      };
+      const { workers, ...rest } = health.components;
+      if (Object.values(rest).every((c) => c.up) && !workers.detail.includes('cartflow-carts')) break;
+      await sleep(500);
+    }
+
+    const shoppers = planShoppers(options);
+    const expected = new Set(
+      shoppers
+        .filter(
+          (s) =>
+            s.outcome === 'abandon' &&
+            consents(s.customerId) &&
+            hasEmail(s.customerId) &&
+            !isInHoldout(String(s.customerId), 0.1),
+        )
+        .map((s) => s.session),
+    );
+    const totalEvents = shoppers.reduce(
+      (sum, s) => sum + s.steps.reduce((n, step) => n + step.events.length, 0),
+      0,
+    );
+    const lastPlanned = Math.max(...shoppers.map((s) => s.steps.at(-1)!.at));
+    log(
+      `  plan: ${totalEvents} events in ${shoppers.reduce((n, s) => n + s.steps.length, 0)} requests over ${(lastPlanned / 1000).toFixed(0)} s ` +
+        `(offered ${(totalEvents / (lastPlanned / 1000)).toFixed(0)} events/s); ${expected.size} carts should get an e-mail`,
+    );
+
+    let peakWorkerMb = 0;
+    const sampler = setInterval(() => {
+      peakWorkerMb = Math.max(peakWorkerMb, rssMb(worker.pid) || 0);
+    }, 1000);
+    stoppers.push(async () => clearInterval(sampler));
+
+    const latencies: number[] = [];
+    let accepted = 0;
+    let duplicatesReported = 0;
+    const failures = new Map<string, number>();
+    const url = `http://127.0.0.1:${httpPort}/v1/events`;
+    const started = performance.now();
+    let lastAckAt = started;
+    let progressAt = started;
+    const play = async (shopper: Shopper) => {
+      for (const step of shopper.steps) {
+        await sleep(started + step.at - performance.now());
+        const sent = performance.now();
+        const events = step.events.map((event) => ({ ...event, event_time: new Date().toISOString() }));
+        try {
+          const response = await fetch(url, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ events }),
+          });
+          const body = (await response.json()) as { accepted?: number; duplicates?: number };
+          const now = performance.now();
+          latencies.push(now - sent);
+          if (response.status === 202) {
+            accepted += body.accepted ?? 0;
+            duplicatesReported += body.duplicates ?? 0;
+            shopper.lastAck = now;
+            lastAckAt = Math.max(lastAckAt, now);
+          } else failures.set(String(response.status), (failures.get(String(response.status)) ?? 0) + 1);
+        } catch (error) {
+          const key = (error as Error).message;
+          failures.set(key, (failures.get(key) ?? 0) + 1);
+        }
+        if (performance.now() - progressAt > 15_000) {
+          progressAt = performance.now();
+          log(
+            `  … ${((progressAt - started) / 1000).toFixed(0)} s: ${accepted} events accepted, ${catcher.mails.length} e-mails, worker ${rssMb(worker.pid).toFixed(0)} MB`,
+          );
+        }
+      }
+    };
+    await Promise.all(shoppers.map(play));
+    const playSeconds = (lastAckAt - started) / 1000;
+
+    // Wait for the last expected expiry, then until every expected e-mail came or 60 s more passed.
+    const lastExpiry = Math.max(
+      ...shoppers.filter((s) => expected.has(s.session)).map((s) => s.lastAck + options.idleMs),
+    );
+    await sleep(lastExpiry - performance.now());
+    const deadline = performance.now() + 60_000;
+    const received = () =>
+      new Set(
+        catcher.mails.filter((m) => m.kind === 'abandoned').map((m) => m.cart.replace(/:[0-9a-f]{8}$/, '')),
+      );
+    while (performance.now() < deadline && [...expected].some((session) => !received().has(session)))
+      await sleep(500);
+    await sleep(3000);
+    clearInterval(sampler);
+    const finalWorkerMb = rssMb(worker.pid);
+
+    const bySession = new Map<string, CaughtMail[]>();
+    for (const mail of catcher.mails.filter((m) => m.kind === 'abandoned')) {
+      const session = mail.cart.replace(/:[0-9a-f]{8}$/, '');
+      bySession.set(session, [...(bySession.get(session) ?? []), mail]);
+    }
+    const delays: number[] = [];
+    let duplicated = 0;
+    let missed = 0;
+    for (const shopper of shoppers) {
+      const mails = bySession.get(shopper.session) ?? [];
+      if (mails.length > 1) duplicated += mails.length - 1;
+      if (!expected.has(shopper.session)) continue;
+      if (mails.length === 0) missed++;
+      else delays.push(mails[0].at - (shopper.lastAck + options.idleMs));
+    }
+    const unexpected = [...bySession.keys()].filter((session) => !expected.has(session)).length;
+    latencies.sort((a, b) => a - b);
+    delays.sort((a, b) => a - b);
+    const eventsPerSecond = accepted / playSeconds;
+
+    log('');
+    log('results');
+    log(
+      `  events accepted           ${accepted} of ${totalEvents} in ${playSeconds.toFixed(1)} s = ${eventsPerSecond.toFixed(0)} events/s (target 200)`,
+    );
+    log(
+      `                            ${(eventsPerSecond / reference.signalRate).toFixed(2)} × Temporal's own signal rate measured above`,
+    );
+    log(
+      `  requests failed           ${failures.size === 0 ? 0 : JSON.stringify(Object.fromEntries(failures))}; duplicates reported by the API ${duplicatesReported}`,
+    );
+    log(
+      `  API latency               p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.length} requests)`,
+    );
+    log(
+      `  expiry → e-mail           p50 ${(percentile(delays, 50) / 1000).toFixed(2)} s, p99 ${(percentile(delays, 99) / 1000).toFixed(2)} s, max ${((delays.at(-1) ?? NaN) / 1000).toFixed(2)} s (target p99 ≤ 5 s; ${delays.length} e-mails)`,
+    );
+    log(`  e-mails duplicated        ${duplicated} (target 0)`);
+    log(
+      `  carts missed              ${missed} of ${expected.size} that should have had an e-mail (target 0)`,
+    );
+    log(`  e-mails nobody should get ${unexpected}`);
+    log(
+      `  worker memory (RSS)       peak ${peakWorkerMb.toFixed(0)} MB, at the end ${finalWorkerMb.toFixed(0)} MB`,
+    );
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:carts failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

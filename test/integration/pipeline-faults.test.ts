@@ -1,0 +1,141 @@
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { RetryState } from '@temporalio/common';
+import type pg from 'pg';
+import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
+import { resetSourceTables, saveSource, removeSource } from '../../activities/sources/registry';
+import { createPool } from '../../lib/db';
+import { findFreePort } from '../../lib/embedded/ports';
+import { createTestDeps, type TestDeps } from '../helpers/deps';
+import { coreFingerprint, fillShop, runDailyPipeline, tableDigest } from '../helpers/pipeline';
+import { createTestDatabases, type TestDatabases } from '../helpers/services';
+import { startTestWorker, type TestWorker } from '../helpers/temporal';
+
+/** The failure at the bottom of a failed run: workflow → activity → application failure. */
+async function failureOf(
+  run: Promise<unknown>,
+): Promise<{ activity: ActivityFailure; cause: ApplicationFailure }> {
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const activity = (error as WorkflowFailedError).cause;
+  expect(activity).toBeInstanceOf(ActivityFailure);
+  const cause = (activity as ActivityFailure).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return { activity: activity as ActivityFailure, cause: cause as ApplicationFailure };
+}
+
+/**
+ * Faults other than a dying worker: a source that cannot be reached, and a source whose schema
+ * changes. Each run that fails says why, is recorded as failed, and leaves core exactly as it was.
+ */
+describe('the daily pipeline when a source fails or changes', () => {
+  let databases: TestDatabases;
+  let deps: TestDeps;
+  let worker: TestWorker;
+  let shop: pg.Pool;
+
+  beforeAll(async () => {
+    databases = await createTestDatabases('pipeline_faults');
+    deps = createTestDeps(databases);
+    shop = createPool(databases.shopUrl, 'test-shop', 2);
+    await fillShop(shop, { customers: 300, orders: 1_000, linesPerOrder: 3 });
+    worker = await startTestWorker(deps);
+    const first = await runDailyPipeline(worker, { date: '2026-11-20' });
+    expect(first.status).toBe('succeeded');
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await shop?.end();
+    await deps?.close();
+    await databases?.drop();
+  });
+
+  const lastRun = async () =>
+    (
+      await deps.warehouse.query<{ status: string; error: string | null }>(
+        `select status, error from ops.pipeline_runs order by started_at desc limit 1`,
+      )
+    ).rows[0];
+
+  it('retries an unreachable source with backoff, then fails visibly with nothing half-done in core', async () => {
+    const closedPort = await findFreePort();
+    await saveSource(deps.warehouse, {
+      ...DEMO_SHOP_SOURCE,
+      name: 'gone',
+      connection: { kind: 'postgres', url: `postgres://nobody:secret@127.0.0.1:${closedPort}/nothing` },
+    });
+    // A change at the shop that the failed run must not carry into core.
+    await shop.query(`update orders set status = 'cancelled' where order_id = 1`);
+    const before = await coreFingerprint(deps.warehouse);
+    try {
+      const started = Date.now();
+      const { activity, cause } = await failureOf(
+        runDailyPipeline(worker, {
+          date: '2026-11-21',
+          sourceRetry: { maximumAttempts: 3, initialInterval: '500 ms' },
+        }),
+      );
+      expect(activity.activityType).toBe('planExtract');
+      expect(activity.retryState).toBe(RetryState.MAXIMUM_ATTEMPTS_REACHED);
+      expect(cause.type).toBe('SourceUnreachable');
+      expect(cause.message).toMatch(/source gone/);
+      expect(cause.message).toMatch(/ECONNREFUSED/);
+      expect(cause.message).not.toMatch(/secret/);
+      // Three attempts 0.5 s then 1 s apart: the backoff was waited out.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+      expect(await coreFingerprint(deps.warehouse)).toEqual(before);
+      const run = await lastRun();
+      expect(run.status).toBe('failed');
+      expect(run.error).toMatch(/Cannot reach source gone/);
+    } finally {
+      await removeSource(deps.warehouse, 'gone');
+    }
+  });
+
+  it('adds a column added at the source, reloading the table in full', async () => {
+    await shop.query(`alter table customers add column loyalty_tier text`);
+    await shop.query(
+      `update customers set loyalty_tier = case when customer_id % 2 = 0 then 'gold' else 'silver' end`,
+    );
+    const result = await runDailyPipeline(worker, { date: '2026-11-21' });
+    const customers = result.summary.loads.find((l) => l.table === 'customers')!;
+    expect(customers.mode).toBe('full');
+    expect(customers.notes.join(' ')).toMatch(/column loyalty_tier \(text\) added at the source/);
+    expect(await tableDigest(deps.warehouse, 'staging_shop.customers', 'customer_id')).toEqual(
+      await tableDigest(shop, 'customers', 'customer_id'),
+    );
+    // The late cancellation the failed run did not carry is in core now, once.
+    const { rows } = await deps.warehouse.query(
+      `select distinct status from core.fact_order_line where order_id = '1'`,
+    );
+    expect(rows).toEqual([{ status: 'cancelled' }]);
+    expect(result.summary.reconciliations[0].mismatchedDays).toBe(0);
+  });
+
+  it('stops on a column dropped at the source, naming table and column, until the table is reset', async () => {
+    await shop.query(`alter table customers drop column gender`);
+    const before = await coreFingerprint(deps.warehouse);
+    const { activity, cause } = await failureOf(runDailyPipeline(worker, { date: '2026-11-22' }));
+    expect(activity.activityType).toBe('planExtract');
+    expect(cause.type).toBe('SourceSchemaChanged');
+    expect(cause.nonRetryable).toBe(true);
+    expect(cause.message).toMatch(
+      /Source shop, table customers: column "gender" \(text\) was dropped at the source/,
+    );
+    expect(cause.message).toMatch(/cartflow source reset shop customers/);
+    expect(await coreFingerprint(deps.warehouse)).toEqual(before);
+    expect((await lastRun()).status).toBe('failed');
+
+    // The mapping does not use gender: resetting the table reloads it with the source's columns.
+    expect(await resetSourceTables(deps.warehouse, 'shop', 'customers')).toEqual(['customers']);
+    const after = await runDailyPipeline(worker, { date: '2026-11-22' });
+    expect(after.summary.loads.find((l) => l.table === 'customers')!.mode).toBe('full');
+    expect(after.summary.transforms[0].customers).toEqual({ new: 0, newVersions: 0, overwritten: 0 });
+    expect(await tableDigest(deps.warehouse, 'staging_shop.customers', 'customer_id')).toEqual(
+      await tableDigest(shop, 'customers', 'customer_id'),
+    );
+  });
+});
