@@ -138,7 +138,7 @@ export function startEventRelay(options: {
 }): EventRelay {
   const { warehouse, forwarder, logger } = options;
   const intervalMs = options.intervalMs ?? 1000;
-  const minAgeMs = options.minAgeMs ?? 5000;
+  const minAgeMs = options.minAgeMs ?? 4000;
   const batchSize = options.batchSize ?? 500;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import {
+  CancellationScope,
   condition,
   continueAsNew,
   defineQuery,
@@ -7,6 +8,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -104,18 +106,43 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
   });
   setHandler(cartQuery, () => viewOf(state));
 
-  let shown = { stage: '', value: -1 };
+  // Search attributes are written when the stage changes (each write costs the server a visibility
+  // update); the query and the current details always show the live cart.
+  let shownStage = '';
   const show = () => {
-    const { value } = cartTotals(cartLines(state));
-    if (shown.stage !== state.stage || shown.value !== value) {
+    if (shownStage !== state.stage) {
       upsertSearchAttributes([
         { key: CART_SEARCH_ATTRIBUTES.customerId, value: state.userId || null },
-        { key: CART_SEARCH_ATTRIBUTES.cartValue, value },
+        { key: CART_SEARCH_ATTRIBUTES.cartValue, value: cartTotals(cartLines(state)).value },
         { key: CART_SEARCH_ATTRIBUTES.stage, value: state.stage },
       ]);
-      shown = { stage: state.stage, value };
+      shownStage = state.stage;
     }
     setCurrentDetails(describeCart(state));
+  };
+
+  // One timer at a time, never cancelled because a deadline moved later: events that extend the idle
+  // deadline cost no timer commands; when the timer fires early, the loop arms it for what is left.
+  // Only a deadline earlier than the running timer (a purchase after abandonment) replaces it.
+  let timer: { at: number; scope: CancellationScope } | null = null;
+  let woke = false;
+  const armTimer = (deadline: number | null) => {
+    if (deadline === null || (timer !== null && timer.at <= deadline)) return;
+    timer?.scope.cancel();
+    const scope = new CancellationScope();
+    const armed = { at: deadline, scope };
+    timer = armed;
+    scope
+      .run(() => sleep(Math.max(1, deadline - Date.now())))
+      .then(
+        () => {
+          if (timer === armed) {
+            timer = null;
+            woke = true;
+          }
+        },
+        () => undefined,
+      );
   };
 
   const snapshot = (): CartSnapshot => {
@@ -133,10 +160,11 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
   };
 
   for (;;) {
-    if (pending.length === 0) {
-      const deadline = nextDeadline(state);
-      if (deadline === null) await condition(() => pending.length > 0);
-      else if (deadline > Date.now()) await condition(() => pending.length > 0, deadline - Date.now());
+    const deadline = nextDeadline(state);
+    if (pending.length === 0 && (deadline === null || deadline > Date.now())) {
+      armTimer(deadline);
+      await condition(() => pending.length > 0 || woke);
+      woke = false;
     }
 
     if (pending.length > 0) {
@@ -163,7 +191,7 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
           state.idleDeadline = Date.now() + settings.sessionIdleMs;
         show();
       }
-    } else {
+    } else if (deadline !== null && Date.now() >= deadline) {
       const now = Date.now();
       if (state.idleDeadline !== null && now >= state.idleDeadline) {
         state.idleDeadline = null;

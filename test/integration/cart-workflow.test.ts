@@ -181,6 +181,10 @@ describe('CartWorkflow: abandoned carts, the shop rules and attribution, on real
     expect(Date.parse(cart.expiresAt!)).toBeGreaterThan(lastAck + IDLE_MS - 1000);
     const mail = await mailOf(session);
     expect(Date.parse(mail.receivedAt)).toBeGreaterThanOrEqual(lastAck + IDLE_MS - 500);
+    // Extending the deadline costs no timer commands: no timer was ever cancelled.
+    const history = await stack.client.workflow.getHandle(cartWorkflowId(session)).fetchHistory();
+    expect(history.events?.filter((event) => event.timerCanceledEventAttributes)).toEqual([]);
+    expect(history.events?.filter((event) => event.timerStartedEventAttributes).length).toBeLessThan(6);
   });
 
   it('ends the cart on a purchase before the session expires: no e-mail', async () => {
