@@ -14,7 +14,9 @@ import {
 import { writePlatformState, stateFile, type Endpoints, type PlatformState } from '../lib/endpoints';
 import type { Logger } from '../lib/log';
 import { ALL_TASK_QUEUES } from '../workers/workers';
+import { connectTemporalClient } from '../lib/temporal';
 import { startApplication, stopOnSignals, type Stopper } from './application';
+import { ensureDailyPipelineSchedule } from './pipeline-schedule';
 
 /**
  * `cartflow dev` (what `npm start` runs): starts Postgres, Temporal and an SMTP sink where no external
@@ -102,6 +104,14 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     queues: ALL_TASK_QUEUES,
     serveHttp: true,
   });
+  // The daily pipeline's Temporal Schedule, created or brought in line now that workers run.
+  const scheduler = await connectTemporalClient(temporalAddress, config.temporal.namespace);
+  try {
+    const outcome = await ensureDailyPipelineSchedule(scheduler, { timezone: config.timezone });
+    log.info(`Schedule daily-pipeline ${outcome}: every day at 02:00 ${config.timezone}`);
+  } finally {
+    await scheduler.connection.close();
+  }
   processes.push({ name: 'cartflow', pid: process.pid, port: config.httpPort });
   writePlatformState(config, { pid: process.pid, startedAt: new Date().toISOString(), endpoints, processes });
 

@@ -1,11 +1,14 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/log';
+import { registerBackfillCommand } from './backfill';
 import { createCliContext } from './context';
 import { runDev } from './dev';
 import { registerImportCommand } from './import';
 import { registerProductionCommands } from './production';
+import { registerRunCommand } from './run';
 import { registerSimulateCommand } from './simulate';
+import { registerSourceCommand } from './source';
 import { runStatus } from './status';
 
 /** Commands that keep running after their action returns; their resources stay open. */
@@ -33,6 +36,9 @@ async function main(argv: string[]): Promise<void> {
   // Commands owned by features register here, each from its own file, sharing one lazily opened context.
   const context = createCliContext(config, logger);
   registerProductionCommands(program, context);
+  registerRunCommand(program, context);
+  registerBackfillCommand(program, context);
+  registerSourceCommand(program, context);
   registerSimulateCommand(program, { loadShopPool: async () => context.shop() });
   registerImportCommand(program, {
     loadWarehousePool: async () => context.warehouse(),

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { checkSourceAgainstDatabase } from '../activities/sources/check';
+import {
+  describeConnection,
+  validateSourceDefinition,
+  type SourceDefinition,
+} from '../activities/sources/definition';
+import {
+  listSources,
+  removeSource,
+  resetSourceTables,
+  saveSource,
+  SourcePools,
+} from '../activities/sources/registry';
+import type { CliContext } from './context';
+
+/** Reads a source definition from a .json file, or from a .ts/.js module's default (or `source`) export. */
+export async function readSourceFile(file: string): Promise<unknown> {
+  const absolute = path.resolve(file);
+  if (!fs.existsSync(absolute)) throw new InvalidArgumentError(`No file ${absolute}.`);
+  if (absolute.endsWith('.json')) return JSON.parse(fs.readFileSync(absolute, 'utf8'));
+  const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown; source?: unknown };
+  const exported = module.source ?? module.default;
+  // A CommonJS default export of an ES module compiled by tsx arrives wrapped once more.
+  return (
+    (exported as { default?: unknown })?.default ?? (exported as { source?: unknown })?.source ?? exported
+  );
+}
+
+/** Validates, checks against the source database, and registers (or replaces) a source. */
+export async function addSource(
+  context: CliContext,
+  raw: unknown,
+  options: { url?: string } = {},
+): Promise<{ source: SourceDefinition; replaced: boolean }> {
+  let definition = validateSourceDefinition(raw);
+  if (options.url) {
+    definition = validateSourceDefinition({
+      ...definition,
+      connection: { kind: 'postgres', url: options.url, schema: definition.connection.schema },
+    });
+  }
+  const pools = new SourcePools(context.shop());
+  try {
+    const problems = await checkSourceAgainstDatabase(definition, pools.get(definition));
+    if (problems.length > 0)
+      throw new Error(`Source ${definition.name} does not fit its database:\n  - ${problems.join('\n  - ')}`);
+  } finally {
+    await pools.close();
+  }
+  const replaced = await saveSource(context.warehouse(), definition);
+  return { source: definition, replaced };
+}
+
+/** `cartflow source add|list|remove|reset`: the databases the daily pipeline takes, and how they map. */
+export function registerSourceCommand(program: Command, context: CliContext): void {
+  const source = program
+    .command('source')
+    .description('the databases the daily pipeline extracts, and their mappings');
+
+  source
+    .command('list')
+    .description('list the sources: the built-in demo shop and those registered')
+    .action(async () => {
+      const sources = await listSources(context.warehouse());
+      for (const s of sources)
+        process.stdout.write(
+          `${s.name.padEnd(16)} ${describeConnection(s.connection)}\n${' '.repeat(17)}${s.tables
+            .map((t) => `${t.name}${t.cursor ? ` (by ${t.cursor})` : ' (whole)'}`)
+            .join(', ')}\n`,
+        );
+    });
+
+  source
+    .command('add')
+    .description(
+      'register a source from a definition file (.json, or a .ts/.js module), checked against its database',
+    )
+    .argument('<file>', 'the source definition (see docs/pipeline.md)')
+    .option('--url <postgres-url>', 'the connection URL, instead of the one in the file')
+    .action(async (file: string, options: { url?: string }) => {
+      const { source: added, replaced } = await addSource(context, await readSourceFile(file), options);
+      process.stdout.write(
+        `${replaced ? 'Replaced' : 'Registered'} source ${added.name} (${describeConnection(added.connection)}): ` +
+          `${added.tables.length} tables; every mapping runs against the source. The next daily run takes it.\n`,
+      );
+    });
+
+  source
+    .command('remove')
+    .description('unregister a source (its staged tables and facts stay)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      if (!(await removeSource(context.warehouse(), name)))
+        throw new Error(`No registered source named "${name}".`);
+      process.stdout.write(`Removed source ${name}.\n`);
+    });
+
+  source
+    .command('reset')
+    .description("forget a source table's staged copy and checkpoint: the next run reloads it in full")
+    .argument('<name>', 'the source')
+    .argument('[table]', 'one table (default: all of them)')
+    .action(async (name: string, table?: string) => {
+      const tables = await resetSourceTables(context.warehouse(), name, table);
+      process.stdout.write(
+        tables.length === 0
+          ? `Nothing staged for ${name}${table ? `.${table}` : ''}.\n`
+          : `Reset ${tables.map((t) => `${name}.${t}`).join(', ')}: the next run loads ${tables.length === 1 ? 'it' : 'them'} in full.\n`,
+      );
+    });
+}
