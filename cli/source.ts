@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkSourceAgainstDatabase } from '../activities/sources/check';
@@ -22,12 +21,10 @@ export async function readSourceFile(file: string): Promise<unknown> {
   const absolute = path.resolve(file);
   if (!fs.existsSync(absolute)) throw new InvalidArgumentError(`No file ${absolute}.`);
   if (absolute.endsWith('.json')) return JSON.parse(fs.readFileSync(absolute, 'utf8'));
-  const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown; source?: unknown };
-  const exported = module.source ?? module.default;
-  // A CommonJS default export of an ES module compiled by tsx arrives wrapped once more.
-  return (
-    (exported as { default?: unknown })?.default ?? (exported as { source?: unknown })?.source ?? exported
-  );
+  // A user's definition module, compiled at run time like the rest of the CLI (tsx; swc under jest).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require(absolute) as { default?: unknown; source?: unknown };
+  return loaded.source ?? loaded.default ?? loaded;
 }
 
 /** Validates, checks against the source database, and registers (or replaces) a source. */

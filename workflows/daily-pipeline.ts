@@ -196,8 +196,9 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
     quarantinedByRule: {},
   };
   const publish = () => {
-    setCurrentDetails(formatSummary(summary));
-    upsertMemo({ summary: oneLineSummary(summary) });
+    const details = formatSummary(summary);
+    setCurrentDetails(details);
+    upsertMemo({ summary: oneLineSummary(summary), details });
   };
   publish();
   await startPipelineRun({ runId, pipelineDate: date });

@@ -43,6 +43,9 @@ describe('DailyPipelineWorkflow on a real worker and a real Temporal server', ()
 
     const description = await worker.client.workflow.getHandle(workflowId).describe();
     expect(description.searchAttributes.PipelineDate).toEqual(['2026-11-22']);
+    // The readable summary the Temporal UI shows: one line in the memo, the details in Markdown.
+    expect(description.memo?.summary).toMatch(/^2026-11-22 succeeded: 0 rows loaded/);
+    expect(description.memo?.details).toMatch(/Reconciliation of shop: every day matches/);
   });
 
   it('fails a malformed date as a non-retryable InvalidInput, writing nothing', async () => {
