@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { createExtractLoadActivities } from './extract/extract-load';
+import { routeSourceKinds } from './extract/source-kinds';
 import { listSources, SourcePools } from './sources/registry';
 import { createReconcileActivities } from './transform/reconcile';
 import { createTransformActivities } from './transform/transform';
@@ -17,13 +18,17 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
   const pools = new SourcePools(deps.shop);
   const { warehouse } = deps;
   const timezone = deps.config.timezone;
+  const extractLoad = createExtractLoadActivities({ warehouse, pools });
+  const reconcile = createReconcileActivities({ warehouse, pools, timezone });
   return {
     /** The names of the sources a run takes. */
     async listPipelineSources(): Promise<string[]> {
       return (await listSources(warehouse)).map((s) => s.name);
     },
-    ...createExtractLoadActivities({ warehouse, pools }),
+    ...extractLoad,
     ...createTransformActivities({ warehouse, timezone }),
-    ...createReconcileActivities({ warehouse, pools, timezone }),
+    ...reconcile,
+    // MySQL and file sources (cartflow import) take their own way through extract-load and reconciliation.
+    ...routeSourceKinds({ ...extractLoad, ...reconcile }, { warehouse, timezone }),
   };
 }

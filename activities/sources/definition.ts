@@ -9,7 +9,14 @@ export type SourceConnection =
   /** Any Postgres database the workers can reach. */
   | { kind: 'postgres'; url: string; schema?: string }
   /** The platform's own demo shop database (CARTFLOW_SHOP_URL, or the embedded one). */
-  | { kind: 'demo-shop'; schema?: string };
+  | { kind: 'demo-shop'; schema?: string }
+  /** A MySQL or MariaDB database, `mysql://user:pass@host:3306/shop`; `schema` names another database there. */
+  | { kind: 'mysql'; url: string; schema?: string }
+  /**
+   * Files staged by `cartflow import` (docs/imports.md) into `staging_<name>`: a run has nothing to
+   * extract and maps the staged tables like any source's. `importer` says which import wrote them.
+   */
+  | { kind: 'files'; importer?: string; schema?: never };
 
 export interface SourceTable {
   /** The table's name in the source schema. */
@@ -172,9 +179,17 @@ export function validateSourceDefinition(value: unknown): SourceDefinition {
   else if (connection.kind === 'postgres') {
     if (typeof connection.url !== 'string' || !/^postgres(ql)?:\/\//.test(connection.url))
       problems.push('connection.url must be a postgres:// URL');
+  } else if (connection.kind === 'mysql') {
+    if (typeof connection.url !== 'string' || !/^mysql:\/\//.test(connection.url))
+      problems.push('connection.url must be a mysql:// URL, e.g. mysql://user:pass@host:3306/shop');
+  } else if (connection.kind === 'files') {
+    if (connection.importer !== undefined && typeof connection.importer !== 'string')
+      problems.push('connection.importer must be text');
+    if (connection.schema !== undefined)
+      problems.push('a files source has no connection.schema: its tables are in staging_<name>');
   } else if (connection.kind !== 'demo-shop') {
     problems.push(
-      `connection.kind must be "postgres" or "demo-shop", not ${JSON.stringify(connection.kind)}`,
+      `connection.kind must be "postgres", "mysql", "files" or "demo-shop", not ${JSON.stringify(connection.kind)}`,
     );
   }
   if (isObject(connection) && connection.schema !== undefined)
@@ -247,6 +262,8 @@ export function stagingSchema(sourceName: string): string {
 /** The definition without the connection's password, for logs, the CLI and run summaries. */
 export function describeConnection(connection: SourceConnection): string {
   if (connection.kind === 'demo-shop') return 'the demo shop database';
+  if (connection.kind === 'files')
+    return `files imported with cartflow import${connection.importer ? ` ${connection.importer}` : ''}`;
   try {
     const url = new URL(connection.url);
     if (url.password) url.password = '***';

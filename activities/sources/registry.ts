@@ -53,6 +53,11 @@ export class SourcePools {
 
   get(source: SourceDefinition): pg.Pool {
     if (source.connection.kind === 'demo-shop') return this.shop;
+    // Not Postgres: MySQL is read by extract/mysql.ts, files are staged by cartflow import (extract/source-kinds.ts).
+    if (source.connection.kind === 'mysql' || source.connection.kind === 'files')
+      throw new Error(
+        `Source ${source.name} is a ${source.connection.kind} source, not a Postgres database.`,
+      );
     const url = source.connection.url;
     let pool = this.pools.get(url);
     if (!pool) {
