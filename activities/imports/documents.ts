@@ -31,7 +31,7 @@ import {
   type ImportSummary,
   type StagedRecord,
 } from './engine';
-import { sqlText, type FileSourceDefinition } from './file-source';
+import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
 import { readJsonDocuments } from './json-documents';
 import { ident, literal, numericOrNull } from './sql';
 import { sourceNameFromFile } from './values';
@@ -342,6 +342,7 @@ export async function importDocuments(deps: ImportDeps, options: DocumentsOption
       ...(await dateRange(client, 'doc_orders', 'placed_at', 'rule is null')),
       tables: Object.keys(STAGED).map((t) => `${schema}.${t}`),
       notes,
+      afterRead: async () => registerFileSource(client, documentsSource(context.source, options.currency)),
     };
   });
 }

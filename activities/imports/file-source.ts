@@ -1,10 +1,10 @@
 import type pg from 'pg';
+import { validateSourceDefinition } from '../sources/definition';
 
 /**
- * A file source as the daily pipeline reads it: a SourceDefinition (activities/sources/definition.ts)
+ * A file source as the daily pipeline reads it: a source definition (activities/sources/definition.ts)
  * whose connection is `{ kind: 'files' }`. Its tables are staged by `cartflow import`, not extracted
- * by a run, so a run maps them straight into the canonical entities. The type is spelled out here
- * (not imported) so that this room depends on the pipeline's through data, as ops.sources holds it.
+ * by a run, so a run maps them straight into the canonical entities (activities/extract/source-kinds.ts).
  */
 export interface FileSourceDefinition {
   name: string;
@@ -28,6 +28,8 @@ export async function registerFileSource(
   client: pg.ClientBase,
   definition: FileSourceDefinition,
 ): Promise<void> {
+  // The pipeline's own check: a definition it would refuse to run is never registered.
+  validateSourceDefinition(definition);
   await client.query(
     `insert into ops.sources as s (name, definition) values ($1, $2)
      on conflict (name) do update set definition = excluded.definition, updated_at = now()

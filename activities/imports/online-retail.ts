@@ -23,7 +23,7 @@ import {
   type ImportDeps,
   type ImportSummary,
 } from './engine';
-import { sqlText, type FileSourceDefinition } from './file-source';
+import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
 import { blank, ident, numericOrNull } from './sql';
 import { normalizeIdentifier, normalizeNumber } from './values';
 
@@ -239,6 +239,7 @@ export async function importOnlineRetail(
       ...(await dateRange(client, 'import_parsed', 'invoice_date', 'rule is null')),
       tables: [`${schema}.invoice_lines`],
       notes,
+      afterRead: async () => registerFileSource(client, onlineRetailSource(context.source, options.currency)),
     };
   });
 }

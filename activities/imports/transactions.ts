@@ -32,7 +32,7 @@ import {
   type ImportDeps,
   type ImportSummary,
 } from './engine';
-import { sqlText, type FileSourceDefinition } from './file-source';
+import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
 import { blank, ident, literal, numericOrNull } from './sql';
 import { normalizeIdentifier, normalizeNumber, sourceNameFromFile } from './values';
 
@@ -267,6 +267,7 @@ export async function importTransactions(
       ...(await dateRange(client, 'import_keyed', 'placed_at')),
       tables: [`${schema}.transactions`],
       notes,
+      afterRead: async () => registerFileSource(client, transactionsSource(context.source, options.currency)),
     };
   });
 }
