@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
+import { lastImportedDate } from '../activities/imports/last-date';
 import { dailyPipelineWorkflowId, TASK_QUEUES } from '../lib/names';
 import { formatSummary, type PipelineSummary } from '../lib/pipeline-summary';
 import { DailyPipelineWorkflow } from '../workflows/daily-pipeline';
@@ -94,8 +95,19 @@ export function registerRunCommand(program: Command, context: CliContext): void 
     .command('daily')
     .description('run the daily pipeline for one logical date and print its summary')
     .option('--date <YYYY-MM-DD>', 'the logical date (default: today in CARTFLOW_TIMEZONE)', calendarDate)
-    .action(async (options: { date?: string }) => {
-      const date = options.date ?? today(context.config.timezone);
+    .option(
+      '--as-of [YYYY-MM-DD]',
+      'build as of this date; without one, the last day in the imported files (docs/imports.md)',
+      calendarDate,
+    )
+    .action(async (options: { date?: string; asOf?: string | true }) => {
+      if (options.date && options.asOf) throw new InvalidArgumentError('Give --date or --as-of, not both.');
+      let asOf = options.asOf;
+      if (asOf === true) {
+        asOf = await lastImportedDate(context.warehouse());
+        if (!asOf) throw new InvalidArgumentError('--as-of: no file has been imported yet; give a date.');
+      }
+      const date = options.date ?? asOf ?? today(context.config.timezone);
       const client = await context.temporal();
       const ui = context.endpoints().temporalUiUrl;
       const outcome = await runDailyFor(context, client, date, (workflowId, runId, joined) => {
