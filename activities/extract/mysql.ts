@@ -746,3 +746,36 @@ function splitRanges(
   for (let i = 0; i < ranges.length - 1; i++) ranges[i].hi = ranges[i].end;
   return ranges;
 }
+
+/**
+ * Checks a MySQL source definition against its database before it is registered: every table exists
+ * with its key, cursor and listed columns. (Its mapping is Postgres SQL over the staged copies, so it
+ * is checked by the first run.) Returns the problems found; none means good to register.
+ */
+export async function checkMysqlSource(
+  source: MysqlSource,
+  pools: MysqlPools = new MysqlPools(),
+): Promise<string[]> {
+  const problems: string[] = [];
+  const database = MysqlPools.databaseOf(source);
+  for (const table of source.tables) {
+    let columns: MysqlColumn[] | undefined;
+    try {
+      columns = await readMysqlColumns(pools.get(source), database, table.name);
+    } catch (error) {
+      throw new Error(`Cannot reach source ${source.name}: ${(error as Error).message}`, { cause: error });
+    }
+    if (!columns) {
+      problems.push(`table ${database}.${table.name} does not exist`);
+      continue;
+    }
+    const names = new Set(columns.map((c) => c.name));
+    for (const column of [
+      ...table.primaryKey,
+      ...(table.cursor ? [table.cursor] : []),
+      ...(table.columns ?? []),
+    ])
+      if (!names.has(column)) problems.push(`table ${table.name} has no column ${column}`);
+  }
+  return problems;
+}

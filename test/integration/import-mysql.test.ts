@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import { checkMysqlSource, MysqlPools, type MysqlSource } from '../../activities/extract/mysql';
 import type { SourceDefinition } from '../../activities/sources/definition';
 import { saveSource } from '../../activities/sources/registry';
 import { createTestDeps, type TestDeps } from '../helpers/deps';
@@ -113,6 +114,27 @@ describe('a MariaDB source through the daily pipeline', () => {
            from core.fact_order_line where source = 'till' group by status order by status`,
       )
     ).rows;
+
+  it('checks a definition against the MariaDB database, naming a missing table or column', async () => {
+    const pools = new MysqlPools();
+    try {
+      const good = tillSource(mariadb.url('till')) as unknown as MysqlSource;
+      expect(await checkMysqlSource(good, pools)).toEqual([]);
+      const bad = {
+        ...good,
+        tables: [
+          { name: 'clients', primaryKey: ['client_id'], cursor: 'updated_at' },
+          { name: 'refunds', primaryKey: ['id'] },
+        ],
+      };
+      expect(await checkMysqlSource(bad, pools)).toEqual([
+        'table clients has no column client_id',
+        'table till.refunds does not exist',
+      ]);
+    } finally {
+      await pools.close();
+    }
+  });
 
   it('loads it in full and builds core with the counts and revenue MariaDB has', async () => {
     const run = await runDailyPipeline(worker, { date: '2026-11-30' });
