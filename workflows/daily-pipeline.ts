@@ -1,17 +1,18 @@
-import { defineSearchAttributeKey, SearchAttributeType, type Duration } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
   log,
   proxyActivities,
   setCurrentDetails,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
-  type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes, LoadResult, TablePlan } from '../activities/extract/extract-load';
+import type { ExtractSizes } from '../activities/extract/extract-load';
 import {
   formatSummary,
   oneLineSummary,
@@ -19,58 +20,10 @@ import {
   type PipelineSummary,
   type ReconciliationSummary,
 } from '../lib/pipeline-summary';
+import { ExtractLoadWorkflow } from './extract-load';
+import { BOOKKEEPING, RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
 
-/** Retries for quick bookkeeping calls against the warehouse. */
-const BOOKKEEPING: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 10,
-  },
-};
-
-/**
- * Extract-load: long, heartbeating every few seconds. A worker that dies is noticed within the
- * heartbeat timeout, and the retry resumes after the last committed batch. A source that cannot be
- * reached is retried with backoff for about eight minutes, then the run fails.
- */
-const EXTRACT_LOAD: ActivityOptions = {
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 8,
-  },
-};
-
-/** Quality and star schema in one transaction per source; heartbeats while its statements run. */
-const TRANSFORM: ActivityOptions = {
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '1 minute',
-  retry: {
-    initialInterval: '5 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 5,
-  },
-};
-
-/** Reconciliation reads both sides once; a mismatch is non-retryable, so only outages are retried. */
-const RECONCILE: ActivityOptions = {
-  startToCloseTimeout: '30 minutes',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 8,
-  },
-};
-
-const { startPipelineRun, finishPipelineRun, listPipelineSources } = proxyActivities<Activities>(BOOKKEEPING);
+const { startPipelineRun, finishPipelineRun } = proxyActivities<Activities>(BOOKKEEPING);
 const { transformSource } = proxyActivities<Activities>(TRANSFORM);
 
 export interface DailyPipelineInput {
@@ -86,7 +39,7 @@ export interface DailyPipelineInput {
   /** How many chunk loads run at once across all tables (default 4). */
   loadConcurrency?: number;
   /** Overrides of the source retry policy, for operators and tests: attempts and the first interval. */
-  sourceRetry?: { maximumAttempts?: number; initialInterval?: Duration };
+  sourceRetry?: SourceRetry;
 }
 
 export interface DailyPipelineResult {
@@ -117,30 +70,11 @@ function isCalendarDate(text: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
-/** Runs `tasks` with at most `limit` at a time; after a failure starts no more, waits for those running, and throws the first. */
-async function runBounded<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const lane = async () => {
-    while (next < tasks.length && !failed) {
-      const index = next++;
-      try {
-        results[index] = await tasks[index]();
-      } catch (error) {
-        failed ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, tasks.length)) }, lane));
-  if (failed) throw failed.error;
-  return results;
-}
-
 /** The message of the failure at the bottom of an activity failure, which says what went wrong. */
 function describe(error: unknown): string {
   let current: unknown = error;
-  while (current instanceof ActivityFailure && current.cause) current = current.cause;
+  while ((current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) && current.cause)
+    current = current.cause;
   return current instanceof Error ? current.message : String(current);
 }
 
@@ -167,23 +101,7 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
   const { runId } = info;
   upsertSearchAttributes({ PipelineDate: [date] });
 
-  const extractOptions: ActivityOptions = {
-    ...EXTRACT_LOAD,
-    retry: {
-      ...EXTRACT_LOAD.retry,
-      ...(input.sourceRetry?.maximumAttempts !== undefined
-        ? { maximumAttempts: input.sourceRetry.maximumAttempts }
-        : {}),
-      ...(input.sourceRetry?.initialInterval !== undefined
-        ? { initialInterval: input.sourceRetry.initialInterval }
-        : {}),
-    },
-  };
-  const { planExtract, loadChunk, loadIncremental } = proxyActivities<Activities>(extractOptions);
-  const { reconcileSource } = proxyActivities<Activities>({
-    ...RECONCILE,
-    retry: { ...RECONCILE.retry, ...extractOptions.retry },
-  });
+  const { reconcileSource } = proxyActivities<Activities>(withSourceRetry(RECONCILE, input.sourceRetry));
 
   const started = Date.now();
   const summary: PipelineSummary = {
@@ -204,48 +122,13 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
   await startPipelineRun({ runId, pipelineDate: date });
 
   try {
-    const sources = await listPipelineSources();
-    const plans: TablePlan[] = (
-      await Promise.all(sources.map((source) => planExtract({ source, sizes: input.sizes })))
-    ).flat();
-    const tasks: (() => Promise<LoadResult>)[] = [];
-    for (const plan of plans) {
-      if (plan.mode === 'full')
-        for (const chunkNo of plan.chunks)
-          tasks.push(() =>
-            loadChunk({
-              source: plan.source,
-              table: plan.table,
-              generation: plan.generation,
-              chunkNo,
-              step: plan.step,
-            }),
-          );
-      else if (plan.mode === 'incremental' && plan.upTo !== null)
-        tasks.push(() =>
-          loadIncremental({
-            source: plan.source,
-            table: plan.table,
-            upTo: plan.upTo!,
-            batchRows: input.sizes?.batchRows,
-          }),
-        );
-    }
-    const loads = await runBounded(tasks, input.loadConcurrency ?? 4);
-    summary.loads = plans.map((plan) => {
-      const mine = loads.filter((l) => l.source === plan.source && l.table === plan.table);
-      return {
-        source: plan.source,
-        table: plan.table,
-        mode: plan.mode,
-        rows: mine.reduce((sum, l) => sum + l.rows, 0),
-        pieces: plan.mode === 'full' ? mine.length : mine.reduce((sum, l) => sum + l.batches, 0),
-        notes: [
-          ...plan.notes,
-          ...(mine.some((l) => l.resumed) ? ['resumed after an interrupted attempt'] : []),
-        ],
-      };
+    // Extract-load is a child workflow: its chunk activities fill its own history, not this one's.
+    const extracted = await executeChild(ExtractLoadWorkflow, {
+      workflowId: `${info.workflowId}-extract-${runId}`,
+      args: [{ sizes: input.sizes, loadConcurrency: input.loadConcurrency, sourceRetry: input.sourceRetry }],
     });
+    const sources = extracted.sources;
+    summary.loads = extracted.loads;
     publish();
 
     for (const source of sources) {
@@ -270,7 +153,7 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
     summary.error = describe(error);
     summary.finishedAt = new Date(Date.now()).toISOString();
     summary.durationMs = Date.now() - started;
-    const cause = error instanceof ActivityFailure ? error.cause : undefined;
+    const cause = error instanceof ActivityFailure ? error.cause : undefined; // reconciliation runs here, not in a child
     if (cause instanceof ApplicationFailure && cause.type === 'ReconciliationMismatch' && cause.details?.[0])
       summary.reconciliations.push(cause.details[0] as ReconciliationSummary);
     publish();

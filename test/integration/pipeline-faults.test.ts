@@ -1,4 +1,9 @@
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  WorkflowFailedError,
+} from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
 import type pg from 'pg';
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
@@ -10,7 +15,10 @@ import { coreFingerprint, fillShop, runDailyPipeline, tableDigest } from '../hel
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
 
-/** The failure at the bottom of a failed run: workflow → activity → application failure. */
+/**
+ * The failure chain of a run that failed in extract-load: the workflow failed because its
+ * ExtractLoadWorkflow child did, because an activity did, with an application failure at the bottom.
+ */
 async function failureOf(
   run: Promise<unknown>,
 ): Promise<{ activity: ActivityFailure; cause: ApplicationFailure }> {
@@ -19,7 +27,10 @@ async function failureOf(
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(WorkflowFailedError);
-  const activity = (error as WorkflowFailedError).cause;
+  const child = (error as WorkflowFailedError).cause;
+  expect(child).toBeInstanceOf(ChildWorkflowFailure);
+  expect((child as ChildWorkflowFailure).execution.workflowId).toMatch(/-extract-/);
+  const activity = (child as ChildWorkflowFailure).cause;
   expect(activity).toBeInstanceOf(ActivityFailure);
   const cause = (activity as ActivityFailure).cause;
   expect(cause).toBeInstanceOf(ApplicationFailure);

@@ -65,7 +65,7 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
   });
 
   it('completes after a SIGKILL and a restart, with staging equal to the source', async () => {
-    const { orderLines } = await fillShop(shop, { customers: 2_000, orders: 150_000, linesPerOrder: 4 });
+    const { orderLines } = await fillShop(shop, { customers: 2_000, orders: 100_000, linesPerOrder: 4 });
     const taskQueue = `etl-kill-${crypto.randomBytes(4).toString('hex')}`;
     const env = {
       CARTFLOW_TEST_WORKER: JSON.stringify({
@@ -82,7 +82,7 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
       workflowId: `daily-kill-${crypto.randomUUID()}`,
       taskQueue,
       // Two chunks of order lines, each loaded in many batches; one chunk at a time.
-      args: [{ date: '2026-11-20', sizes: { chunkRows: 300_000, batchRows: 10_000 }, loadConcurrency: 1 }],
+      args: [{ date: '2026-11-20', sizes: { chunkRows: 200_000, batchRows: 10_000 }, loadConcurrency: 1 }],
     });
 
     // Kill the worker once order lines are partly loaded: some batches committed, the load not done.
@@ -137,7 +137,9 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
     expect(result.summary.reconciliations[0].mismatchedDays).toBe(0);
 
     // The killed attempt's heartbeats had stopped, so Temporal retried the chunk: attempt 2 finished it.
-    const history = await handle.fetchHistory();
+    const history = await client.workflow
+      .getHandle(`${handle.workflowId}-extract-${result.runId}`)
+      .fetchHistory();
     const attempts = (history.events ?? [])
       .filter((e) => e.activityTaskStartedEventAttributes)
       .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);

@@ -1,0 +1,82 @@
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ExtractSizes, LoadResult, TablePlan } from '../activities/extract/extract-load';
+import type { TableLoadSummary } from '../lib/pipeline-summary';
+import { BOOKKEEPING, EXTRACT_LOAD, runBounded, withSourceRetry, type SourceRetry } from './pipeline-options';
+
+export interface ExtractLoadInput {
+  /** The sources to take; all of them when absent. */
+  sources?: string[];
+  /** Chunk and batch sizes; tests make them small. */
+  sizes?: ExtractSizes;
+  /** How many loads run at once across all tables (default 4): chunks of one table spread over workers. */
+  loadConcurrency?: number;
+  sourceRetry?: SourceRetry;
+}
+
+export interface ExtractLoadResult {
+  sources: string[];
+  loads: TableLoadSummary[];
+}
+
+const { listPipelineSources } = proxyActivities<Activities>(BOOKKEEPING);
+
+/**
+ * Extract-load of every table of the sources into staging: plans each table (full in chunks,
+ * incremental, or unchanged), then runs the chunk and incremental loads, a bounded number at a time,
+ * as activities any worker may take. Only plans, counts and checkpoints pass through here.
+ */
+export async function ExtractLoadWorkflow(input: ExtractLoadInput = {}): Promise<ExtractLoadResult> {
+  const { planExtract, loadChunk, loadIncremental } = proxyActivities<Activities>(
+    withSourceRetry(EXTRACT_LOAD, input.sourceRetry),
+  );
+  const sources = input.sources ?? (await listPipelineSources());
+  const plans: TablePlan[] = (
+    await Promise.all(sources.map((source) => planExtract({ source, sizes: input.sizes })))
+  ).flat();
+  const tasks: (() => Promise<LoadResult>)[] = [];
+  for (const plan of plans) {
+    if (plan.mode === 'full')
+      for (const chunkNo of plan.chunks)
+        tasks.push(() =>
+          loadChunk({
+            source: plan.source,
+            table: plan.table,
+            generation: plan.generation,
+            chunkNo,
+            step: plan.step,
+          }),
+        );
+    else if (plan.mode === 'incremental' && plan.upTo !== null) {
+      const upTo = plan.upTo;
+      tasks.push(() =>
+        loadIncremental({ source: plan.source, table: plan.table, upTo, batchRows: input.sizes?.batchRows }),
+      );
+    }
+  }
+  const pieces = plans.map((p) => (p.mode === 'full' ? p.chunks.length : p.mode === 'incremental' ? 1 : 0));
+  setCurrentDetails(
+    `Loading ${tasks.length} piece(s): ` +
+      plans
+        .map((p, i) => `${p.source}.${p.table} ${p.mode}${pieces[i] > 1 ? ` in ${pieces[i]} chunks` : ''}`)
+        .join(', '),
+  );
+  const loads = await runBounded(tasks, input.loadConcurrency ?? 4);
+  return {
+    sources,
+    loads: plans.map((plan) => {
+      const mine = loads.filter((l) => l.source === plan.source && l.table === plan.table);
+      return {
+        source: plan.source,
+        table: plan.table,
+        mode: plan.mode,
+        rows: mine.reduce((sum, l) => sum + l.rows, 0),
+        pieces: plan.mode === 'full' ? mine.length : mine.reduce((sum, l) => sum + l.batches, 0),
+        notes: [
+          ...plan.notes,
+          ...(mine.some((l) => l.resumed) ? ['resumed after an interrupted attempt'] : []),
+        ],
+      };
+    }),
+  };
+}
