@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { checkMysqlSource, MysqlPools, type MysqlSource } from '../activities/extract/mysql';
 import { checkSourceAgainstDatabase } from '../activities/sources/check';
 import {
   describeConnection,
@@ -37,8 +38,30 @@ export async function addSource(
   if (options.url) {
     definition = validateSourceDefinition({
       ...definition,
-      connection: { kind: 'postgres', url: options.url, schema: definition.connection.schema },
+      connection: {
+        kind: /^mysql:/.test(options.url) ? 'mysql' : 'postgres',
+        url: options.url,
+        schema: definition.connection.schema,
+      },
     });
+  }
+  if (definition.connection.kind === 'files')
+    throw new Error(
+      `Source ${definition.name} is a files source: cartflow import registers those (docs/imports.md).`,
+    );
+  if (definition.connection.kind === 'mysql') {
+    // MySQL: its tables and columns are checked there; the mapping (Postgres SQL over the staged copies) by the first run.
+    const mysqlPools = new MysqlPools();
+    try {
+      const problems = await checkMysqlSource(definition as MysqlSource, mysqlPools);
+      if (problems.length > 0)
+        throw new Error(
+          `Source ${definition.name} does not fit its database:\n  - ${problems.join('\n  - ')}`,
+        );
+    } finally {
+      await mysqlPools.close();
+    }
+    return { source: definition, replaced: await saveSource(context.warehouse(), definition) };
   }
   const pools = new SourcePools(context.shop());
   try {
@@ -77,7 +100,7 @@ export function registerSourceCommand(program: Command, context: CliContext): vo
       'register a source from a definition file (.json, or a .ts/.js module), checked against its database',
     )
     .argument('<file>', 'the source definition (see docs/pipeline.md)')
-    .option('--url <postgres-url>', 'the connection URL, instead of the one in the file')
+    .option('--url <url>', 'the connection URL (postgres:// or mysql://), instead of the one in the file')
     .action(async (file: string, options: { url?: string }) => {
       const { source: added, replaced } = await addSource(context, await readSourceFile(file), options);
       process.stdout.write(

@@ -1,11 +1,14 @@
 import type mysql from 'mysql2/promise';
 import { checkMysqlSource, MysqlPools, type MysqlSource } from '../../activities/extract/mysql';
 import type { SourceDefinition } from '../../activities/sources/definition';
-import { saveSource } from '../../activities/sources/registry';
+import { addSource } from '../../cli/source';
+import { createCliContext, type CliContext } from '../../cli/context';
+import { createLogger } from '../../lib/log';
+import { testConfig } from '../helpers/config';
 import { createTestDeps, type TestDeps } from '../helpers/deps';
 import { startTestMariaDb, type TestMariaDb } from '../helpers/mariadb';
 import { coreFingerprint, runDailyPipeline } from '../helpers/pipeline';
-import { createTestDatabases, type TestDatabases } from '../helpers/services';
+import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
 
 /** A shop's till database in MySQL dialect: its own names, every table with a maintained updated_at. */
@@ -86,6 +89,7 @@ describe('a MariaDB source through the daily pipeline', () => {
   let databases: TestDatabases;
   let deps: TestDeps;
   let worker: TestWorker;
+  let context: CliContext;
 
   beforeAll(async () => {
     mariadb = await startTestMariaDb();
@@ -96,10 +100,21 @@ describe('a MariaDB source through the daily pipeline', () => {
     databases = await createTestDatabases('import_mysql');
     deps = createTestDeps(databases);
     worker = await startTestWorker(deps);
-    await saveSource(deps.warehouse, tillSource(mariadb.url('till')));
+    context = createCliContext(
+      testConfig({
+        CARTFLOW_WAREHOUSE_URL: databases.warehouseUrl,
+        CARTFLOW_SHOP_URL: databases.shopUrl,
+        TEMPORAL_ADDRESS: testServices().temporalAddress,
+        SMTP_URL: 'smtp://127.0.0.1:1',
+      }),
+      createLogger('warn'),
+    );
+    // As `cartflow source add till.json` registers it: checked against MariaDB first.
+    await addSource(context, JSON.parse(JSON.stringify(tillSource(mariadb.url('till')))));
   }, 120_000);
 
   afterAll(async () => {
+    await context?.close();
     await till?.end();
     await worker?.stop();
     await deps?.close();
@@ -131,6 +146,11 @@ describe('a MariaDB source through the daily pipeline', () => {
         'table clients has no column client_id',
         'table till.refunds does not exist',
       ]);
+      await expect(
+        addSource(context, { ...tillSource(mariadb.url('till')), tables: bad.tables }),
+      ).rejects.toThrow(
+        'Source till does not fit its database:\n  - table clients has no column client_id\n  - table till.refunds does not exist',
+      );
     } finally {
       await pools.close();
     }
