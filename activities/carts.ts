@@ -36,6 +36,17 @@ export interface DecideRetargetingInput {
   kind: 'abandoned' | 'reminder';
   cart: CartSnapshot;
   offer: Offer;
+  /**
+   * For an abandonment: the idle time. When the server accepted an event of the session within it —
+   * one still in the outbox, or on its way — the session is not idle and nothing is decided.
+   */
+  sessionIdleMs?: number;
+}
+
+/** The session had an event the cart has not seen yet; it is idle no sooner than `until` (ISO). */
+export interface SessionStillActive {
+  decision: 'still_active';
+  until: string;
 }
 
 export interface RetargetingOutcome {
@@ -145,9 +156,27 @@ export function createCartActivities(deps: CartActivityDeps) {
      * decision is `pending` and an e-mail row is claimed), hold out, or suppress with a reason.
      * Idempotent: a decision already made for this cart and kind is returned as it was.
      */
-    async decideRetargeting(input: DecideRetargetingInput): Promise<RetargetingOutcome> {
+    async decideRetargeting(input: DecideRetargetingInput): Promise<RetargetingOutcome | SessionStillActive> {
       const { cart, kind, offer } = input;
       const sendKey = cartEmailKey(cart.cartId, kind);
+      if (kind === 'abandoned' && input.sessionIdleMs !== undefined) {
+        // The cart's timer counts from the events it was given; the ledger knows every event the server
+        // accepted. An event that is late to the cart (Temporal was slow or down) keeps the session open.
+        // While an event of the session waits in the outbox the cart is incomplete: it looks again soon
+        // (the relay delivers within seconds), unless the event has waited so long that the relay is
+        // evidently not running; then the cart decides on what it has.
+        const { rows } = await warehouse.query<{ until: Date | null }>(
+          `select greatest(
+                    max(received_at) filter (where received_at > now() - make_interval(secs => $2::double precision / 1000))
+                      + make_interval(secs => $2::double precision / 1000),
+                    case when bool_or(forwarded_at is null and received_at > now() - interval '5 minutes')
+                         then now() + interval '2 seconds' end) as until
+             from staging.raw_event_ids
+            where user_session = $1`,
+          [cart.userSession, input.sessionIdleMs],
+        );
+        if (rows[0].until !== null) return { decision: 'still_active', until: rows[0].until.toISOString() };
+      }
       const customerId = customerIdOf(cart.userId);
       const contact = customerId ? await lookUpContact(customerId, cart.userSession) : undefined;
       const names = await productNames(cart.lines.map((line) => line.productId));

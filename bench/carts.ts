@@ -45,6 +45,12 @@ interface Options {
    * when the machine loses power).
    */
   temporalSqlite: 'full' | 'wal';
+  /**
+   * The worker's V8 heap limit in MiB (NODE_OPTIONS=--max-old-space-size). The Temporal SDK sizes its
+   * workflow cache from it (about 600 workflows per GiB); a cache smaller than the number of live carts
+   * makes the worker fetch and replay a cart's whole history for every event.
+   */
+  workerHeapMb: number | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -54,6 +60,7 @@ function parseOptions(argv: string[]): Options {
     products: 300,
     seed: 1,
     temporalSqlite: 'full',
+    workerHeapMb: undefined,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -62,9 +69,10 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--seed') options.seed = Number(value);
     else if (flag === '--temporal-sqlite' && (value === 'full' || value === 'wal'))
       options.temporalSqlite = value;
+    else if (flag === '--worker-heap') options.workerHeapMb = Number(value);
     else
       throw new Error(
-        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --temporal-sqlite full|wal`,
+        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --temporal-sqlite full|wal --worker-heap MiB`,
       );
   }
   if (!Number.isInteger(options.shoppers) || options.shoppers < 1)
@@ -206,6 +214,34 @@ async function startMailCatcher(): Promise<{ url: string; mails: CaughtMail[]; s
     mails,
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** CPU seconds a process (and its reaped children) used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime, stime, cutime and cstime: fields 14 to 17 of stat, 12 to 15 after the command name.
+    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds of a process and its live children (Postgres: the postmaster and every backend). */
+function treeCpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  let total = cpuSeconds(pid);
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = fs.readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (Number(fields[1]) === pid) total += cpuSeconds(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
 }
 
 function rssMb(pid: number | undefined): number {
@@ -430,7 +466,12 @@ async function main(): Promise<void> {
       CARTFLOW_SESSION_IDLE: `${options.idleMs}ms`,
       CARTFLOW_LOG_LEVEL: 'warn',
     };
-    const worker = startCommand('worker', ['worker', '--queue', 'carts'], env, path.join(home, 'worker.log'));
+    const worker = startCommand(
+      'worker',
+      ['worker', '--queue', 'carts'],
+      options.workerHeapMb ? { ...env, NODE_OPTIONS: `--max-old-space-size=${options.workerHeapMb}` } : env,
+      path.join(home, 'worker.log'),
+    );
     const server = startCommand('server', ['server'], env, path.join(home, 'server.log'));
     children.push(worker, server);
     await waitForPort(httpPort, 120_000, 'The cartflow server');
@@ -477,6 +518,14 @@ async function main(): Promise<void> {
     let duplicatesReported = 0;
     const failures = new Map<string, number>();
     const url = `http://127.0.0.1:${httpPort}/v1/events`;
+    const cpu = () => ({
+      temporal: cpuSeconds(temporal.pid),
+      worker: cpuSeconds(worker.pid),
+      server: cpuSeconds(server.pid),
+      postgres: treeCpuSeconds(postgres.pid),
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpuAtStart = cpu();
     const started = performance.now();
     let lastAckAt = started;
     let progressAt = started;
@@ -530,6 +579,8 @@ async function main(): Promise<void> {
     await sleep(3000);
     clearInterval(sampler);
     const finalWorkerMb = rssMb(worker.pid);
+    const cpuAtEnd = cpu();
+    const wallSeconds = (performance.now() - started) / 1000;
 
     const bySession = new Map<string, CaughtMail[]>();
     for (const mail of catcher.mails.filter((m) => m.kind === 'abandoned')) {
@@ -574,7 +625,18 @@ async function main(): Promise<void> {
     );
     log(`  e-mails nobody should get ${unexpected}`);
     log(
-      `  worker memory (RSS)       peak ${peakWorkerMb.toFixed(0)} MB, at the end ${finalWorkerMb.toFixed(0)} MB`,
+      `  worker memory (RSS)       peak ${peakWorkerMb.toFixed(0)} MB, at the end ${finalWorkerMb.toFixed(0)} MB` +
+        `${options.workerHeapMb ? ` (heap limit ${options.workerHeapMb} MiB)` : ''}`,
+    );
+    log(
+      `  CPU seconds in ${wallSeconds.toFixed(0)} s    ` +
+        Object.entries(cpuAtEnd)
+          .map(
+            ([name, seconds]) =>
+              `${name} ${(seconds - cpuAtStart[name as keyof typeof cpuAtStart]).toFixed(0)}`,
+          )
+          .join(', ') +
+        ` (load average now ${os.loadavg()[0].toFixed(1)})`,
     );
   } finally {
     await cleanUp();

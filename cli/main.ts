@@ -8,6 +8,7 @@ import { registerImportCommand } from './import';
 import { registerProductionCommands } from './production';
 import { registerRunCommand } from './run';
 import { registerSimulateCommand } from './simulate';
+import { registerLiveSimulationCommand } from './simulate-live';
 import { registerSourceCommand } from './source';
 import { runStatus } from './status';
 
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<void> {
   registerBackfillCommand(program, context);
   registerSourceCommand(program, context);
   registerSimulateCommand(program, { loadShopPool: async () => context.shop() });
+  registerLiveSimulationCommand(program, context);
   registerImportCommand(program, {
     loadWarehousePool: async () => context.warehouse(),
     timezone: config.timezone,

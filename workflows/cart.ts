@@ -231,12 +231,23 @@ async function abandon(
   settings: CartSettings,
   snapshot: () => CartSnapshot,
 ): Promise<void> {
-  state.stage = 'abandoned';
+  const cart = snapshot();
+  const offer = chooseOffer(cart.value, settings, uuid4());
+  const decided = await decideRetargeting({
+    kind: 'abandoned',
+    cart,
+    offer,
+    sessionIdleMs: settings.sessionIdleMs,
+  });
+  if (decided.decision === 'still_active') {
+    // The server accepted an event the cart has not been given yet: wait for it, and for the idle time.
+    state.stage = 'cart';
+    state.idleDeadline = Math.max(Date.now() + 1, Date.parse(decided.until));
+    return;
+  }
+  state.offer = offer;
   state.abandonedAt = Date.now();
   state.attributionEndsAt = state.abandonedAt + settings.attributionWindowMs;
-  const cart = snapshot();
-  state.offer = chooseOffer(cart.value, settings, uuid4());
-  const decided = await decideRetargeting({ kind: 'abandoned', cart, offer: state.offer });
   state.decision = { decision: decided.decision, reason: decided.reason };
   if (decided.sendKey !== null) {
     const sent = await sendRetargetingEmail({ sendKey: decided.sendKey });
@@ -256,6 +267,7 @@ async function remind(state: CartState, snapshot: () => CartSnapshot): Promise<v
   const cart = snapshot();
   if (cart.lines.length === 0 || state.offer === null) return;
   const decided = await decideRetargeting({ kind: 'reminder', cart, offer: state.offer });
+  if (decided.decision === 'still_active') return;
   state.reminder = { decision: decided.decision, reason: decided.reason };
   if (decided.sendKey !== null) {
     const sent = await sendRetargetingEmail({ sendKey: decided.sendKey });

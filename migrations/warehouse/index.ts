@@ -7,6 +7,7 @@ import * as canonicalUnindexed from './20261123_104_canonical_unindexed';
 import * as factsUnconstrained from './20261123_105_facts_unconstrained';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
+import * as rawEventIdsBySession from './20261123_203_raw_event_ids_by_session';
 import * as imports from './20261123_301_imports';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
@@ -19,5 +20,6 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_105_facts_unconstrained': factsUnconstrained,
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
+  '20261123_203_raw_event_ids_by_session': rawEventIdsBySession,
   '20261123_301_imports': imports,
 };

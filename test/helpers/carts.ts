@@ -224,3 +224,41 @@ export function customersOutsideHoldout(count: number, share: number, from = 100
 export function customerInHoldout(share: number, from = 1000): number {
   for (let id = from; ; id++) if (isInHoldout(String(id), share)) return id;
 }
+
+/**
+ * A second HTTP server over the stack's databases whose Temporal is a closed port: it stores events
+ * and cannot forward them, as the real server does while Temporal is unreachable.
+ */
+export async function startCutOffServer(
+  stack: CartStack,
+): Promise<{ post(body: unknown): Promise<Response>; close(): Promise<void> }> {
+  const connection = Connection.lazy({ address: '127.0.0.1:1' });
+  const server = buildServer({
+    warehouse: stack.deps.warehouse,
+    shop: stack.deps.shop,
+    temporal: new Client({ connection, namespace: 'default' }),
+    smtpUrl: stack.smtpUrl,
+    carts: {
+      config: stack.deps.config,
+      ingestToken: TEST_TOKEN,
+      logger: createLogger('error'),
+      taskQueue: stack.taskQueue,
+      relayIntervalMs: 0,
+    },
+  });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    post: (body) =>
+      fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    close: async () => {
+      await server.close();
+      await connection.close();
+    },
+  };
+}

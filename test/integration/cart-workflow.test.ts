@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { StoredMail } from '../../lib/embedded/smtp';
 import { cartWorkflowId } from '../../lib/names';
-import { cartSettingsFrom } from '../../server/cart-forwarder';
+import { createLogger } from '../../lib/log';
+import { cartSettingsFrom, createCartForwarder, startEventRelay } from '../../server/cart-forwarder';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../../workflows';
 import {
   customerInHoldout,
@@ -10,6 +11,7 @@ import {
   seedShop,
   sleep,
   startCartStack,
+  startCutOffServer,
   waitFor,
   type CartStack,
 } from '../helpers/carts';
@@ -185,6 +187,53 @@ describe('CartWorkflow: abandoned carts, the shop rules and attribution, on real
     const history = await stack.client.workflow.getHandle(cartWorkflowId(session)).fetchHistory();
     expect(history.events?.filter((event) => event.timerCanceledEventAttributes)).toEqual([]);
     expect(history.events?.filter((event) => event.timerStartedEventAttributes).length).toBeLessThan(6);
+  });
+
+  it('keeps the session open while a later event waits in the outbox, and expires it after that event', async () => {
+    const id = customer();
+    await seedShop(stack.deps.shop, [{ id }]);
+    const session = `late-${crypto.randomUUID()}`;
+    await shop(session, id, [{ product_id: '101' }]);
+    await sleep(IDLE_MS / 2);
+    // The second event is accepted while Temporal is out of reach: stored, in the outbox, not forwarded.
+    const cut = await startCutOffServer(stack);
+    try {
+      const response = await cut.post({
+        events: [makeEvent({ user_session: session, user_id: String(id), product_id: '102', price: 39.9 })],
+      });
+      expect(response.headers.get('x-cartflow-deferred')).toBe('1');
+    } finally {
+      await cut.close();
+    }
+    const lateAck = Date.now();
+    // The cart's own timer fires now, but the ledger shows the later event: no abandonment yet.
+    await sleep(IDLE_MS / 2 + 500);
+    const handle = stack.client.workflow.getHandle(cartWorkflowId(session));
+    expect((await handle.query(cartQuery)).stage).toBe('cart');
+    expect(stack.mailsFor(session)).toHaveLength(0);
+
+    const relay = startEventRelay({
+      warehouse: stack.deps.warehouse,
+      forwarder: createCartForwarder({
+        client: stack.client,
+        warehouse: stack.deps.warehouse,
+        taskQueue: stack.taskQueue,
+        settings: cartSettingsFrom(stack.deps.config),
+        logger: createLogger('error'),
+      }),
+      logger: createLogger('error'),
+      intervalMs: 60_000,
+      minAgeMs: 0,
+    });
+    try {
+      expect(await relay.runOnce()).toBeGreaterThanOrEqual(1);
+    } finally {
+      await relay.stop();
+    }
+    const mail = await mailOf(session);
+    expect(Date.parse(mail.receivedAt)).toBeGreaterThanOrEqual(lateAck + IDLE_MS - 500);
+    expect(mail.text).toContain('Espresso cup');
+    expect(mail.text).toContain('Moka pot');
   });
 
   it('ends the cart on a purchase before the session expires: no e-mail', async () => {
