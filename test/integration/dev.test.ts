@@ -55,9 +55,18 @@ describe('cartflow dev', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
-  async function waitForHealth(
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    // A failed assertion must not leave a platform running into the next test.
+    for (const child of children.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  /** Up means /health reports every component up and the state file that `cartflow status` reads is written. */
+  async function waitUntilUp(
     child: ChildProcess,
   ): Promise<{ status: string; components: Record<string, { up: boolean }> }> {
+    children.push(child);
     let output = '';
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
@@ -70,13 +79,13 @@ describe('cartflow dev', () => {
           status: string;
           components: Record<string, { up: boolean }>;
         };
-        if (response.status === 200) return body;
+        if (response.status === 200 && fs.existsSync(path.join(home, 'state.json'))) return body;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`/health did not report up within 60 s:\n${output}`);
+    throw new Error(`cartflow dev was not up within 60 s:\n${output}`);
   }
 
   async function stopWithSigint(child: ChildProcess): Promise<number | null> {
@@ -87,7 +96,7 @@ describe('cartflow dev', () => {
   it('brings every component up within 60 s, serves the Temporal UI with the search attributes, and leaves nothing behind on SIGINT', async () => {
     const started = Date.now();
     const child = startDev();
-    const health = await waitForHealth(child);
+    const health = await waitUntilUp(child);
     const seconds = (Date.now() - started) / 1000;
     expect(health.status).toBe('up');
     expect(Object.keys(health.components).sort()).toEqual([
@@ -134,7 +143,7 @@ describe('cartflow dev', () => {
   it('reuses the state of the first start: the same ingest token and data', async () => {
     const token = fs.readFileSync(path.join(home, 'ingest-token'), 'utf8');
     const child = startDev();
-    await waitForHealth(child);
+    await waitUntilUp(child);
     const state = JSON.parse(fs.readFileSync(path.join(home, 'state.json'), 'utf8')) as PlatformState;
     expect(state.endpoints.ingestToken).toBe(token.trim());
     expect(await stopWithSigint(child)).toBe(0);
