@@ -287,6 +287,11 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             ).rows[0].up_to
           : null;
         const chunks = await splitIntoChunks(src, from, table, columns, sizes);
+        // Into an empty staged copy, batches need not clear their range first, and the primary key is
+        // cheaper built once at the end than maintained row by row: drop it until the load completes.
+        const target = qualified(schema, table.name);
+        const fresh = (await client.query(`select 1 from ${target} limit 1`)).rowCount === 0;
+        if (fresh) await dropPrimaryKey(client, schema, table.name);
         await client.query(
           `insert into ops.extract_chunks (source, table_name, generation, chunk_no, lo, hi, range_start, range_end)
            select $1, $2, $3, c.n - 1, c.v->>'lo', c.v->>'hi', c.v->>'start', c.v->>'end'
@@ -294,9 +299,10 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
           [source.name, table.name, generation, JSON.stringify(chunks.ranges)],
         );
         await client.query(
-          `update ops.extract_state set generation = $3, full_complete = false, full_upper = $4, updated_at = now()
+          `update ops.extract_state set generation = $3, full_complete = false, full_upper = $4, full_fresh = $5,
+                  updated_at = now()
             where source = $1 and table_name = $2`,
-          [source.name, table.name, generation, fullUpper],
+          [source.name, table.name, generation, fullUpper, fresh],
         );
         // Chunks of generations before the previous one are history nobody reads again.
         await client.query(
@@ -390,8 +396,12 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             // Gone: a later full load of the table replaced this one after it completed.
             if (!chunk || chunk.done) return { finished: true, loaded: 0, total: chunk?.rows_loaded ?? 0 };
             if (batches === 0 && chunk.next_lo !== null) resumed = true;
-            const { rows: stateRows } = await client.query<{ columns: StagedColumn[] }>(
-              `select columns from ops.extract_state where source = $1 and table_name = $2`,
+            const { rows: stateRows } = await client.query<{
+              columns: StagedColumn[];
+              full_fresh: boolean;
+              generation: number;
+            }>(
+              `select columns, full_fresh, generation from ops.extract_state where source = $1 and table_name = $2`,
               [source.name, table.name],
             );
             const columns = stateRows[0].columns;
@@ -418,7 +428,9 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               ...(upper !== null ? [`${ident(key)} < ${literal(upper, keyType)}`] : []),
             ];
             const where = bounds.length > 0 ? ` where ${bounds.join(' and ')}` : '';
-            await client.query(`delete from ${target}${where}`);
+            // A fresh load's ranges are empty: a batch that did not commit left nothing behind.
+            const fresh = stateRows[0].full_fresh && stateRows[0].generation === input.generation;
+            if (!fresh) await client.query(`delete from ${target}${where}`);
             const loaded = await withSourceClient(source, (src) =>
               copyRows({
                 source: src,
@@ -452,14 +464,32 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               // The last chunk of the generation to finish completes the full load, in the same transaction,
               // under the table's lock: two chunks finishing together cannot both see the other unfinished.
               await lockTable(client, source.name, table.name);
-              await client.query(
+              const completed = await client.query(
                 `update ops.extract_state s
-                  set full_complete = true, checkpoint_cursor = s.full_upper, checkpoint_pk = null, updated_at = now()
+                  set full_complete = true, full_fresh = false, checkpoint_cursor = s.full_upper, checkpoint_pk = null,
+                      updated_at = now()
                 where s.source = $1 and s.table_name = $2 and s.generation = $3
                   and not exists (select 1 from ops.extract_chunks c
                                    where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
                 [source.name, table.name, input.generation],
               );
+              if (completed.rowCount === 1 && fresh) {
+                // A key the source declared but does not hold fails here, naming the table: never silently doubled rows.
+                try {
+                  // Sorting millions of keys in memory rather than in temporary files.
+                  await client.query(`select set_config('maintenance_work_mem', '512MB', true)`);
+                  await client.query(
+                    `alter table ${target} add primary key (${table.primaryKey.map(ident).join(', ')})`,
+                  );
+                } catch (error) {
+                  failure(
+                    error,
+                    `Source ${source.name}, table ${table.name}: the staged rows are not unique on the primary key (${table.primaryKey.join(', ')}) the definition declares`,
+                    { type: 'InvalidSourceDefinition' },
+                  );
+                }
+              }
+              if (completed.rowCount === 1) await client.query(`analyze ${target}`);
             }
             return {
               finished,
@@ -600,6 +630,18 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
       return { source: source.name, table: table.name, rows, rowsThisAttempt: rows, batches, resumed };
     },
   };
+}
+
+/** Drops a staged table's primary key, if it has one (the load that completes re-adds it). */
+async function dropPrimaryKey(client: pg.PoolClient, schema: string, table: string): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `select con.conname as name from pg_constraint con
+       join pg_class c on c.oid = con.conrelid join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relname = $2 and con.contype = 'p'`,
+    [schema, table],
+  );
+  for (const { name } of rows)
+    await client.query(`alter table ${qualified(schema, table)} drop constraint ${ident(name)}`);
 }
 
 /** Batch size in key values for a table with an integer key: about `batchRows` rows each. */

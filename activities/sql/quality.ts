@@ -40,19 +40,23 @@ export const FLAG_DUPLICATE_LINES = `
                        order by length(order_line_id), order_line_id)) d
    where c.ctid = d.ctid and d.k > 1`;
 
-/** Lines whose order or product is missing or quarantined: they could not be placed in the star schema. */
-export const FLAG_ORPHANED_LINES = `
+/**
+ * Lines whose order, or product, is missing or quarantined: they could not be placed in the star
+ * schema. Two statements, each a plain anti-join (an OR of two NOT EXISTS would run a subquery per row).
+ */
+export const FLAG_ORPHANED_LINES_BY_ORDER = `
   update staging.canonical_order_lines l
-     set rule = 'orphaned_line',
-         detail = case when not exists (select 1 from staging.canonical_orders o
-                                         where o.source = l.source and o.order_id = l.order_id and o.rule is null)
-                       then 'order ' || quote_literal(l.order_id) || ' is missing or quarantined'
-                       else 'product ' || quote_literal(l.product_id) || ' is missing or quarantined' end
+     set rule = 'orphaned_line', detail = 'order ' || quote_literal(l.order_id) || ' is missing or quarantined'
    where l.source = $1 and l.rule is null
-     and (not exists (select 1 from staging.canonical_orders o
-                       where o.source = l.source and o.order_id = l.order_id and o.rule is null)
-       or not exists (select 1 from staging.canonical_products p
-                       where p.source = l.source and p.product_id = l.product_id and p.rule is null))`;
+     and not exists (select 1 from staging.canonical_orders o
+                      where o.source = l.source and o.order_id = l.order_id and o.rule is null)`;
+
+export const FLAG_ORPHANED_LINES_BY_PRODUCT = `
+  update staging.canonical_order_lines l
+     set rule = 'orphaned_line', detail = 'product ' || quote_literal(l.product_id) || ' is missing or quarantined'
+   where l.source = $1 and l.rule is null
+     and not exists (select 1 from staging.canonical_products p
+                      where p.source = l.source and p.product_id = l.product_id and p.rule is null)`;
 
 /** Payments of an order that is missing or quarantined. */
 export const FLAG_ORPHANED_PAYMENTS = `

@@ -17,7 +17,8 @@ import { FACT_ORDER_LINE, FACT_PAYMENT } from '../sql/facts';
 import {
   COUNT_BY_RULE,
   FLAG_DUPLICATE_LINES,
-  FLAG_ORPHANED_LINES,
+  FLAG_ORPHANED_LINES_BY_ORDER,
+  FLAG_ORPHANED_LINES_BY_PRODUCT,
   FLAG_ORPHANED_PAYMENTS,
   QUARANTINE,
   RESOLVE_QUARANTINE,
@@ -109,6 +110,8 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             `cartflow.transform:${source.name}`,
           ]);
           await client.query(`select set_config('timezone', $1, true)`, [timezone]);
+          // Hash joins over a million canonical rows stay in memory instead of spilling in batches.
+          await client.query(`select set_config('work_mem', '128MB', true)`);
           await client.query(`select set_config('search_path', $1, true)`, [
             ident(stagingSchema(source.name)),
           ]);
@@ -159,7 +162,8 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             flagDuplicateKeys('staging.canonical_payments', 'payment_id'),
             [input.source],
           );
-          await run('Finding orphaned lines', FLAG_ORPHANED_LINES, [input.source]);
+          await run('Finding lines of missing orders', FLAG_ORPHANED_LINES_BY_ORDER, [input.source]);
+          await run('Finding lines of missing products', FLAG_ORPHANED_LINES_BY_PRODUCT, [input.source]);
           await run('Finding orphaned payments', FLAG_ORPHANED_PAYMENTS, [input.source]);
           await run('Finding double-submitted lines', FLAG_DUPLICATE_LINES, [input.source]);
           await run('Quarantining', QUARANTINE);

@@ -5,6 +5,7 @@ import * as canonicalStaging from './20261123_102_canonical_staging';
 import * as starSchema from './20261123_103_star_schema';
 import * as canonicalUnindexed from './20261123_104_canonical_unindexed';
 import * as factsUnconstrained from './20261123_105_facts_unconstrained';
+import * as extractFreshLoads from './20261123_106_extract_fresh_loads';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
 import * as rawEventIdsBySession from './20261123_203_raw_event_ids_by_session';
@@ -18,6 +19,7 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_103_star_schema': starSchema,
   '20261123_104_canonical_unindexed': canonicalUnindexed,
   '20261123_105_facts_unconstrained': factsUnconstrained,
+  '20261123_106_extract_fresh_loads': extractFreshLoads,
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
   '20261123_203_raw_event_ids_by_session': rawEventIdsBySession,

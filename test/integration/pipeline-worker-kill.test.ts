@@ -117,6 +117,13 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
     expect(lines.rows).toBe(orderLines);
     expect(lines.notes).toContain('resumed after an interrupted attempt');
 
+    // The load into the empty staged table ran without its primary key, re-added once complete:
+    // had a batch been loaded twice, adding it would have failed.
+    const { rows: keys } = await warehouse.query(
+      `select count(*)::int as n from pg_constraint where conrelid = 'staging_shop.order_lines'::regclass and contype = 'p'`,
+    );
+    expect(keys[0].n).toBe(1);
+
     // Staging equals the source exactly, and so do the facts (this shop has no dirt).
     for (const [table, key] of [
       ['order_lines', 'order_line_id'],

@@ -1,0 +1,404 @@
+/**
+ * `npm run bench:el`: the daily pipeline's extract-load and the whole pipeline, timed on this machine
+ * against references measured in the same run. It starts its own Postgres and Temporal under a
+ * temporary directory, runs the production worker (`cartflow worker --queue etl`) as a child process,
+ * and prints figures; it asserts no timings.
+ *
+ *   1. 5,000,000 order lines in a shop database: a raw binary `COPY … TO STDOUT | COPY … FROM STDIN`
+ *      pipe into an unindexed table of the warehouse, then cartflow's extract-load of that table
+ *      into staging (ExtractLoadWorkflow: chunks, batches, checkpoints, a primary key): rows/s, ratio.
+ *   2. The incremental re-run after 1 % of the rows changed, against the full load's time.
+ *   3. The whole DailyPipelineWorkflow over a shop of 100,000 customers and 1,000,000 order lines,
+ *      and the worker's peak memory.
+ *
+ * Options (environment): BENCH_EL_ROWS (default 5,000,000), BENCH_DAY_CUSTOMERS (100,000),
+ * BENCH_DAY_LINES (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { DEMO_SHOP_SOURCE } from '../activities/sources/demo-shop';
+import { saveSource } from '../activities/sources/registry';
+import { createPool } from '../lib/db';
+import { startEmbeddedPostgres } from '../lib/embedded/postgres';
+import { findFreePort } from '../lib/embedded/ports';
+import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
+import { migrateDatabase } from '../lib/migrate';
+import { TASK_QUEUES } from '../lib/names';
+import { ensureSearchAttributes } from '../lib/temporal';
+import { DailyPipelineWorkflow, ExtractLoadWorkflow } from '../workflows';
+
+const projectRoot = path.resolve(__dirname, '..');
+const EL_ROWS = Number(process.env.BENCH_EL_ROWS ?? 5_000_000);
+const DAY_CUSTOMERS = Number(process.env.BENCH_DAY_CUSTOMERS ?? 100_000);
+const DAY_LINES = Number(process.env.BENCH_DAY_LINES ?? 1_000_000);
+const LOAD_CONCURRENCY = process.env.BENCH_LOAD_CONCURRENCY
+  ? Number(process.env.BENCH_LOAD_CONCURRENCY)
+  : undefined;
+/** Which parts to run, e.g. "1,2" (default all): part 2 needs part 1. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(',').map((p) => p.trim()));
+
+const say = (line = '') => process.stdout.write(line + '\n');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const perSecond = (rows: number, ms: number) =>
+  `${Math.round(rows / (ms / 1000)).toLocaleString('en-US')} rows/s`;
+
+async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const result = await work();
+  return [result, performance.now() - started];
+}
+
+/** The production worker for the etl queue, in a process of its own so its memory can be read. */
+async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), 'worker', '--queue', 'etl'],
+    {
+      cwd: projectRoot,
+      env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      if (output.includes('Workers are running')) resolve(child);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`The worker exited (${code}):\n${output}`)));
+  });
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** Peak resident memory of a process, from /proc (Linux). */
+function peakMemoryMb(pid: number): number | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    return kb ? Number(kb) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `rows` order lines in an empty shop database, by SQL alone (foreign-key triggers off while generating). */
+async function generateOrderLines(shop: pg.Pool, rows: number): Promise<void> {
+  const client = await shop.connect();
+  try {
+    await client.query('set session_replication_role = replica');
+    await client.query(`
+      insert into order_lines (order_line_id, order_id, product_id, quantity, unit_price, discount, created_at, updated_at)
+      select g, 1 + (g - 1) / 4, 1 + (g - 1) % 1000, 1 + g % 4, ((g % 40) + 1) * 1.25, (g % 3) * 0.05,
+             timestamptz '2025-11-01T00:00:00Z' + g * interval '5 seconds',
+             timestamptz '2025-11-01T00:00:00Z' + g * interval '5 seconds'
+        from generate_series(1, ${rows}) g`);
+  } finally {
+    client.release();
+  }
+  await shop.query('vacuum analyze order_lines');
+}
+
+/**
+ * A demo shop of `customers` customers and `lines` order lines (four per order) over the year up to
+ * 2026-11-20, with payments, a few price and address changes' worth of history, and the dirt a real
+ * shop has: negative quantities and prices, double-submitted lines.
+ */
+async function generateShop(shop: pg.Pool, customers: number, lines: number): Promise<void> {
+  const orders = Math.ceil(lines / 4);
+  const client = await shop.connect();
+  try {
+    await client.query('set session_replication_role = replica');
+    await client.query(`
+      insert into customers (customer_id, first_name, last_name, email, address_line, city, state, postal_code, country,
+                             signup_at, created_at, updated_at)
+      select g, 'First' || g, 'Last' || g, case when g % 50 = 0 then null else 'c' || g || '@example.com' end,
+             g || ' Main Street', 'Town ' || (g % 500), 'State ' || (g % 20), lpad((g % 99999)::text, 5, '0'), 'DE',
+             timestamptz '2025-01-01T00:00:00Z' + (g % 300) * interval '1 day', now(), now()
+        from generate_series(1, ${customers}) g`);
+    await client.query(`
+      insert into products (product_id, sku, name, category, brand, price, stock)
+      select g, 'SKU-' || g, 'Product ' || g, 'Category ' || (g % 12), 'Brand ' || (g % 40), ((g % 80) + 1) * 1.25, 100
+        from generate_series(1, 2000) g`);
+    await client.query(`
+      insert into orders (order_id, customer_id, status, placed_at, currency, created_at, updated_at)
+      select g, 1 + (g * 7919) % ${customers},
+             (array['paid', 'shipped', 'shipped', 'shipped', 'cancelled', 'returned', 'placed'])[1 + g % 7],
+             timestamptz '2025-11-21T00:00:00Z' + (g::float8 / ${orders}) * interval '365 days', 'EUR', now(), now()
+        from generate_series(1, ${orders}) g`);
+    await client.query(`
+      insert into order_lines (order_line_id, order_id, product_id, quantity, unit_price, discount)
+      select g, 1 + (g - 1) / 4, 1 + ((g - 1) % 4) * 500 + (g * 31) % 500,
+             case when g % 331 = 0 then -1 else 1 + g % 4 end,
+             case when g % 509 = 0 then -9.99 else ((g % 80) + 1) * 1.25 end, (g % 3) * 0.05
+        from generate_series(1, ${lines}) g`);
+    // Double-submitted checkouts: one line in 200 written twice under a new id.
+    await client.query(`
+      insert into order_lines (order_line_id, order_id, product_id, quantity, unit_price, discount)
+      select ${lines} + row_number() over (), order_id, product_id, quantity, unit_price, discount
+        from order_lines where order_line_id % 200 = 7`);
+    await client.query(`
+      insert into payments (payment_id, order_id, amount, method, status, paid_at)
+      select o.order_id, o.order_id, coalesce(sum(l.quantity * l.unit_price * (1 - l.discount)), 0)::numeric(12, 2),
+             (array['card', 'paypal', 'invoice'])[1 + o.order_id % 3],
+             case when o.status = 'returned' then 'refunded' else 'captured' end, o.placed_at + interval '5 minutes'
+        from orders o join order_lines l using (order_id)
+       where o.status <> 'placed'
+       group by o.order_id`);
+  } finally {
+    client.release();
+  }
+  await shop.query('vacuum analyze');
+}
+
+async function tableDigest(db: pg.Pool, table: string): Promise<string> {
+  const { rows } = await db.query<{ d: string }>(
+    `select count(*) || ':' || md5(string_agg(md5(t::text), '' order by order_line_id)) as d from ${table} t`,
+  );
+  return rows[0].d;
+}
+
+async function main(): Promise<void> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-el-'));
+  fs.chmodSync(home, 0o755);
+  say(
+    `cartflow extract-load benchmark (${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; state in ${home})`,
+  );
+  const postgres = await startEmbeddedPostgres({
+    dir: path.join(home, 'postgres'),
+    port: await findFreePort(),
+    databases: ['el_shop', 'el_warehouse', 'day_shop', 'day_warehouse'],
+    logFile: path.join(home, 'postgres.log'),
+  });
+  const temporal = await startEmbeddedTemporal({
+    cli: resolveTemporalCli({
+      cliPath: process.env.TEMPORAL_CLI_PATH,
+      toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
+    }),
+    dir: path.join(home, 'temporal'),
+    port: await findFreePort(),
+    uiPort: undefined,
+    namespace: 'default',
+    logFile: path.join(home, 'temporal.log'),
+  });
+  const connection = await Connection.connect({ address: temporal.address });
+  await ensureSearchAttributes(connection, 'default');
+  const client = new Client({ connection, namespace: 'default' });
+  const pools: pg.Pool[] = [];
+  const pool = (database: string) => {
+    const created = createPool(postgres.url(database), 'bench', 4);
+    pools.push(created);
+    return created;
+  };
+  let worker: ChildProcess | undefined;
+  const workerEnv = (shop: string, warehouse: string) => ({
+    CARTFLOW_HOME: path.join(home, 'cartflow'),
+    CARTFLOW_WAREHOUSE_URL: postgres.url(warehouse),
+    CARTFLOW_SHOP_URL: postgres.url(shop),
+    TEMPORAL_ADDRESS: temporal.address,
+    SMTP_URL: 'smtp://127.0.0.1:1',
+  });
+
+  try {
+    for (const database of ['el_shop', 'day_shop']) await migrateDatabase(postgres.url(database), 'shop');
+    for (const database of ['el_warehouse', 'day_warehouse'])
+      await migrateDatabase(postgres.url(database), 'warehouse');
+
+    // 1. Extract-load of a 5M-row table against a raw binary COPY pipe.
+    if (PARTS.has('1')) {
+      say('');
+      say(`1. Extract-load of ${EL_ROWS.toLocaleString('en-US')} order lines`);
+      const elShop = pool('el_shop');
+      const elWarehouse = pool('el_warehouse');
+      const [, generated] = await timed(() => generateOrderLines(elShop, EL_ROWS));
+      say(`   generated the table in the shop database in ${seconds(generated)}`);
+
+      const columns =
+        'order_line_id, order_id, product_id, quantity, unit_price, discount, created_at, updated_at';
+      const rawPipe = async () => {
+        await elWarehouse.query(`drop table if exists raw_order_lines`);
+        await elWarehouse.query(`
+        create table raw_order_lines (order_line_id bigint, order_id bigint, product_id bigint, quantity integer,
+          unit_price numeric(12, 2), discount numeric(5, 4), created_at timestamptz, updated_at timestamptz)`);
+        const source = await elShop.connect();
+        const target = await elWarehouse.connect();
+        try {
+          const [, ms] = await timed(async () => {
+            const into = target.query(
+              copyFrom(`copy raw_order_lines (${columns}) from stdin with (format binary)`),
+            );
+            await pipeline(
+              source.query(copyTo(`copy order_lines (${columns}) to stdout with (format binary)`)),
+              into,
+            );
+          });
+          return ms;
+        } finally {
+          source.release();
+          target.release();
+        }
+      };
+      const raw = Math.min(await rawPipe(), await rawPipe());
+      say(`   raw binary COPY pipe (best of 2):       ${seconds(raw)}  ${perSecond(EL_ROWS, raw)}`);
+
+      await saveSource(elWarehouse, {
+        ...DEMO_SHOP_SOURCE,
+        name: 'bench',
+        connection: { kind: 'postgres', url: postgres.url('el_shop') },
+        tables: [{ name: 'order_lines', primaryKey: ['order_line_id'], cursor: 'updated_at' }],
+      });
+      worker = await startWorker(workerEnv('el_shop', 'el_warehouse'));
+      const extractLoad = async () => {
+        const [result, ms] = await timed(() =>
+          client.workflow.execute(ExtractLoadWorkflow, {
+            workflowId: `bench-el-${Date.now()}`,
+            taskQueue: TASK_QUEUES.etl,
+            args: [{ sources: ['bench'], loadConcurrency: LOAD_CONCURRENCY }],
+          }),
+        );
+        return { load: result.loads[0], ms };
+      };
+      const fullRuns = [];
+      for (let i = 0; i < 2; i++) {
+        if (i > 0) {
+          await elWarehouse.query(`drop table staging_bench.order_lines`);
+          await elWarehouse.query(`delete from ops.extract_state; delete from ops.extract_chunks`);
+        }
+        fullRuns.push(await extractLoad());
+      }
+      const full = fullRuns.reduce((best, run) => (run.ms < best.ms ? run : best));
+      say(
+        `   cartflow extract-load (best of 2):      ${seconds(full.ms)}  ${perSecond(full.load.rows, full.ms)}` +
+          `  (${full.load.mode}, ${full.load.pieces} chunks, ${LOAD_CONCURRENCY ?? 4} at a time; all runs: ${fullRuns.map((r) => seconds(r.ms)).join(', ')})`,
+      );
+      say(`   ratio cartflow / raw pipe throughput:   ${(raw / full.ms).toFixed(2)}   (target ≥ 0.8)`);
+      say(
+        `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+      );
+
+      // 2. The incremental re-run after 1 % of the rows changed.
+      if (PARTS.has('2')) {
+        say('');
+        say(
+          '2. Incremental re-run after 1 % of the rows changed: every hundredth row, one in every page (the worst case)',
+        );
+        const [changed, updateMs] = await timed(
+          async () =>
+            (
+              await elShop.query(
+                `update order_lines set quantity = quantity + 1 where order_line_id % 100 = 0`,
+              )
+            ).rowCount ?? 0,
+        );
+        say(`   changed ${changed.toLocaleString('en-US')} rows at the source in ${seconds(updateMs)}`);
+        const incremental = await extractLoad();
+        say(
+          `   cartflow incremental extract-load:      ${seconds(incremental.ms)}  (${incremental.load.mode}, ${incremental.load.rows.toLocaleString('en-US')} rows in ${incremental.load.pieces} batch(es))`,
+        );
+        say(
+          `   incremental / full load time:           ${((100 * incremental.ms) / full.ms).toFixed(1)} %   (target < 5 %)`,
+        );
+        say(
+          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+        );
+        // The same amount of change where a real shop's changes fall: on its most recent rows.
+        const recent =
+          (
+            await elShop.query(
+              `update order_lines set quantity = quantity + 1 where order_line_id > ${EL_ROWS - EL_ROWS / 100}`,
+            )
+          ).rowCount ?? 0;
+        const clustered = await extractLoad();
+        say(
+          `   the same for the most recent 1 % (${recent.toLocaleString('en-US')} rows): ${seconds(clustered.ms)}, ` +
+            `${((100 * clustered.ms) / full.ms).toFixed(1)} % of the full load's time`,
+        );
+        say(
+          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+        );
+        say(`   worker peak memory so far:              ${peakMemoryMb(worker.pid!)?.toFixed(0) ?? '?'} MB`);
+      }
+      await stopWorker(worker);
+      worker = undefined;
+      await elShop.query('drop table order_lines cascade');
+      await elWarehouse.query('drop table staging_bench.order_lines, raw_order_lines');
+    }
+
+    // 3. The whole daily pipeline over 100k customers and 1M order lines.
+    if (PARTS.has('3')) {
+      say('');
+      say(
+        `3. The daily pipeline over ${DAY_CUSTOMERS.toLocaleString('en-US')} customers and ${DAY_LINES.toLocaleString('en-US')} order lines`,
+      );
+      const dayShop = pool('day_shop');
+      const [, shopMs] = await timed(() => generateShop(dayShop, DAY_CUSTOMERS, DAY_LINES));
+      const counts = (
+        await dayShop.query<{ c: number; o: number; l: number; p: number }>(
+          `select (select count(*) from customers)::int as c, (select count(*) from orders)::int as o,
+                (select count(*) from order_lines)::int as l, (select count(*) from payments)::int as p`,
+        )
+      ).rows[0];
+      say(
+        `   generated ${counts.c.toLocaleString('en-US')} customers, ${counts.o.toLocaleString('en-US')} orders, ` +
+          `${counts.l.toLocaleString('en-US')} order lines, ${counts.p.toLocaleString('en-US')} payments in ${seconds(shopMs)}`,
+      );
+      worker = await startWorker(workerEnv('day_shop', 'day_warehouse'));
+      const runDay = async (label: string) => {
+        const [result, ms] = await timed(() =>
+          client.workflow.execute(DailyPipelineWorkflow, {
+            workflowId: `bench-daily-${Date.now()}`,
+            taskQueue: TASK_QUEUES.etl,
+            args: [{ date: '2026-11-20', loadConcurrency: LOAD_CONCURRENCY }],
+          }),
+        );
+        const s = result.summary;
+        const t = s.transforms[0];
+        const r = s.reconciliations[0];
+        say(
+          `   ${label.padEnd(38)} ${seconds(ms)}   (target < 5 min)` +
+            `\n      loaded ${s.loads.map((l) => `${l.table} ${l.rows.toLocaleString('en-US')}`).join(', ')}` +
+            `\n      facts: ${t.orderLines.inserted.toLocaleString('en-US')} inserted, ${t.orderLines.updated.toLocaleString('en-US')} updated; ` +
+            `quarantined ${
+              Object.entries(s.quarantinedByRule)
+                .map(([rule, n]) => `${rule} ${n}`)
+                .join(', ') || 'none'
+            }` +
+            `\n      reconciliation: ${r.mismatchedDays === 0 ? `all ${r.days} days match` : `${r.mismatchedDays} days differ`}, ` +
+            `revenue ${r.source_amount}`,
+        );
+        return ms;
+      };
+      await runDay('first run (everything new):');
+      await runDay('second run (nothing changed):');
+      say(
+        `   worker peak memory:                     ${peakMemoryMb(worker.pid!)?.toFixed(0) ?? '?'} MB   (target < 1 GB)`,
+      );
+    }
+  } finally {
+    if (worker) await stopWorker(worker);
+    await Promise.all(pools.map((p) => p.end()));
+    await connection.close();
+    await temporal.stop();
+    await postgres.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:el failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
