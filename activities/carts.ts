@@ -41,6 +41,8 @@ export interface DecideRetargetingInput {
    * one still in the outbox, or on its way — the session is not idle and nothing is decided.
    */
   sessionIdleMs?: number;
+  /** The latest acceptance time among the events the cart has applied (ISO); null when it has none. */
+  lastReceivedAt?: string | null;
 }
 
 /** The session had an event the cart has not seen yet; it is idle no sooner than `until` (ISO). */
@@ -160,20 +162,24 @@ export function createCartActivities(deps: CartActivityDeps) {
       const { cart, kind, offer } = input;
       const sendKey = cartEmailKey(cart.cartId, kind);
       if (kind === 'abandoned' && input.sessionIdleMs !== undefined) {
-        // The cart's timer counts from the events it was given; the ledger knows every event the server
-        // accepted. An event that is late to the cart (Temporal was slow or down) keeps the session open.
-        // While an event of the session waits in the outbox the cart is incomplete: it looks again soon
-        // (the relay delivers within seconds), unless the event has waited so long that the relay is
-        // evidently not running; then the cart decides on what it has.
+        // The ledger knows every event the server accepted, the cart only those it was given. An event
+        // the cart has not seen (still in the outbox, or on its way) keeps the session open: its arrival
+        // wakes the cart, and 30 s is only the fallback. An event unseen for 15 minutes means the relay
+        // is not running; then the cart decides on what it has. (A cart given events without acceptance
+        // times, by a client of its own, counts the undelivered ones instead.)
         const { rows } = await warehouse.query<{ until: Date | null }>(
-          `select greatest(
-                    max(received_at) filter (where received_at > now() - make_interval(secs => $2::double precision / 1000))
-                      + make_interval(secs => $2::double precision / 1000),
-                    case when bool_or(forwarded_at is null and received_at > now() - interval '5 minutes')
-                         then now() + interval '2 seconds' end) as until
+          `select case
+                    when bool_or(received_at > now() - interval '15 minutes'
+                                 and case when $3::timestamptz is null then forwarded_at is null
+                                          else date_trunc('milliseconds', received_at) > $3::timestamptz end)
+                      then greatest(max(received_at) + make_interval(secs => $2::double precision / 1000),
+                                    now() + interval '30 seconds')
+                    when max(received_at) + make_interval(secs => $2::double precision / 1000) > now()
+                      then max(received_at) + make_interval(secs => $2::double precision / 1000)
+                  end as until
              from staging.raw_event_ids
             where user_session = $1`,
-          [cart.userSession, input.sessionIdleMs],
+          [cart.userSession, input.sessionIdleMs, input.lastReceivedAt ?? null],
         );
         if (rows[0].until !== null) return { decision: 'still_active', until: rows[0].until.toISOString() };
       }

@@ -11,6 +11,8 @@ export interface StoredEvent {
   productId: string;
   price: number;
   quantity: number;
+  /** When the server accepted it (the database's clock, to the millisecond): the cart's idle time counts from here. */
+  receivedAt: string;
 }
 
 export interface StoreResult {
@@ -34,10 +36,18 @@ export async function ensurePartitions(pool: pg.Pool, eventTimes: readonly strin
   const days = new Set(eventTimes.map((time) => new Date(time).toISOString().slice(0, 10)));
   for (const day of days) {
     if (known.has(day)) continue;
-    await pool.query('select staging.ensure_raw_events_partition($1::date)', [day]);
+    try {
+      await pool.query('select staging.ensure_raw_events_partition($1::date)', [day]);
+    } catch (error) {
+      // Another server created it in the same instant: it exists, which is all this wanted.
+      if ((error as { code?: string }).code !== DUPLICATE_TABLE) throw error;
+    }
     known.add(day);
   }
 }
+
+/** Postgres's error for creating a table that exists. */
+const DUPLICATE_TABLE = '42P07';
 
 /** Postgres's error for a row whose partition does not exist. */
 const NO_PARTITION = '23514';
@@ -76,7 +86,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
     brand: event.brand || null,
     email: event.email ? event.email.trim() : null,
   }));
-  const { rows: inserted } = await pool.query<{ ord: number }>(
+  const { rows: inserted } = await pool.query<{ ord: number; received_at: Date }>(
     `with incoming as (
        select distinct on (e.event_id) e.*
          from jsonb_to_recordset($1::jsonb) as e(
@@ -87,7 +97,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
        insert into staging.raw_event_ids (event_id, event_time, user_session)
        select event_id, event_time, user_session from incoming
        on conflict (event_id) do nothing
-       returning event_id
+       returning event_id, received_at
      ), stored as (
        insert into staging.raw_events
          (event_id, event_time, event_type, user_id, user_session, product_id, price, quantity,
@@ -97,10 +107,12 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
          from incoming i join claimed c using (event_id)
        returning event_id
      )
-     select i.ord from incoming i join stored s using (event_id) order by i.ord`,
+     select i.ord, c.received_at
+       from incoming i join stored s using (event_id) join claimed c using (event_id)
+      order by i.ord`,
     [JSON.stringify(rows)],
   );
-  const stored = inserted.map(({ ord }) => {
+  const stored = inserted.map(({ ord, received_at }) => {
     const row = rows[ord];
     return {
       eventId: row.event_id,
@@ -111,6 +123,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
       productId: row.product_id,
       price: row.price,
       quantity: row.quantity,
+      receivedAt: received_at.toISOString(),
     };
   });
   return { stored, duplicates: events.length - stored.length };

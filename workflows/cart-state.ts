@@ -14,6 +14,11 @@ export interface CartEvent {
   productId: string;
   price: number;
   quantity: number;
+  /**
+   * When the server accepted the event (ISO, milliseconds). The idle time counts from here, so an
+   * event that reaches the cart late (Temporal was slow) does not stretch the session.
+   */
+  receivedAt?: string;
 }
 
 /** What one signal carries: a request's accepted events of one cart, in the order the storefront sent them. */
@@ -58,6 +63,8 @@ export interface CartState {
   prices: Record<string, { price: number; at: string }>;
   firstEventAt: string;
   lastEventAt: string;
+  /** The latest acceptance time of the events the cart has applied (ISO), or null if none carried one. */
+  lastReceivedAt: string | null;
   eventCount: number;
   /** The ids of recent events, to ignore an event forwarded twice (the relay delivers at least once). */
   recentEventIds: string[];
@@ -89,6 +96,7 @@ export function newCartState(
     prices: {},
     firstEventAt: firstEvent?.eventTime ?? '',
     lastEventAt: firstEvent?.eventTime ?? '',
+    lastReceivedAt: null,
     eventCount: 0,
     recentEventIds: [],
     purchase: null,
@@ -129,6 +137,11 @@ export function applyEvents(
       state.firstEventAt = event.eventTime;
     if (!state.lastEventAt || Date.parse(event.eventTime) > Date.parse(state.lastEventAt))
       state.lastEventAt = event.eventTime;
+    if (
+      event.receivedAt !== undefined &&
+      (state.lastReceivedAt === null || Date.parse(event.receivedAt) > Date.parse(state.lastReceivedAt))
+    )
+      state.lastReceivedAt = event.receivedAt;
     const known = state.prices[event.productId];
     if (event.eventType !== 'view' && (!known || Date.parse(event.eventTime) >= Date.parse(known.at))) {
       state.prices[event.productId] = { price: event.price, at: event.eventTime };

@@ -187,8 +187,15 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
           state.stage = cartLines(state).length > 0 ? 'cart' : 'browsing';
         }
         // An abandoned cart keeps its reminder and attribution deadlines; any other restarts its idle timer.
-        if (!wasAbandoned || state.stage === 'purchased')
-          state.idleDeadline = Date.now() + settings.sessionIdleMs;
+        // The idle time counts from when the server accepted the latest event, so an event that reached
+        // the cart late does not stretch the session (events signalled without that time count from now).
+        if (!wasAbandoned || state.stage === 'purchased') {
+          const basis =
+            state.lastReceivedAt !== null && batch.every((event) => event.receivedAt !== undefined)
+              ? Date.parse(state.lastReceivedAt)
+              : Date.now();
+          state.idleDeadline = basis + settings.sessionIdleMs;
+        }
         show();
       }
     } else if (deadline !== null && Date.now() >= deadline) {
@@ -238,6 +245,7 @@ async function abandon(
     cart,
     offer,
     sessionIdleMs: settings.sessionIdleMs,
+    lastReceivedAt: state.lastReceivedAt,
   });
   if (decided.decision === 'still_active') {
     // The server accepted an event the cart has not been given yet: wait for it, and for the idle time.

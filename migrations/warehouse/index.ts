@@ -9,6 +9,7 @@ import * as extractFreshLoads from './20261123_106_extract_fresh_loads';
 import * as rawEvents from './20261123_201_raw_events';
 import * as cartRetargeting from './20261123_202_cart_retargeting';
 import * as rawEventIdsBySession from './20261123_203_raw_event_ids_by_session';
+import * as partitionRace from './20261123_204_partition_race';
 import * as imports from './20261123_301_imports';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
@@ -23,5 +24,6 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_201_raw_events': rawEvents,
   '20261123_202_cart_retargeting': cartRetargeting,
   '20261123_203_raw_event_ids_by_session': rawEventIdsBySession,
+  '20261123_204_partition_race': partitionRace,
   '20261123_301_imports': imports,
 };

@@ -5,7 +5,7 @@ import { cartWorkflowId } from '../../lib/names';
 import { createCartForwarder, cartSettingsFrom, startEventRelay } from '../../server/cart-forwarder';
 import { buildServer } from '../../server/app';
 import { cartQuery } from '../../workflows';
-import { makeEvent, startCartStack, TEST_TOKEN, type CartStack } from '../helpers/carts';
+import { makeEvent, startCartStack, TEST_TOKEN, waitFor, type CartStack } from '../helpers/carts';
 
 describe('POST /v1/events against real Postgres and a real Temporal server', () => {
   let stack: CartStack;
@@ -50,11 +50,14 @@ describe('POST /v1/events against real Postgres and a real Temporal server', () 
     expect(response).toEqual({ status: 202, body: { accepted: 4, duplicates: 0 } });
     expect(await countStored([a, b])).toEqual({ events: 4, ids: 4 });
 
-    const { rows } = await stack.deps.warehouse.query(
-      `select count(*)::int as unforwarded from staging.raw_event_ids where user_session = any($1) and forwarded_at is null`,
-      [[a, b]],
-    );
-    expect(rows[0].unforwarded).toBe(0);
+    // Delivered events are marked in the outbox together, a moment after the answer.
+    await waitFor('the delivered events to be marked', async () => {
+      const { rows } = await stack.deps.warehouse.query(
+        `select count(*)::int as unforwarded from staging.raw_event_ids where user_session = any($1) and forwarded_at is null`,
+        [[a, b]],
+      );
+      return rows[0].unforwarded === 0 ? true : undefined;
+    });
     const cartA = await stack.client.workflow.getHandle(cartWorkflowId(a)).query(cartQuery);
     expect(cartA.items).toEqual([
       { productId: '101', quantity: 2, unitPrice: 12.5 },
@@ -113,6 +116,17 @@ describe('POST /v1/events against real Postgres and a real Temporal server', () 
     );
     // 2019-10-02T00:30+02:00 is 2019-10-01T22:30Z: partitions are UTC days.
     expect(rows).toEqual([{ partition: 'staging.raw_events_20191001', n: 8 }]);
+  });
+
+  it("creates a new day's partition exactly once when many connections race for it", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        stack.deps.warehouse.query<{ created: boolean }>(
+          `select staging.ensure_raw_events_partition('2021-03-04'::date) as created`,
+        ),
+      ),
+    );
+    expect(results.map((r) => r.rows[0].created).filter(Boolean)).toHaveLength(1);
   });
 
   it('recreates a partition that went away behind the server (an archive detached it) and stores the batch', async () => {

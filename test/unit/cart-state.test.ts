@@ -73,6 +73,17 @@ describe('the cart as pure data', () => {
     expect(state.recentEventIds).toHaveLength(REMEMBERED_EVENT_IDS);
   });
 
+  it('remembers the latest acceptance time, whatever order the events come in', () => {
+    const state = newCartState('s', 's:1', undefined);
+    applyEvents(state, [
+      event({ receivedAt: '2026-11-23T10:00:05.000Z' }),
+      event({ receivedAt: '2026-11-23T10:00:09.000Z' }),
+    ]);
+    applyEvents(state, [event({ receivedAt: '2026-11-23T10:00:07.000Z' })]);
+    expect(state.lastReceivedAt).toBe('2026-11-23T10:00:09.000Z');
+    expect(newCartState('t', 't:1', undefined).lastReceivedAt).toBeNull();
+  });
+
   it('adds up a purchase made of several purchase events', () => {
     const state = newCartState('s', 's:1', undefined);
     expect(applyEvents(state, [event({ quantity: 2, price: 10 })]).purchased).toBe(false);
