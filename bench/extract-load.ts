@@ -23,7 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DEMO_SHOP_SOURCE } from '../activities/sources/demo-shop';
-import { saveSource } from '../activities/sources/registry';
+import { resetSourceTables, saveSource } from '../activities/sources/registry';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort } from '../lib/embedded/ports';
@@ -205,6 +205,22 @@ async function main(): Promise<void> {
     return created;
   };
   let worker: ChildProcess | undefined;
+  let cleaning: Promise<void> | undefined;
+  // Whatever happens, Ctrl-C included, nothing this benchmark started outlives it.
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      if (worker) await stopWorker(worker);
+      await Promise.all(pools.map((p) => p.end()));
+      await connection.close();
+      await temporal.stop();
+      await postgres.stop();
+      fs.rmSync(home, { recursive: true, force: true });
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the benchmark's processes\n`);
+      void cleanUp().finally(() => process.exit(130));
+    });
   const workerEnv = (shop: string, warehouse: string) => ({
     CARTFLOW_HOME: path.join(home, 'cartflow'),
     CARTFLOW_WAREHOUSE_URL: postgres.url(warehouse),
@@ -275,8 +291,7 @@ async function main(): Promise<void> {
       const fullRuns = [];
       for (let i = 0; i < 2; i++) {
         if (i > 0) {
-          await elWarehouse.query(`drop table staging_bench.order_lines`);
-          await elWarehouse.query(`delete from ops.extract_state; delete from ops.extract_chunks`);
+          await resetSourceTables(elWarehouse, 'bench');
         }
         fullRuns.push(await extractLoad());
       }
@@ -287,7 +302,7 @@ async function main(): Promise<void> {
       );
       say(`   ratio cartflow / raw pipe throughput:   ${(raw / full.ms).toFixed(2)}   (target ≥ 0.8)`);
       say(
-        `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+        `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines__current')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
       );
 
       // 2. The incremental re-run after 1 % of the rows changed.
@@ -313,7 +328,7 @@ async function main(): Promise<void> {
           `   incremental / full load time:           ${((100 * incremental.ms) / full.ms).toFixed(1)} %   (target < 5 %)`,
         );
         say(
-          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines__current')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
         );
         // The same amount of change where a real shop's changes fall: on its most recent rows.
         const recent =
@@ -328,14 +343,14 @@ async function main(): Promise<void> {
             `${((100 * clustered.ms) / full.ms).toFixed(1)} % of the full load's time`,
         );
         say(
-          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
+          `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines__current')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
         );
         say(`   worker peak memory so far:              ${peakMemoryMb(worker.pid!)?.toFixed(0) ?? '?'} MB`);
       }
       await stopWorker(worker);
       worker = undefined;
       await elShop.query('drop table order_lines cascade');
-      await elWarehouse.query('drop table staging_bench.order_lines, raw_order_lines');
+      await elWarehouse.query('drop schema staging_bench cascade; drop table raw_order_lines');
     }
 
     // 3. The whole daily pipeline over 100k customers and 1M order lines.
@@ -389,12 +404,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    if (worker) await stopWorker(worker);
-    await Promise.all(pools.map((p) => p.end()));
-    await connection.close();
-    await temporal.stop();
-    await postgres.stop();
-    fs.rmSync(home, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 

@@ -119,6 +119,34 @@ export function compareSchemas(options: {
   return { columns, added, unlisted };
 }
 
+/**
+ * A staged table is three relations in `staging_<source>`:
+ * - `<table>`: the rows as of the last full load or compaction, keyed by the primary key;
+ * - `<table>__changes`: rows changed since, appended by incremental loads, each with the load's
+ *   transaction as `cartflow_seq` (so an incremental load costs what changed, not what is there);
+ * - `<table>__current`: a view of the current copy — the table overlaid with the latest change of each
+ *   key. The transform reads it (under the table's own name); so should anyone reading staging.
+ * Once the changes grow past a share of the table, a load folds them in (`compactChanges`).
+ */
+export const changesTable = (table: string) => `${table}__changes`;
+export const currentView = (table: string) => `${table}__current`;
+
+/** The view of the current copy: the table's rows whose key has no change, and the latest change of each key. */
+function currentViewSql(schema: string, table: SourceTable, columns: StagedColumn[]): string {
+  const names = columns.map((c) => ident(c.name)).join(', ');
+  const key = table.primaryKey.map(ident).join(', ');
+  const matches = table.primaryKey.map((k) => `c.${ident(k)} = b.${ident(k)}`).join(' and ');
+  return `
+    create view ${qualified(schema, currentView(table.name))} as
+    select ${columns.map((c) => `b.${ident(c.name)}`).join(', ')}
+      from ${qualified(schema, table.name)} b
+     where not exists (select 1 from ${qualified(schema, changesTable(table.name))} c where ${matches})
+    union all
+    select ${names}
+      from (select distinct on (${key}) ${names} from ${qualified(schema, changesTable(table.name))}
+             order by ${key}, cartflow_seq desc) latest`;
+}
+
 /** Creates the staged copy of a table, or brings its columns in line with the comparison. */
 export async function applyStagingSchema(
   client: pg.PoolClient,
@@ -128,18 +156,70 @@ export async function applyStagingSchema(
   exists: boolean,
 ): Promise<void> {
   const target = qualified(schema, table.name);
+  const changes = qualified(schema, changesTable(table.name));
   await client.query(`create schema if not exists ${ident(schema)}`);
+  const view = qualified(schema, currentView(table.name));
+  const unchanged =
+    exists &&
+    comparison.added.length === 0 &&
+    comparison.unlisted.length === 0 &&
+    (await client.query<{ v: string | null }>(`select to_regclass($1)::text as v`, [view])).rows[0].v !==
+      null;
+  if (unchanged) return;
+  await client.query(`drop view if exists ${view}`);
   if (!exists) {
     const columns = comparison.columns.map((c) => `${ident(c.name)} ${c.type}`);
     await client.query(
       `create table ${target} (${columns.join(', ')}, primary key (${table.primaryKey.map(ident).join(', ')}))`,
     );
-    return;
+  } else {
+    for (const column of comparison.added)
+      await client.query(`alter table ${target} add column ${ident(column.name)} ${column.type}`);
+    for (const name of comparison.unlisted)
+      await client.query(`alter table ${target} drop column ${ident(name)}`);
   }
-  for (const column of comparison.added)
-    await client.query(`alter table ${target} add column ${ident(column.name)} ${column.type}`);
-  for (const name of comparison.unlisted)
-    await client.query(`alter table ${target} drop column ${ident(name)}`);
+  // The changes table follows the table's columns (created for tables staged before it existed, too).
+  const changeColumns = await readColumns(client, schema, changesTable(table.name));
+  if (!changeColumns) {
+    await client.query(
+      `create table ${changes} (like ${target}, cartflow_seq bigint not null default pg_current_xact_id()::text::bigint)`,
+    );
+  } else {
+    for (const column of comparison.columns)
+      if (!changeColumns.some((c) => c.name === column.name))
+        await client.query(`alter table ${changes} add column ${ident(column.name)} ${column.type}`);
+    for (const column of changeColumns)
+      if (column.name !== 'cartflow_seq' && !comparison.columns.some((c) => c.name === column.name))
+        await client.query(`alter table ${changes} drop column ${ident(column.name)}`);
+  }
+  await client.query(currentViewSql(schema, table, comparison.columns));
+}
+
+/**
+ * Folds the changes into the table: each changed key's row replaced by its latest change, then the
+ * changes emptied. Rewrites the pages the changes touch, so it runs only once they are many.
+ */
+export async function compactChanges(
+  client: pg.PoolClient,
+  schema: string,
+  table: SourceTable,
+  columns: StagedColumn[],
+) {
+  const target = qualified(schema, table.name);
+  const changes = qualified(schema, changesTable(table.name));
+  const names = columns.map((c) => ident(c.name)).join(', ');
+  const key = table.primaryKey.map(ident).join(', ');
+  const matches = table.primaryKey.map((k) => `c.${ident(k)} = b.${ident(k)}`).join(' and ');
+  await client.query(
+    `delete from ${target} b using (select distinct ${key} from ${changes}) c where ${matches}`,
+  );
+  const { rowCount } = await client.query(
+    `insert into ${target} (${names})
+     select ${names} from (select distinct on (${key}) ${names} from ${changes} order by ${key}, cartflow_seq desc) latest`,
+  );
+  await client.query(`truncate ${changes}`);
+  await client.query(`analyze ${target}`);
+  return rowCount ?? 0;
 }
 
 /** The select list that reads the staged columns from the source, casting types the warehouse lacks to text. */

@@ -8,6 +8,8 @@ import { findSource, SourcePools } from '../sources/registry';
 import { failure, permanent } from '../pipeline-errors';
 import {
   applyStagingSchema,
+  changesTable,
+  compactChanges,
   compareSchemas,
   isIntegerType,
   readColumns,
@@ -290,6 +292,8 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
         // Into an empty staged copy, batches need not clear their range first, and the primary key is
         // cheaper built once at the end than maintained row by row: drop it until the load completes.
         const target = qualified(schema, table.name);
+        // A full load supersedes every change loaded before it.
+        await client.query(`truncate ${qualified(schema, changesTable(table.name))}`);
         const fresh = (await client.query(`select 1 from ${target} limit 1`)).rowCount === 0;
         if (fresh) await dropPrimaryKey(client, schema, table.name);
         await client.query(
@@ -524,7 +528,8 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
         throw permanent('InvalidInput', `${source.name}.${table.name} has no cursor column.`);
       const cursor = table.cursor;
       const format = source.copyFormat ?? 'binary';
-      const target = qualified(stagingSchema(source.name), table.name);
+      const schema = stagingSchema(source.name);
+      const changes = qualified(schema, changesTable(table.name));
       const from = qualified(SourcePools.schemaOf(source), table.name);
       const batchRows = input.batchRows ?? DEFAULT_SIZES.batchRows;
       let rows = 0;
@@ -570,13 +575,13 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             }
             const order = [ident(cursor), ...table.primaryKey.map(ident)].join(', ');
             const names = columns.map((col) => ident(col.name)).join(', ');
-            await client.query(`create temp table cartflow_batch (like ${target}) on commit drop`);
+            // Appended to the changes table, stamped with this transaction: no page of the table is touched.
             const loaded = await withSourceClient(source, (src) =>
               copyRows({
                 source: src,
                 warehouse: client,
                 select: `select ${sourceSelectList(columns)} from ${from} where ${conditions.join(' and ')} order by ${order} limit ${batchRows}`,
-                target: 'cartflow_batch',
+                target: changes,
                 columns: names,
                 format,
               }),
@@ -586,23 +591,13 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
                 type: 'SourceSchemaChanged',
               }),
             );
-            if (loaded > 0) {
-              const keys = table.primaryKey.map(ident).join(', ');
-              const updates = columns
-                .filter((col) => !table.primaryKey.includes(col.name))
-                .map((col) => `${ident(col.name)} = excluded.${ident(col.name)}`);
-              await client.query(
-                `insert into ${target} (${names}) select ${names} from cartflow_batch
-               on conflict (${keys}) do ${updates.length > 0 ? `update set ${updates.join(', ')}` : 'nothing'}`,
-              );
-            }
             const finished = loaded < batchRows;
             let checkpoint: { cursor: string; pk: string[] | null };
             if (finished) checkpoint = { cursor: input.upTo, pk: null };
             else {
               const { rows: last } = await client.query<{ c: string; pk: string[] }>(
                 `select ${ident(cursor)}::text as c, array[${table.primaryKey.map((k) => `${ident(k)}::text`).join(', ')}] as pk
-                 from cartflow_batch order by ${order
+                 from ${changes} where cartflow_seq = pg_current_xact_id()::text::bigint order by ${order
                    .split(', ')
                    .map((o) => `${o} desc`)
                    .join(', ')} limit 1`,
@@ -626,6 +621,27 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
           if (outcome.finished) break;
           beat({ rows, checkpoint: outcome.checkpoint });
         }
+        // Once the changes are a tenth of the table, fold them in: the view stays cheap to read.
+        await inTransaction(warehouse, async (client) => {
+          await lockTable(client, source.name, table.name);
+          const { rows: sizes } = await client.query<{ changes: number; rows: number }>(
+            `select (select count(*) from ${changes})::bigint as changes,
+                    greatest((select reltuples from pg_class where oid = $1::regclass), 0)::bigint as rows`,
+            [qualified(schema, table.name)],
+          );
+          if (sizes[0].changes > Math.max(10_000, sizes[0].rows / 10)) {
+            const { rows: stateRows } = await client.query<{ columns: StagedColumn[] }>(
+              `select columns from ops.extract_state where source = $1 and table_name = $2`,
+              [source.name, table.name],
+            );
+            const folded = await compactChanges(client, schema, table, stateRows[0].columns);
+            log.info('Folded changes into the staged table', {
+              source: source.name,
+              table: table.name,
+              folded,
+            });
+          } else if (rows > 0) await client.query(`analyze ${changes}`);
+        });
       });
       return { source: source.name, table: table.name, rows, rowsThisAttempt: rows, batches, resumed };
     },

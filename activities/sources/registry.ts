@@ -101,9 +101,10 @@ export async function resetSourceTables(
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
         `cartflow.extract:${sourceName}.${name}`,
       ]);
-      await client.query(
-        `drop table if exists ${pg.escapeIdentifier(stagingSchema(sourceName))}.${pg.escapeIdentifier(name)}`,
-      );
+      const schema = pg.escapeIdentifier(stagingSchema(sourceName));
+      // The table, its changes and the view over both (dropped with the table).
+      await client.query(`drop table if exists ${schema}.${pg.escapeIdentifier(name)} cascade`);
+      await client.query(`drop table if exists ${schema}.${pg.escapeIdentifier(`${name}__changes`)}`);
     }
     await client.query(
       `delete from ops.extract_chunks where source = $1 and ($2::text is null or table_name = $2)`,

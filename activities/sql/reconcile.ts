@@ -47,9 +47,9 @@ export const COMPARE_DAILY_TOTALS = `
     select coalesce(to_char(o.placed_at_ts, 'YYYY-MM-DD'), ${NO_DATE}) as day, count(*) as lines,
            coalesce(sum(l.quantity * l.unit_price * (1 - l.discount)), 0) as amount
       from staging.canonical_order_lines l
-      left join lateral (select o.placed_at_ts from staging.canonical_orders o
-                          where o.source = l.source and o.order_id = l.order_id
-                          order by o.rule is null desc, o.changed_at_ts desc nulls last limit 1) o on true
+      left join (select distinct on (order_id) order_id, placed_at_ts from staging.canonical_orders
+                  where source = $1
+                  order by order_id, rule is null desc, changed_at_ts desc nulls last) o on o.order_id = l.order_id
      where l.source = $1 and l.rule is not null
      group by 1
   ),

@@ -105,7 +105,9 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       let rows: ComparedRow[];
       try {
         await client.query('begin read only');
-        await client.query(`select set_config('timezone', $1, true)`, [timezone]);
+        await client.query(`select set_config('timezone', $1, true), set_config('work_mem', '128MB', true)`, [
+          timezone,
+        ]);
         rows = (
           await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [source.name, JSON.stringify(sourceTotals)])
         ).rows;

@@ -2,6 +2,7 @@ import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { TransformSummary } from '../../lib/pipeline-summary';
+import { changesTable, currentView } from '../extract/catalog';
 import { ident } from '../extract/identifiers';
 import { failure, permanent } from '../pipeline-errors';
 import {
@@ -68,6 +69,28 @@ export async function mappingColumns(
   return present;
 }
 
+/**
+ * For each staged table with changes not yet folded in, a temporary view of its current copy under
+ * the table's name, for this transaction (the caller drops them before committing). Returns their names.
+ */
+async function overlayChanges(client: pg.PoolClient, schema: string, tables: string[]): Promise<string[]> {
+  const overlaid: string[] = [];
+  for (const name of tables) {
+    const changes = `${ident(schema)}.${ident(changesTable(name))}`;
+    const { rows } = await client.query<{ present: boolean }>(
+      `select to_regclass($1) is not null as present`,
+      [`${ident(schema)}.${ident(currentView(name))}`],
+    );
+    if (!rows[0].present) continue;
+    if ((await client.query(`select 1 from ${changes} limit 1`)).rowCount === 0) continue;
+    await client.query(
+      `create temporary view ${ident(name)} as select * from ${ident(schema)}.${ident(currentView(name))}`,
+    );
+    overlaid.push(name);
+  }
+  return overlaid;
+}
+
 export function createTransformActivities({ warehouse, timezone }: TransformDeps) {
   return {
     /**
@@ -99,8 +122,6 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 ms: Date.now() - began,
                 rows: result.rowCount,
               });
-              if (process.env.CARTFLOW_PROFILE)
-                process.stderr.write(`${what}: ${Date.now() - began} ms, ${result.rowCount} rows\n`);
               return result;
             } catch (error) {
               failure(error, `${what} for source ${source.name}`);
@@ -115,6 +136,13 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           await client.query(`select set_config('search_path', $1, true)`, [
             ident(stagingSchema(source.name)),
           ]);
+          // Where incremental loads left changes, the mapping reads the current copy (the staged table
+          // overlaid with its changes) under the table's own name: a temporary view, found first.
+          const overlaid = await overlayChanges(
+            client,
+            stagingSchema(source.name),
+            source.tables.map((t) => t.name),
+          );
 
           const mapped: Record<string, number> = {};
           for (const entity of ENTITY_ORDER) {
@@ -127,8 +155,12 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             try {
               const result = await client.query(canonicalInsert(entity, sql, present), [input.source]);
               mapped[entity] = result.rowCount ?? 0;
-              if (process.env.CARTFLOW_PROFILE)
-                process.stderr.write(`map ${entity}: ${Date.now() - began} ms\n`);
+              log.debug('Mapped', {
+                source: source.name,
+                entity,
+                ms: Date.now() - began,
+                rows: result.rowCount,
+              });
             } catch (error) {
               failure(error, `The ${entity} mapping of source ${source.name} failed`, {
                 type: 'MappingFailed',
@@ -202,6 +234,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           };
           const orderLines = await facts('order line', FACT_ORDER_LINE);
           const payments = await facts('payment', FACT_PAYMENT);
+          for (const name of overlaid) await client.query(`drop view pg_temp.${ident(name)}`);
           step = 'committing';
           const summary: TransformSummary = {
             source: source.name,

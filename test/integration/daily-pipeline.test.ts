@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { createPool } from '../../lib/db';
 import { simulateShop, type SimulateSummary } from '../../simulator';
 import { createTestDeps, type TestDeps } from '../helpers/deps';
-import { coreFingerprint, rowsOf, runDailyPipeline } from '../helpers/pipeline';
+import { coreFingerprint, rowsOf, runDailyPipeline, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
 
@@ -149,6 +149,20 @@ describe('DailyPipelineWorkflow over the demo shop', () => {
     expect(loaded.products).toMatchObject({ mode: 'incremental', rows: 1 });
     expect(loaded.customers).toMatchObject({ mode: 'incremental', rows: 1 });
     expect(loaded.order_lines).toMatchObject({ mode: 'unchanged', rows: 0 });
+    // The changed rows were appended to the tables' changes, and the current copies equal the shop.
+    const { rows: appended } = await deps.warehouse.query(
+      `select (select count(*) from staging_shop.orders__changes)::int as orders,
+              (select count(*) from staging_shop.customers__changes)::int as customers`,
+    );
+    expect(appended[0]).toEqual({ orders: 1, customers: 1 });
+    for (const [table, key] of [
+      ['orders', 'order_id'],
+      ['customers', 'customer_id'],
+      ['products', 'product_id'],
+    ] as const)
+      expect(await tableDigest(deps.warehouse, `staging_shop.${table}__current`, key)).toEqual(
+        await tableDigest(shop, table, key),
+      );
 
     // The cancellation: the order's lines now say cancelled, still one fact per line.
     const { rows: facts } = await deps.warehouse.query(

@@ -149,4 +149,37 @@ describe('the daily pipeline when a source fails or changes', () => {
       await tableDigest(shop, 'customers', 'customer_id'),
     );
   });
+
+  it('fails the run when the warehouse no longer matches the source, with the numbers', async () => {
+    // A hard delete at the source: a cursor cannot see it, so staging keeps the line; reconciliation must.
+    const { rows: gone } = await shop.query<{ order_line_id: string; amount: string }>(
+      `delete from order_lines where order_line_id = 7
+       returning order_line_id::text, (quantity * unit_price * (1 - discount))::text as amount`,
+    );
+    expect(gone).toHaveLength(1);
+    const error = await runDailyPipeline(worker, { date: '2026-11-21' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const activity = (error as WorkflowFailedError).cause as ActivityFailure;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect(activity.activityType).toBe('reconcileSource');
+    const cause = activity.cause as ApplicationFailure;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect(cause.type).toBe('ReconciliationMismatch');
+    expect(cause.nonRetryable).toBe(true);
+    expect(cause.message).toMatch(/Reconciliation of source shop failed: 1 of \d+ days differ/);
+    expect(cause.message).toMatch(/source 2999 lines .* warehouse 3000 lines/);
+    const run = await deps.warehouse.query(
+      `select status, summary->'reconciliations'->0 as reconciliation from ops.pipeline_runs
+        order by started_at desc limit 1`,
+    );
+    expect(run.rows[0].status).toBe('failed');
+    expect(run.rows[0].reconciliation).toMatchObject({
+      source_lines: 2999,
+      warehouse_lines: 3000,
+      mismatchedDays: 1,
+    });
+  });
 });
