@@ -171,7 +171,7 @@ export function createCartActivities(deps: CartActivityDeps) {
           `select case
                     when bool_or(received_at > now() - interval '15 minutes'
                                  and case when $3::timestamptz is null then forwarded_at is null
-                                          else date_trunc('milliseconds', received_at) > $3::timestamptz end)
+                                          else received_at > $3::timestamptz end)
                       then greatest(max(received_at) + make_interval(secs => $2::double precision / 1000),
                                     now() + interval '30 seconds')
                     when max(received_at) + make_interval(secs => $2::double precision / 1000) > now()

@@ -30,7 +30,7 @@ import { terminate } from '../lib/embedded/process';
 import { resolveTemporalCli } from '../lib/embedded/temporal';
 import { SEARCH_ATTRIBUTES } from '../lib/names';
 import { migrateDatabase } from '../lib/migrate';
-import { CartWorkflow, cartEventsSignal } from '../workflows/cart';
+import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
 
 const projectRoot = path.resolve(__dirname, '..');
 
@@ -331,6 +331,68 @@ async function startBenchTemporal(home: string, mode: Options['temporal']) {
   };
 }
 
+/** What the warehouse and Temporal say about a few carts, to tell a late e-mail from a lost one. */
+async function explainCarts(warehouseUrl: string, address: string, sessions: string[]): Promise<string[]> {
+  if (sessions.length === 0) return [];
+  const warehouse = createPool(warehouseUrl, 'bench-explain', 2);
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  try {
+    const lines: string[] = [];
+    for (const session of sessions) {
+      const { rows } = await warehouse.query<{ decisions: string | null; undelivered: number }>(
+        `select (select string_agg(kind || ' ' || decision || coalesce('/' || reason, ''), ', ')
+                   from core.fact_retargeting where user_session = $1) as decisions,
+                (select count(*)::int from staging.raw_event_ids
+                  where user_session = $1 and forwarded_at is null) as undelivered`,
+        [session],
+      );
+      let workflow = '';
+      try {
+        const description = await client.workflow.getHandle(`cart-${session}`).describe();
+        const pending = (description.raw.pendingActivities ?? []).map(
+          (a) =>
+            `${a.activityType?.name} attempt ${a.attempt}${a.lastFailure?.message ? ` (${a.lastFailure.message})` : ''}`,
+        );
+        workflow = `${description.status.name}, stage ${description.searchAttributes.Stage?.[0] ?? '?'}${pending.length ? `, pending ${pending.join('; ')}` : ''}`;
+        if (process.env.CARTFLOW_BENCH_HISTORY === '1') {
+          const view = await client.workflow.getHandle(`cart-${session}`).query(cartQuery);
+          const ledger = await warehouse.query<{ line: string }>(
+            `select to_char(i.received_at, 'HH24:MI:SS.US') || ' ' || r.event_type || ' ' ||
+                    coalesce(to_char(i.forwarded_at, 'HH24:MI:SS.MS'), 'unforwarded') as line
+               from staging.raw_event_ids i join staging.raw_events r using (event_id, event_time)
+              where i.user_session = $1 order by i.received_at`,
+            [session],
+          );
+          workflow += `\n        cart: ${view.cartId} lastReceivedAt ${view.lastReceivedAt} events ${view.eventCount}; ledger: ${ledger.rows.map((r) => r.line).join(', ')}`;
+          const runs = [];
+          for await (const run of client.workflow.list({ query: `WorkflowId = 'cart-${session}'` }))
+            runs.push(`${run.runId.slice(0, 8)} ${run.status.name}`);
+          workflow += `\n        runs: ${runs.join(', ')}`;
+          const history = await client.workflow.getHandle(`cart-${session}`).fetchHistory();
+          const tail = (history.events ?? []).slice(-14).map((event) => {
+            const type = String(event.eventType);
+            const timer = event.timerStartedEventAttributes?.startToFireTimeout;
+            const result = event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+            const time = new Date(Number(event.eventTime?.seconds ?? 0) * 1000).toISOString().slice(11, 19);
+            return `${time} ${type}${timer ? ` ${timer.seconds ?? 0}s` : ''}${result ? ` ${Buffer.from(result).toString()}` : ''}`;
+          });
+          workflow += `\n        ${tail.join('\n        ')}`;
+        }
+      } catch (error) {
+        workflow = (error as Error).message;
+      }
+      lines.push(
+        `${session}: ${rows[0].decisions ?? 'no decision'}; ${rows[0].undelivered} undelivered; ${workflow}`,
+      );
+    }
+    return lines;
+  } finally {
+    await warehouse.end();
+    await connection.close();
+  }
+}
+
 /**
  * Temporal's own rates on this machine, the reference the API's rate is set against: signal-with-start
  * of new workflows, and signals to existing ones (what most events are), 16 at a time, no worker.
@@ -620,7 +682,9 @@ async function main(): Promise<void> {
       if (mails.length === 0) missed++;
       else delays.push(mails[0].at - (shopper.lastAck + options.idleMs));
     }
-    const unexpected = [...bySession.keys()].filter((session) => !expected.has(session)).length;
+    const unexpectedSessions = [...bySession.keys()].filter((session) => !expected.has(session));
+    const unexpected = unexpectedSessions.length;
+    const missedSessions = [...expected].filter((session) => !bySession.has(session));
     latencies.sort((a, b) => a - b);
     delays.sort((a, b) => a - b);
     const eventsPerSecond = accepted / playSeconds;
@@ -647,6 +711,13 @@ async function main(): Promise<void> {
       `  carts missed              ${missed} of ${expected.size} that should have had an e-mail (target 0)`,
     );
     log(`  e-mails nobody should get ${unexpected}`);
+    for (const [what, sessions] of [
+      ['missed', missedSessions],
+      ['unexpected', unexpectedSessions],
+    ] as const) {
+      for (const line of await explainCarts(warehouseUrl, temporal.address, sessions.slice(0, 5)))
+        log(`    ${what}: ${line}`);
+    }
     log(
       `  worker memory (RSS)       peak ${peakWorkerMb.toFixed(0)} MB, at the end ${finalWorkerMb.toFixed(0)} MB` +
         `${options.workerHeapMb ? ` (heap limit ${options.workerHeapMb} MiB)` : ''}`,

@@ -127,6 +127,8 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     `  Ingest token        ${endpoints.ingestToken}   (Authorization: Bearer <token> on POST /v1/events)`,
     '',
     '  Next: "npx cartflow simulate --customers 1000 --days 90 --seed 1" fills the demo shop.',
+    '  Then "npx cartflow simulate-live --rate 10" plays shoppers against the API; abandoned carts are',
+    `  e-mailed ${Math.round(config.sessionIdleMs / 1000)} s after their last event (CARTFLOW_SESSION_IDLE; docs/carts.md).`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

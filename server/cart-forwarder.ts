@@ -190,10 +190,11 @@ export function startEventRelay(options: {
         product_id: string;
         price: string;
         quantity: number;
-        received_at: Date;
+        received_at: string;
       }>(
         `select r.event_id, r.event_time, r.event_type, r.user_id, r.user_session, r.product_id,
-                r.price::text as price, r.quantity, ids.received_at
+                r.price::text as price, r.quantity,
+                to_char(ids.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received_at
            from (select event_id, event_time, received_at from staging.raw_event_ids
                   where forwarded_at is null and received_at < now() - make_interval(secs => $1::double precision / 1000)
                   order by received_at
@@ -212,7 +213,7 @@ export function startEventRelay(options: {
         productId: row.product_id,
         price: Number(row.price),
         quantity: row.quantity,
-        receivedAt: row.received_at.toISOString(),
+        receivedAt: row.received_at,
       }));
       const { forwarded } = await forwarder.forward(events, db);
       await db.query('commit');

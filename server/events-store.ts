@@ -11,7 +11,10 @@ export interface StoredEvent {
   productId: string;
   price: number;
   quantity: number;
-  /** When the server accepted it (the database's clock, to the millisecond): the cart's idle time counts from here. */
+  /**
+   * When the server accepted it: the database's clock, ISO to the microsecond as the ledger holds it,
+   * so a cart can compare it exactly (a JavaScript Date would round some values down a millisecond).
+   */
   receivedAt: string;
 }
 
@@ -86,7 +89,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
     brand: event.brand || null,
     email: event.email ? event.email.trim() : null,
   }));
-  const { rows: inserted } = await pool.query<{ ord: number; received_at: Date }>(
+  const { rows: inserted } = await pool.query<{ ord: number; received_at: string }>(
     `with incoming as (
        select distinct on (e.event_id) e.*
          from jsonb_to_recordset($1::jsonb) as e(
@@ -107,7 +110,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
          from incoming i join claimed c using (event_id)
        returning event_id
      )
-     select i.ord, c.received_at
+     select i.ord, to_char(c.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received_at
        from incoming i join stored s using (event_id) join claimed c using (event_id)
       order by i.ord`,
     [JSON.stringify(rows)],
@@ -123,7 +126,7 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
       productId: row.product_id,
       price: row.price,
       quantity: row.quantity,
-      receivedAt: received_at.toISOString(),
+      receivedAt: received_at,
     };
   });
   return { stored, duplicates: events.length - stored.length };

@@ -139,7 +139,8 @@ export function applyEvents(
       state.lastEventAt = event.eventTime;
     if (
       event.receivedAt !== undefined &&
-      (state.lastReceivedAt === null || Date.parse(event.receivedAt) > Date.parse(state.lastReceivedAt))
+      (state.lastReceivedAt === null ||
+        microsecondKey(event.receivedAt) > microsecondKey(state.lastReceivedAt))
     )
       state.lastReceivedAt = event.receivedAt;
     const known = state.prices[event.productId];
@@ -170,6 +171,15 @@ export function applyEvents(
     state.recentEventIds.splice(0, state.recentEventIds.length - REMEMBERED_EVENT_IDS);
   }
   return { applied: fresh.length, purchased };
+}
+
+/**
+ * An ISO time as a string that sorts like the time, to the microsecond: the server sends acceptance
+ * times with six decimals, which Date.parse would cut to milliseconds.
+ */
+export function microsecondKey(iso: string): string {
+  if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(iso)) return iso;
+  return new Date(iso).toISOString().replace('Z', '000Z');
 }
 
 /** The cart's lines: products with a positive net quantity, at their latest price, in product order. */
@@ -247,6 +257,8 @@ export interface CartView {
   eventCount: number;
   firstEventAt: string;
   lastEventAt: string;
+  /** When the server accepted the latest event the cart has applied (ISO). */
+  lastReceivedAt: string | null;
   /** When the session expires if nothing else happens (ISO), while the idle timer runs. */
   expiresAt: string | null;
   offer: Offer | null;
@@ -270,6 +282,7 @@ export function viewOf(state: CartState): CartView {
     eventCount: state.eventCount,
     firstEventAt: state.firstEventAt,
     lastEventAt: state.lastEventAt,
+    lastReceivedAt: state.lastReceivedAt,
     expiresAt: state.stage === 'cart' || state.stage === 'browsing' ? iso(state.idleDeadline) : null,
     offer: state.offer,
     email: state.decision,

@@ -108,7 +108,8 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
 
   // Search attributes are written when the stage changes (each write costs the server a visibility
   // update); the query and the current details always show the live cart.
-  let shownStage = '';
+  // The server starts a cart with Stage browsing, CartValue 0 and its CustomerId already set.
+  let shownStage = input.carried?.stage ?? 'browsing';
   const show = () => {
     if (shownStage !== state.stage) {
       upsertSearchAttributes([

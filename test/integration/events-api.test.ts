@@ -64,6 +64,13 @@ describe('POST /v1/events against real Postgres and a real Temporal server', () 
       { productId: '102', quantity: 1, unitPrice: 39.9 },
     ]);
     expect(cartA.stage).toBe('cart');
+    // The cart knows when the server accepted its events, to the microsecond the ledger holds.
+    const ledger = await stack.deps.warehouse.query<{ received: string }>(
+      `select to_char(max(received_at) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received
+         from staging.raw_event_ids where user_session = $1`,
+      [a],
+    );
+    expect(cartA.lastReceivedAt).toBe(ledger.rows[0].received);
     expect(await signalsOf(a)).toBe(1);
     expect(await signalsOf(b)).toBe(1);
   });

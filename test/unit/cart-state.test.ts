@@ -6,6 +6,7 @@ import {
   describeCart,
   newCartState,
   nextDeadline,
+  microsecondKey,
   REMEMBERED_EVENT_IDS,
   type CartEvent,
 } from '../../workflows/cart-state';
@@ -71,6 +72,15 @@ describe('the cart as pure data', () => {
       Array.from({ length: REMEMBERED_EVENT_IDS + 10 }, () => event({ eventType: 'view' })),
     );
     expect(state.recentEventIds).toHaveLength(REMEMBERED_EVENT_IDS);
+  });
+
+  it('orders acceptance times to the microsecond, which Date.parse cannot', () => {
+    const state = newCartState('s', 's:1', undefined);
+    applyEvents(state, [event({ receivedAt: '2026-11-23T10:00:05.468999Z' })]);
+    applyEvents(state, [event({ receivedAt: '2026-11-23T10:00:05.468001Z' })]);
+    expect(state.lastReceivedAt).toBe('2026-11-23T10:00:05.468999Z');
+    expect(microsecondKey('2026-11-23T10:00:05.468Z')).toBe('2026-11-23T10:00:05.468000Z');
+    expect(microsecondKey('2026-11-23T11:00:05.468+01:00')).toBe('2026-11-23T10:00:05.468000Z');
   });
 
   it('remembers the latest acceptance time, whatever order the events come in', () => {
