@@ -121,7 +121,7 @@ export function compareSchemas(options: {
 
 /**
  * A staged table is three relations in `staging_<source>`:
- * - `<table>`: the rows as of the last full load or compaction, keyed by the primary key;
+ * - `<table>`: the rows as of the last full load or compaction, one per key of the source;
  * - `<table>__changes`: rows changed since, appended by incremental loads, each with the load's
  *   transaction as `cartflow_seq` (so an incremental load costs what changed, not what is there);
  * - `<table>__current`: a view of the current copy — the table overlaid with the latest change of each
@@ -154,6 +154,8 @@ export async function applyStagingSchema(
   table: SourceTable,
   comparison: SchemaComparison,
   exists: boolean,
+  /** The MySQL path upserts its incremental batches, by this key. */
+  withPrimaryKey = false,
 ): Promise<void> {
   const target = qualified(schema, table.name);
   const changes = qualified(schema, changesTable(table.name));
@@ -169,9 +171,10 @@ export async function applyStagingSchema(
   await client.query(`drop view if exists ${view}`);
   if (!exists) {
     const columns = comparison.columns.map((c) => `${ident(c.name)} ${c.type}`);
-    await client.query(
-      `create table ${target} (${columns.join(', ')}, primary key (${table.primaryKey.map(ident).join(', ')}))`,
-    );
+    // Without a key, a full load fills it faster; it adds one only when the source does not keep the key
+    // unique itself (extract-load.ts, sourceEnforcesKey).
+    const key = withPrimaryKey ? `, primary key (${table.primaryKey.map(ident).join(', ')})` : '';
+    await client.query(`create table ${target} (${columns.join(', ')}${key})`);
   } else {
     for (const column of comparison.added)
       await client.query(`alter table ${target} add column ${ident(column.name)} ${column.type}`);

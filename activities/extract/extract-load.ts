@@ -289,13 +289,13 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             ).rows[0].up_to
           : null;
         const chunks = await splitIntoChunks(src, from, table, columns, sizes);
-        // Into an empty staged copy, batches need not clear their range first, and the primary key is
-        // cheaper built once at the end than maintained row by row: drop it until the load completes.
-        const target = qualified(schema, table.name);
-        // A full load supersedes every change loaded before it.
-        await client.query(`truncate ${qualified(schema, changesTable(table.name))}`);
-        const fresh = (await client.query(`select 1 from ${target} limit 1`)).rowCount === 0;
-        if (fresh) await dropPrimaryKey(client, schema, table.name);
+        // A full load replaces the staged copy: it starts empty (core is not touched before the load
+        // completes), so a batch need not clear its range first, and the table has no index to maintain
+        // row by row. A key the source does not enforce is checked by a primary key built at the end.
+        await client.query(
+          `truncate ${qualified(schema, table.name)}, ${qualified(schema, changesTable(table.name))}`,
+        );
+        await dropPrimaryKey(client, schema, table.name);
         await client.query(
           `insert into ops.extract_chunks (source, table_name, generation, chunk_no, lo, hi, range_start, range_end)
            select $1, $2, $3, c.n - 1, c.v->>'lo', c.v->>'hi', c.v->>'start', c.v->>'end'
@@ -306,7 +306,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
           `update ops.extract_state set generation = $3, full_complete = false, full_upper = $4, full_fresh = $5,
                   updated_at = now()
             where source = $1 and table_name = $2`,
-          [source.name, table.name, generation, fullUpper, fresh],
+          [source.name, table.name, generation, fullUpper, true],
         );
         // Chunks of generations before the previous one are history nobody reads again.
         await client.query(
@@ -397,9 +397,6 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               [source.name, table.name, input.generation, input.chunkNo],
             );
             const chunk = found[0];
-            // Gone: a later full load of the table replaced this one after it completed.
-            if (!chunk || chunk.done) return { finished: true, loaded: 0, total: chunk?.rows_loaded ?? 0 };
-            if (batches === 0 && chunk.next_lo !== null) resumed = true;
             const { rows: stateRows } = await client.query<{
               columns: StagedColumn[];
               full_fresh: boolean;
@@ -408,6 +405,10 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               `select columns, full_fresh, generation from ops.extract_state where source = $1 and table_name = $2`,
               [source.name, table.name],
             );
+            // Gone: the chunk completed, or a later full load of the table replaced this one.
+            if (!chunk || chunk.done || stateRows[0].generation !== input.generation)
+              return { finished: true, loaded: 0, total: chunk?.rows_loaded ?? 0 };
+            if (batches === 0 && chunk.next_lo !== null) resumed = true;
             const columns = stateRows[0].columns;
             const keyType = typeOf(columns, key);
 
@@ -432,8 +433,9 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               ...(upper !== null ? [`${ident(key)} < ${literal(upper, keyType)}`] : []),
             ];
             const where = bounds.length > 0 ? ` where ${bounds.join(' and ')}` : '';
-            // A fresh load's ranges are empty: a batch that did not commit left nothing behind.
-            const fresh = stateRows[0].full_fresh && stateRows[0].generation === input.generation;
+            // A fresh load's ranges are empty: a batch that did not commit left nothing behind. (Loads
+            // planned before full loads started from an empty table clear their range.)
+            const fresh = stateRows[0].full_fresh;
             if (!fresh) await client.query(`delete from ${target}${where}`);
             const loaded = await withSourceClient(source, (src) =>
               copyRows({
@@ -477,7 +479,10 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
                                    where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
                 [source.name, table.name, input.generation],
               );
-              if (completed.rowCount === 1 && fresh) {
+              const keyEnforced =
+                completed.rowCount === 1 &&
+                (await withSourceClient(source, (src) => sourceEnforcesKey(src, from, table.primaryKey)));
+              if (completed.rowCount === 1 && !keyEnforced) {
                 // A key the source declared but does not hold fails here, naming the table: never silently doubled rows.
                 try {
                   // Sorting millions of keys in memory rather than in temporary files.
@@ -648,7 +653,26 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
   };
 }
 
-/** Drops a staged table's primary key, if it has one (the load that completes re-adds it). */
+/**
+ * Whether the source itself keeps the declared key unique: a unique index (or primary key) on exactly
+ * those columns, without a predicate or expressions. Then the chunks, disjoint ranges of that key,
+ * cannot stage a row twice, and the staged copy needs no key of its own.
+ */
+async function sourceEnforcesKey(src: pg.PoolClient, from: string, primaryKey: string[]): Promise<boolean> {
+  const { rows } = await src.query<{ enforced: boolean }>(
+    `select exists (
+       select 1 from pg_index i
+        where i.indrelid = $1::regclass and i.indisunique and i.indpred is null and i.indexprs is null
+          and (select array_agg(a.attname::text order by a.attname::text collate "C") from pg_attribute a
+                where a.attrelid = i.indrelid
+                  and a.attnum = any((i.indkey::int2[])[0:i.indnkeyatts - 1])) = $2::text[]
+     ) as enforced`,
+    [from, [...primaryKey].sort()],
+  );
+  return rows[0].enforced;
+}
+
+/** Drops a staged table's primary key, if it has one (a load whose source does not enforce it re-adds it). */
 async function dropPrimaryKey(client: pg.PoolClient, schema: string, table: string): Promise<void> {
   const { rows } = await client.query<{ name: string }>(
     `select con.conname as name from pg_constraint con

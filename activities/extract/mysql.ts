@@ -345,7 +345,7 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
             sourceColumns,
             stagedColumns: staged,
           });
-          await applyStagingSchema(client, schema, table, comparison, staged !== undefined);
+          await applyStagingSchema(client, schema, table, comparison, staged !== undefined, true);
           const columns = comparison.columns as MysqlColumn[];
           const notes: string[] = [];
           for (const column of comparison.added)

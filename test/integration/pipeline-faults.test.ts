@@ -5,6 +5,7 @@ import {
   WorkflowFailedError,
 } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
+import crypto from 'node:crypto';
 import type pg from 'pg';
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
 import { resetSourceTables, saveSource, removeSource } from '../../activities/sources/registry';
@@ -14,6 +15,7 @@ import { createTestDeps, type TestDeps } from '../helpers/deps';
 import { coreFingerprint, fillShop, runDailyPipeline, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
+import { ExtractLoadWorkflow } from '../../workflows';
 
 /**
  * The failure chain of a run that failed in extract-load: the workflow failed because its
@@ -181,5 +183,82 @@ describe('the daily pipeline when a source fails or changes', () => {
       warehouse_lines: 3000,
       mismatchedDays: 1,
     });
+  });
+});
+
+/**
+ * The staged copy of a table keeps its rows without an index while it loads. When the source keeps
+ * the declared key unique itself, that is all; when it does not (a table without a key, a view), the
+ * load ends by adding the key to the staged copy — and a key the source does not hold stops the run.
+ */
+describe('the key of a staged table the source does not keep unique', () => {
+  let databases: TestDatabases;
+  let deps: TestDeps;
+  let worker: TestWorker;
+  let shop: pg.Pool;
+
+  beforeAll(async () => {
+    databases = await createTestDatabases('pipeline_keys');
+    deps = createTestDeps(databases);
+    shop = createPool(databases.shopUrl, 'test-shop', 2);
+    await shop.query(`
+      create table till_lines (line_id bigint not null, amount numeric(10, 2), updated_at timestamptz not null);
+      insert into till_lines select g, g * 1.5, timestamptz '2026-11-01' + g * interval '1 minute'
+        from generate_series(1, 3000) g`);
+    await saveSource(deps.warehouse, {
+      ...DEMO_SHOP_SOURCE,
+      name: 'till',
+      connection: { kind: 'postgres', url: databases.shopUrl },
+      tables: [{ name: 'till_lines', primaryKey: ['line_id'], cursor: 'updated_at' }],
+    });
+    worker = await startTestWorker(deps);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await shop?.end();
+    await deps?.close();
+    await databases?.drop();
+  });
+
+  const extractLoad = () =>
+    worker.client.workflow.execute(ExtractLoadWorkflow, {
+      workflowId: `el-keys-${crypto.randomUUID()}`,
+      taskQueue: worker.taskQueues.etl,
+      args: [{ sources: ['till'], sizes: { chunkRows: 1_000, batchRows: 400 } }],
+    });
+  const stagedKeys = async () =>
+    (
+      await deps.warehouse.query<{ n: number }>(
+        `select count(*)::int as n from pg_constraint
+          where conrelid = 'staging_till.till_lines'::regclass and contype = 'p'`,
+      )
+    ).rows[0].n;
+
+  it('adds the key to the staged copy once the load completes', async () => {
+    const result = await extractLoad();
+    expect(result.loads[0]).toMatchObject({ table: 'till_lines', mode: 'full', rows: 3000 });
+    expect(await stagedKeys()).toBe(1);
+    expect(await tableDigest(deps.warehouse, 'staging_till.till_lines', 'line_id')).toEqual(
+      await tableDigest(shop, 'till_lines', 'line_id'),
+    );
+  });
+
+  it('stops, naming the table and key, when the source holds a key twice', async () => {
+    await shop.query(`insert into till_lines values (17, 99.99, now())`);
+    expect(await resetSourceTables(deps.warehouse, 'till', 'till_lines')).toEqual(['till_lines']);
+    const error = await extractLoad().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const activity = (error as WorkflowFailedError).cause as ActivityFailure;
+    expect(activity.activityType).toBe('loadChunk');
+    const cause = activity.cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidSourceDefinition');
+    expect(cause.nonRetryable).toBe(true);
+    expect(cause.message).toMatch(
+      /Source till, table till_lines: the staged rows are not unique on the primary key \(line_id\)/,
+    );
   });
 });
