@@ -18,17 +18,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { SMTPServer } from 'smtp-server';
 import { isInHoldout } from '../activities/cart-rules';
 import { parseDuration } from '../lib/config';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
-import { terminate } from '../lib/embedded/process';
-import { resolveTemporalCli } from '../lib/embedded/temporal';
-import { SEARCH_ATTRIBUTES } from '../lib/names';
+import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
 
@@ -39,12 +37,6 @@ interface Options {
   idleMs: number;
   products: number;
   seed: number;
-  /**
-   * The Temporal dev server: `dev` as `cartflow dev` starts it (SQLite syncs every commit to disk), or
-   * `tuned`: SQLite in WAL mode synced at checkpoints (safe when a process dies, not when the machine
-   * loses power) and a history cache that holds every live cart (`history.cacheMaxSize`, 512 by default).
-   */
-  temporal: 'dev' | 'tuned';
   /** How long to wait for late e-mails after the last expiry, at most. */
   drainMs: number;
   /**
@@ -61,7 +53,6 @@ function parseOptions(argv: string[]): Options {
     idleMs: 60_000,
     products: 300,
     seed: 1,
-    temporal: 'dev',
     drainMs: 300_000,
     workerHeapMb: undefined,
   };
@@ -70,12 +61,11 @@ function parseOptions(argv: string[]): Options {
     if (flag === '--shoppers') options.shoppers = Number(value);
     else if (flag === '--idle') options.idleMs = parseDuration(value) ?? NaN;
     else if (flag === '--seed') options.seed = Number(value);
-    else if (flag === '--temporal' && (value === 'dev' || value === 'tuned')) options.temporal = value;
     else if (flag === '--drain') options.drainMs = parseDuration(value) ?? NaN;
     else if (flag === '--worker-heap') options.workerHeapMb = Number(value);
     else
       throw new Error(
-        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --temporal dev|tuned --worker-heap MiB --drain 5m`,
+        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --worker-heap MiB --drain 5m`,
       );
   }
   if (!Number.isInteger(options.shoppers) || options.shoppers < 1)
@@ -187,36 +177,28 @@ interface CaughtMail {
   messageId: string;
 }
 
-/** An SMTP server that keeps only what the bench counts: when, which cart, which kind, which Message-ID. */
+/**
+ * The SMTP server that catches the e-mails (bench/mail-catcher.ts, a process of its own), and what it
+ * caught: when (on this process's performance.now() clock), which cart, which kind, which Message-ID.
+ */
 async function startMailCatcher(): Promise<{ url: string; mails: CaughtMail[]; stop(): Promise<void> }> {
   const mails: CaughtMail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, _session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
-        const header = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1].trim() ?? '';
-        mails.push({
-          at: performance.now(),
-          cart: header('X-Cartflow-Cart'),
-          kind: header('X-Cartflow-Kind'),
-          messageId: header('Message-ID'),
-        });
-        callback();
-      });
-    },
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'mail-catcher.ts')], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as { port: number }).port;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`The mail catcher exited with ${code} before listening`)));
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      const message = JSON.parse(line) as { port: number } | (CaughtMail & { at: number });
+      if ('port' in message) resolve(message.port);
+      else mails.push({ ...message, at: message.at - performance.timeOrigin });
+    });
+  });
   return {
     url: `smtp://127.0.0.1:${port}`,
     mails,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () => stopChild(child),
   };
 }
 
@@ -281,54 +263,6 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-/**
- * The Temporal dev server as `cartflow dev` starts it (lib/embedded/temporal.ts), plus, for
- * `--temporal tuned`, SQLite pragmas and a history cache, which that module has no option for.
- */
-async function startBenchTemporal(home: string, mode: Options['temporal']) {
-  const port = await findFreePort();
-  const args = [
-    'server',
-    'start-dev',
-    '--db-filename',
-    path.join(home, 'temporal.sqlite'),
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--namespace',
-    'default',
-    '--log-level',
-    'warn',
-    '--headless',
-    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => [
-      '--search-attribute',
-      `${name}=${type.charAt(0)}${type.slice(1).toLowerCase()}`,
-    ]),
-    ...(mode === 'tuned'
-      ? [
-          ...['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'],
-          ...['--dynamic-config-value', 'history.cacheMaxSize=20000'],
-        ]
-      : []),
-  ];
-  const cli = resolveTemporalCli({
-    cliPath: undefined,
-    toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
-  });
-  const child = spawn(cli, args, {
-    stdio: ['ignore', 'ignore', fs.openSync(path.join(home, 'temporal.log'), 'a')],
-  });
-  await waitForPort(port, 60_000, 'The Temporal dev server');
-  return {
-    address: `127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: async () => {
-      if (child.pid) await terminate(child.pid, 'SIGTERM');
-    },
-  };
 }
 
 /** What the warehouse and Temporal say about a few carts, to tell a late e-mail from a lost one. */
@@ -462,7 +396,7 @@ async function main(): Promise<void> {
   fs.chmodSync(home, 0o755);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(
-    `cartflow bench:carts — ${options.shoppers} shoppers, idle ${options.idleMs / 1000} s, seed ${options.seed}, Temporal ${options.temporal}`,
+    `cartflow bench:carts — ${options.shoppers} shoppers, idle ${options.idleMs / 1000} s, seed ${options.seed}`,
   );
   log(
     `  machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; state and logs in ${home}`,
@@ -494,7 +428,15 @@ async function main(): Promise<void> {
     await migrateDatabase(warehouseUrl, 'warehouse');
     await migrateDatabase(shopUrl, 'shop');
 
-    const temporal = await startBenchTemporal(home, options.temporal);
+    // The Temporal dev server exactly as `cartflow dev` starts it.
+    const temporal = await startEmbeddedTemporal({
+      cli: resolveTemporalCli({ cliPath: undefined, toolsDir: path.join(projectRoot, '.cartflow', 'tools') }),
+      dir: path.join(home, 'temporal'),
+      port: await findFreePort(),
+      uiPort: undefined,
+      namespace: 'default',
+      logFile: path.join(home, 'temporal.log'),
+    });
     stoppers.push(() => temporal.stop());
 
     const catcher = await startMailCatcher();

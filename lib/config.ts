@@ -60,6 +60,11 @@ export interface CartsConfig {
   readonly highValueThreshold: number;
   /** The percentage off for high-value carts. */
   readonly highValuePercent: number;
+  /**
+   * Live carts a worker keeps in memory. A cart that is not in memory is rebuilt from its whole history
+   * for each event it gets, which costs the worker and the Temporal server several times more.
+   */
+  readonly workerCacheSize: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -100,6 +105,8 @@ export const ENVIRONMENT = {
   CARTFLOW_OFFER_HIGH_VALUE:
     'carts worth at least this get a percentage off instead of free shipping (default: 200)',
   CARTFLOW_OFFER_PERCENT: 'the percentage off for high-value carts, 1 to 90 (default: 10)',
+  CARTFLOW_CART_CACHE:
+    'live carts a carts worker keeps in memory, at least the carts open at once at the busiest hour (default: 20000)',
 } as const;
 
 export class ConfigError extends Error {
@@ -305,5 +312,6 @@ function cartsConfig(env: Env, httpPort: number): CartsConfig {
     mailFrom,
     highValueThreshold: decimal(env, 'CARTFLOW_OFFER_HIGH_VALUE', 200, 0, 1_000_000_000),
     highValuePercent: decimal(env, 'CARTFLOW_OFFER_PERCENT', 10, 1, 90),
+    workerCacheSize: Math.round(decimal(env, 'CARTFLOW_CART_CACHE', 20_000, 2, 1_000_000)),
   });
 }

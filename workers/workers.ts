@@ -20,6 +20,19 @@ export interface RunningWorkers {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Carts are many, long-lived and small. Keep every live one in memory (the SDK's default follows the
+ * heap, about 2,400 carts on a 4 GB heap, and a cart outside it is replayed from its history for each
+ * event). Every new cart's first task comes from the shared task queue rather than this worker's
+ * sticky one: poll the shared queue as much as the sticky one (the default gives it 2 of 10 pollers,
+ * and a burst of new carts then waits in a backlog the worker takes a few tasks a second from).
+ */
+const CART_WORKER_OPTIONS = (cacheSize: number) => ({
+  maxCachedWorkflows: cacheSize,
+  maxConcurrentWorkflowTaskPolls: 20,
+  nonStickyToStickyPollRatio: 0.5,
+});
+
 let runtimeInstalled = false;
 
 /** Routes the SDK's own logs into the platform's JSON logger, once per process. */
@@ -72,6 +85,7 @@ export async function startWorkers(options: {
         taskQueue: options.taskQueues?.[queue] ?? TASK_QUEUES[queue],
         workflowBundle,
         activities,
+        ...(queue === 'carts' ? CART_WORKER_OPTIONS(options.deps.config.carts.workerCacheSize) : {}),
       }),
     ),
   );

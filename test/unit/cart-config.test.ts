@@ -14,6 +14,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       mailFrom: 'Cartflow Shop <shop@cartflow.localhost>',
       highValueThreshold: 200,
       highValuePercent: 10,
+      workerCacheSize: 20_000,
     });
     expect(Object.isFrozen(config.carts)).toBe(true);
   });
@@ -30,6 +31,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       CARTFLOW_MAIL_FROM: 'shop@shop.example',
       CARTFLOW_OFFER_HIGH_VALUE: '150',
       CARTFLOW_OFFER_PERCENT: '15',
+      CARTFLOW_CART_CACHE: '50000',
     });
     expect(config.carts).toEqual({
       holdoutShare: 0.25,
@@ -42,6 +44,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       mailFrom: 'shop@shop.example',
       highValueThreshold: 150,
       highValuePercent: 15,
+      workerCacheSize: 50_000,
     });
     expect(loadConfig({ CARTFLOW_HOLDOUT_SHARE: '5%' }).carts.holdoutShare).toBeCloseTo(0.05);
     expect(loadConfig({ CARTFLOW_HOLDOUT_SHARE: '0' }).carts.holdoutShare).toBe(0);
@@ -81,6 +84,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       'CARTFLOW_MAIL_FROM',
       'CARTFLOW_OFFER_HIGH_VALUE',
       'CARTFLOW_OFFER_PERCENT',
+      'CARTFLOW_CART_CACHE',
     ]) {
       expect(ENVIRONMENT[name as keyof typeof ENVIRONMENT]).toMatch(/default/);
     }
