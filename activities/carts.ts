@@ -162,23 +162,26 @@ export function createCartActivities(deps: CartActivityDeps) {
       const { cart, kind, offer } = input;
       const sendKey = cartEmailKey(cart.cartId, kind);
       if (kind === 'abandoned' && input.sessionIdleMs !== undefined) {
-        // The ledger knows every event the server accepted, the cart only those it was given. An event
-        // the cart has not seen (still in the outbox, or on its way) keeps the session open: its arrival
-        // wakes the cart, and 30 s is only the fallback. An event unseen for 15 minutes means the relay
-        // is not running; then the cart decides on what it has. (A cart given events without acceptance
+        // The ledger knows every event the server accepted, the cart only those it was given. Any event
+        // keeps the session open for the idle time after it. A cart event the cart has not seen (still in
+        // the outbox, or on its way) keeps it open until it arrives: its arrival wakes the cart, and 30 s
+        // is only the fallback. One unseen for 15 minutes means the relay is not running; then the cart
+        // decides on what it has. (Views need no waiting for: they do not change the cart, and one that
+        // came before the cart began was never sent to it. A cart given events without acceptance
         // times, by a client of its own, counts the undelivered ones instead.)
         const { rows } = await warehouse.query<{ until: Date | null }>(
           `select case
-                    when bool_or(received_at > now() - interval '15 minutes'
-                                 and case when $3::timestamptz is null then forwarded_at is null
-                                          else received_at > $3::timestamptz end)
-                      then greatest(max(received_at) + make_interval(secs => $2::double precision / 1000),
+                    when bool_or(ids.received_at > now() - interval '15 minutes' and e.event_type <> 'view'
+                                 and case when $3::timestamptz is null then ids.forwarded_at is null
+                                          else ids.received_at > $3::timestamptz end)
+                      then greatest(max(ids.received_at) + make_interval(secs => $2::double precision / 1000),
                                     now() + interval '30 seconds')
-                    when max(received_at) + make_interval(secs => $2::double precision / 1000) > now()
-                      then max(received_at) + make_interval(secs => $2::double precision / 1000)
+                    when max(ids.received_at) + make_interval(secs => $2::double precision / 1000) > now()
+                      then max(ids.received_at) + make_interval(secs => $2::double precision / 1000)
                   end as until
-             from staging.raw_event_ids
-            where user_session = $1`,
+             from staging.raw_event_ids ids
+             join staging.raw_events e using (event_id, event_time)
+            where ids.user_session = $1`,
           [cart.userSession, input.sessionIdleMs, input.lastReceivedAt ?? null],
         );
         if (rows[0].until !== null) return { decision: 'still_active', until: rows[0].until.toISOString() };

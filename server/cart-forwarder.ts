@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/log';
@@ -76,27 +76,44 @@ export function createCartForwarder(options: {
       });
   };
 
+  /**
+   * Delivers a session's events to its cart. A cart begins with the session's first cart event: views
+   * alone go only to a cart that is open (they keep it from expiring), and a session that has only
+   * viewed has no workflow — starting one per browsing session would cost Temporal most of its work
+   * for carts that never hold an item. Its views are stored like every event, for the dashboard and
+   * the pipeline.
+   */
   async function signalCart(userSession: string, events: StoredEvent[]): Promise<void> {
+    const batch = {
+      events: events.map((event) => ({
+        eventId: event.eventId,
+        eventTime: event.eventTime,
+        eventType: event.eventType,
+        userId: event.userId,
+        productId: event.productId,
+        price: event.price,
+        quantity: event.quantity,
+        receivedAt: event.receivedAt,
+      })),
+    };
+    if (events.every((event) => event.eventType === 'view')) {
+      await client
+        .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+          client.workflow.getHandle(cartWorkflowId(userSession)).signal(cartEventsSignal, batch),
+        )
+        .catch((error: unknown) => {
+          // No open cart: nothing to deliver the views to, so they are delivered.
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        });
+      return;
+    }
     await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
       client.workflow.signalWithStart(CartWorkflow, {
         workflowId: cartWorkflowId(userSession),
         taskQueue,
         args: [{ userSession, settings }],
         signal: cartEventsSignal,
-        signalArgs: [
-          {
-            events: events.map((event) => ({
-              eventId: event.eventId,
-              eventTime: event.eventTime,
-              eventType: event.eventType,
-              userId: event.userId,
-              productId: event.productId,
-              price: event.price,
-              quantity: event.quantity,
-              receivedAt: event.receivedAt,
-            })),
-          },
-        ],
+        signalArgs: [batch],
         typedSearchAttributes: [
           { key: CART_SEARCH_ATTRIBUTES.customerId, value: events[0].userId },
           { key: CART_SEARCH_ATTRIBUTES.stage, value: 'browsing' },

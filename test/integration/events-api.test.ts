@@ -75,6 +75,43 @@ describe('POST /v1/events against real Postgres and a real Temporal server', () 
     expect(await signalsOf(b)).toBe(1);
   });
 
+  it('begins a cart with its first cart event: views alone are stored and delivered, but start no workflow', async () => {
+    const session = `views-${crypto.randomUUID()}`;
+    const unforwarded = async () =>
+      (
+        await stack.deps.warehouse.query<{ n: number }>(
+          `select count(*)::int as n from staging.raw_event_ids where user_session = $1 and forwarded_at is null`,
+          [session],
+        )
+      ).rows[0].n;
+    const views = [
+      makeEvent({ user_session: session, event_type: 'view', product_id: '101' }),
+      makeEvent({ user_session: session, event_type: 'view', product_id: '102' }),
+    ];
+    expect(await stack.post({ events: views })).toEqual({
+      status: 202,
+      body: { accepted: 2, duplicates: 0 },
+    });
+    expect(await countStored([session])).toEqual({ events: 2, ids: 2 });
+    await waitFor('the views to be marked delivered', async () =>
+      (await unforwarded()) === 0 ? true : undefined,
+    );
+    expect(await workflowExists(session)).toBe(false);
+
+    await stack.post({ events: [makeEvent({ user_session: session, product_id: '101', quantity: 2 })] });
+    await stack.post({
+      events: [makeEvent({ user_session: session, event_type: 'view', product_id: '103' })],
+    });
+    await waitFor('the cart event and the later view to be delivered', async () =>
+      (await unforwarded()) === 0 ? true : undefined,
+    );
+    // The cart holds its item; the view after it reached the open cart as a signal of its own.
+    const cart = await stack.client.workflow.getHandle(cartWorkflowId(session)).query(cartQuery);
+    expect(cart.items).toEqual([{ productId: '101', quantity: 2, unitPrice: expect.any(Number) }]);
+    expect(cart.stage).toBe('cart');
+    expect(await signalsOf(session)).toBe(2);
+  });
+
   it('is idempotent by event_id: a re-sent batch, a re-used id with another time, or a repeat within a batch change nothing', async () => {
     const session = `dup-${crypto.randomUUID()}`;
     const first = makeEvent({ user_session: session, quantity: 3 });
