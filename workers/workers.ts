@@ -24,8 +24,9 @@ export interface RunningWorkers {
  * Carts are many, long-lived and small. Keep every live one in memory (the SDK's default follows the
  * heap, about 2,400 carts on a 4 GB heap, and a cart outside it is replayed from its history for each
  * event). Every new cart's first task comes from the shared task queue rather than this worker's
- * sticky one: poll the shared queue as much as the sticky one (the default gives it 2 of 10 pollers,
- * and a burst of new carts then waits in a backlog the worker takes a few tasks a second from).
+ * sticky one: poll the shared queue as much as the sticky one (the default gives it 2 of 10 pollers).
+ * Under the 10,000-shopper bench the shared queue's backlog still drained slowly: the Temporal dev
+ * server, not the pollers, was the limit there (docs/carts.md, Performance).
  */
 const CART_WORKER_OPTIONS = (cacheSize: number) => ({
   maxCachedWorkflows: cacheSize,
