@@ -2,7 +2,45 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { DailyPipelineInput, DailyPipelineResult } from '../../workflows/daily-pipeline';
 import { DailyPipelineWorkflow } from '../../workflows';
-import type { TestWorker } from './temporal';
+import { createPool } from '../../lib/db';
+import { createTestDeps, type TestDeps } from './deps';
+import { createTestDatabases, type TestDatabases } from './services';
+import { startTestWorker, type TestWorker } from './temporal';
+
+/** What a pipeline test runs against: its own databases, a pool on its shop, and a real worker. */
+export interface PipelineStack {
+  databases: TestDatabases;
+  deps: TestDeps;
+  shop: pg.Pool;
+  worker: TestWorker;
+  /** Stops the worker, closes the pools and drops the databases. */
+  stop(): Promise<void>;
+}
+
+export async function startPipelineStack(name: string): Promise<PipelineStack> {
+  const databases = await createTestDatabases(name);
+  const deps = createTestDeps(databases);
+  const shop = createPool(databases.shopUrl, 'test-shop', 2);
+  const closePools = async () => {
+    await shop.end();
+    await deps.close();
+    await databases.drop();
+  };
+  const worker = await startTestWorker(deps).catch(async (error: unknown) => {
+    await closePools();
+    throw error;
+  });
+  return {
+    databases,
+    deps,
+    shop,
+    worker,
+    stop: async () => {
+      await worker.stop();
+      await closePools();
+    },
+  };
+}
 
 /** Runs the daily pipeline for `date` on the test worker and waits for its result. */
 export async function runDailyPipeline(

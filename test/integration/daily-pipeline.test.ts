@@ -1,10 +1,15 @@
 import type pg from 'pg';
-import { createPool } from '../../lib/db';
 import { simulateShop, type SimulateSummary } from '../../simulator';
-import { createTestDeps, type TestDeps } from '../helpers/deps';
-import { coreFingerprint, rowsOf, runDailyPipeline, tableDigest } from '../helpers/pipeline';
-import { createTestDatabases, type TestDatabases } from '../helpers/services';
-import { startTestWorker, type TestWorker } from '../helpers/temporal';
+import type { TestDeps } from '../helpers/deps';
+import {
+  coreFingerprint,
+  rowsOf,
+  runDailyPipeline,
+  startPipelineStack,
+  tableDigest,
+  type PipelineStack,
+} from '../helpers/pipeline';
+import type { TestWorker } from '../helpers/temporal';
 
 /**
  * The daily pipeline over a simulated demo shop, on a real worker, real Temporal and real Postgres:
@@ -13,26 +18,19 @@ import { startTestWorker, type TestWorker } from '../helpers/temporal';
  * are reflected once with the SCD history right.
  */
 describe('DailyPipelineWorkflow over the demo shop', () => {
-  let databases: TestDatabases;
+  let stack: PipelineStack;
   let deps: TestDeps;
   let worker: TestWorker;
   let shop: pg.Pool;
   let simulated: SimulateSummary;
 
   beforeAll(async () => {
-    databases = await createTestDatabases('pipeline_shop');
-    deps = createTestDeps(databases);
-    shop = createPool(databases.shopUrl, 'test-shop', 2);
+    stack = await startPipelineStack('pipeline_shop');
+    ({ deps, worker, shop } = stack);
     simulated = await simulateShop(shop, { customers: 5000, days: 30, seed: 7, endDate: '2026-11-20' });
-    worker = await startTestWorker(deps);
   });
 
-  afterAll(async () => {
-    await worker?.stop();
-    await shop?.end();
-    await deps?.close();
-    await databases?.drop();
-  });
+  afterAll(() => stack?.stop());
 
   /** Lines per day and revenue per day at the shop, by plain SQL on its own tables (UTC days). */
   const shopLines = (excluded: string[]) =>

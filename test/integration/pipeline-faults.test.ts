@@ -9,12 +9,18 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
 import { resetSourceTables, saveSource, removeSource } from '../../activities/sources/registry';
-import { createPool } from '../../lib/db';
 import { findFreePort } from '../../lib/embedded/ports';
-import { createTestDeps, type TestDeps } from '../helpers/deps';
-import { coreFingerprint, fillShop, runDailyPipeline, tableDigest } from '../helpers/pipeline';
-import { createTestDatabases, type TestDatabases } from '../helpers/services';
-import { startTestWorker, type TestWorker } from '../helpers/temporal';
+import type { TestDeps } from '../helpers/deps';
+import {
+  coreFingerprint,
+  fillShop,
+  runDailyPipeline,
+  startPipelineStack,
+  tableDigest,
+  type PipelineStack,
+} from '../helpers/pipeline';
+import type { TestDatabases } from '../helpers/services';
+import type { TestWorker } from '../helpers/temporal';
 import { ExtractLoadWorkflow } from '../../workflows';
 
 /**
@@ -44,27 +50,20 @@ async function failureOf(
  * changes. Each run that fails says why, is recorded as failed, and leaves core exactly as it was.
  */
 describe('the daily pipeline when a source fails or changes', () => {
-  let databases: TestDatabases;
+  let stack: PipelineStack;
   let deps: TestDeps;
   let worker: TestWorker;
   let shop: pg.Pool;
 
   beforeAll(async () => {
-    databases = await createTestDatabases('pipeline_faults');
-    deps = createTestDeps(databases);
-    shop = createPool(databases.shopUrl, 'test-shop', 2);
+    stack = await startPipelineStack('pipeline_faults');
+    ({ deps, worker, shop } = stack);
     await fillShop(shop, { customers: 300, orders: 1_000, linesPerOrder: 3 });
-    worker = await startTestWorker(deps);
     const first = await runDailyPipeline(worker, { date: '2026-11-20' });
     expect(first.status).toBe('succeeded');
   });
 
-  afterAll(async () => {
-    await worker?.stop();
-    await shop?.end();
-    await deps?.close();
-    await databases?.drop();
-  });
+  afterAll(() => stack?.stop());
 
   const lastRun = async () =>
     (
@@ -192,15 +191,15 @@ describe('the daily pipeline when a source fails or changes', () => {
  * load ends by adding the key to the staged copy — and a key the source does not hold stops the run.
  */
 describe('the key of a staged table the source does not keep unique', () => {
+  let stack: PipelineStack;
   let databases: TestDatabases;
   let deps: TestDeps;
   let worker: TestWorker;
   let shop: pg.Pool;
 
   beforeAll(async () => {
-    databases = await createTestDatabases('pipeline_keys');
-    deps = createTestDeps(databases);
-    shop = createPool(databases.shopUrl, 'test-shop', 2);
+    stack = await startPipelineStack('pipeline_keys');
+    ({ databases, deps, worker, shop } = stack);
     await shop.query(`
       create table till_lines (line_id bigint not null, amount numeric(10, 2), updated_at timestamptz not null);
       insert into till_lines select g, g * 1.5, timestamptz '2026-11-01' + g * interval '1 minute'
@@ -211,15 +210,9 @@ describe('the key of a staged table the source does not keep unique', () => {
       connection: { kind: 'postgres', url: databases.shopUrl },
       tables: [{ name: 'till_lines', primaryKey: ['line_id'], cursor: 'updated_at' }],
     });
-    worker = await startTestWorker(deps);
   });
 
-  afterAll(async () => {
-    await worker?.stop();
-    await shop?.end();
-    await deps?.close();
-    await databases?.drop();
-  });
+  afterAll(() => stack?.stop());
 
   const extractLoad = () =>
     worker.client.workflow.execute(ExtractLoadWorkflow, {
