@@ -316,10 +316,13 @@ export function createCartActivities(deps: CartActivityDeps) {
      * server's acceptance and the commit can send a second copy, with the same Message-ID.
      */
     async sendRetargetingEmail(input: { sendKey: string }): Promise<SendOutcome> {
+      // Heartbeats tell the server a scheduled send is alive; a local one's are ignored (its workflow
+      // task times out instead). Carts started before the local activities still send the scheduled way.
       const context = Context.current();
       context.heartbeat();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
       const db = await warehouse.connect();
+      let locked = false;
       try {
         await db.query('begin');
         // A worker cut off from everything must not hold the lock for ever.
@@ -341,6 +344,7 @@ export function createCartActivities(deps: CartActivityDeps) {
             [input.sendKey],
           );
           row = result.rows[0];
+          locked = row !== undefined;
         } catch (error) {
           if ((error as { code?: string }).code === '55P03') {
             throw new Error(`Another attempt is sending ${input.sendKey} right now; this one retries later.`);
@@ -442,9 +446,10 @@ export function createCartActivities(deps: CartActivityDeps) {
         }
         const { rows } = await db.query<{ sent_at: Date }>(
           `update ops.cart_emails
-              set status = 'sent', sent_at = now(), smtp_response = $2, attempts = $3, last_attempt_at = now()
+              set status = 'sent', sent_at = now(), smtp_response = $2, attempts = attempts + 1,
+                  last_attempt_at = now()
             where send_key = $1 returning sent_at`,
-          [input.sendKey, response.slice(0, 500), context.info.attempt],
+          [input.sendKey, response.slice(0, 500)],
         );
         await db.query(
           `update core.fact_retargeting set decision = 'sent', sent_at = $3 where cart_id = $1 and kind = $2`,
@@ -454,7 +459,18 @@ export function createCartActivities(deps: CartActivityDeps) {
         log.info('Retargeting e-mail sent', { sendKey: input.sendKey, messageId: row.message_id });
         return { decision: 'sent', reason: null, sentAt: rows[0].sent_at.toISOString() };
       } catch (error) {
-        await db.query('rollback').catch(() => undefined);
+        if (locked) {
+          // The failed attempt is counted while the row is still ours; the rollback covers a failed count.
+          await db
+            .query(
+              `update ops.cart_emails set attempts = attempts + 1, last_error = $2, last_attempt_at = now()
+                where send_key = $1`,
+              [input.sendKey, String((error as Error).message).slice(0, 500)],
+            )
+            .then(() => db.query('commit'))
+            .catch(() => db.query('rollback'))
+            .catch(() => undefined);
+        } else await db.query('rollback').catch(() => undefined);
         throw error;
       } finally {
         clearInterval(beat);

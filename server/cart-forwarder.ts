@@ -4,6 +4,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/log';
 import { cartWorkflowId } from '../lib/names';
 import { CART_SEARCH_ATTRIBUTES, CartWorkflow, cartEventsSignal, type CartSettings } from '../workflows/cart';
+import { startingStage } from '../workflows/cart-state';
 import { markForwarded, type StoredEvent } from './events-store';
 
 /** The cart settings every new cart workflow starts with, from the config. */
@@ -107,17 +108,19 @@ export function createCartForwarder(options: {
         });
       return;
     }
+    // Used only when this signal starts the cart: it shows its first events' stage and value from the start.
+    const { stage, value } = startingStage(batch.events);
     await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
       client.workflow.signalWithStart(CartWorkflow, {
         workflowId: cartWorkflowId(userSession),
         taskQueue,
-        args: [{ userSession, settings }],
+        args: [{ userSession, settings, startedAs: stage }],
         signal: cartEventsSignal,
         signalArgs: [batch],
         typedSearchAttributes: [
           { key: CART_SEARCH_ATTRIBUTES.customerId, value: events[0].userId },
-          { key: CART_SEARCH_ATTRIBUTES.stage, value: 'browsing' },
-          { key: CART_SEARCH_ATTRIBUTES.cartValue, value: 0 },
+          { key: CART_SEARCH_ATTRIBUTES.stage, value: stage },
+          { key: CART_SEARCH_ATTRIBUTES.cartValue, value },
         ],
         staticSummary: `Shopping cart of session ${userSession}`,
       }),

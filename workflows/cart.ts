@@ -5,7 +5,9 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -13,7 +15,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type LocalActivityOptions } from '@temporalio/common';
 import type { CartSnapshot, CartActivities } from '../activities/carts';
 import { CART_QUERIES, CART_SIGNALS } from '../lib/names';
 import {
@@ -55,6 +57,8 @@ export interface CartSettings extends OfferRules {
 export interface CartWorkflowInput {
   userSession: string;
   settings: CartSettings;
+  /** The Stage the server started the cart with (its first events held an item); 'browsing' when absent. */
+  startedAs?: CartView['stage'];
   /** The state a previous run of this cart carried over by continue-as-new, deadlines included. */
   carried?: CartState;
 }
@@ -65,15 +69,12 @@ export interface CartWorkflowResult {
   outcome: 'browsed' | 'purchased' | 'recovered' | 'not_recovered';
 }
 
-const { decideRetargeting, recordCartPurchase } = proxyActivities<CartActivities>({
+const DECIDE_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
-
-const { sendRetargetingEmail } = proxyActivities<CartActivities>({
+};
+const SEND_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '2 minutes',
-  // A worker killed mid-send is noticed within this long, and the send retried elsewhere.
-  heartbeatTimeout: '10 seconds',
   // SMTP may be down for a while: keep trying, at most 5 s apart, so the e-mail goes soon after it is back.
   retry: {
     initialInterval: '500 milliseconds',
@@ -81,7 +82,33 @@ const { sendRetargetingEmail } = proxyActivities<CartActivities>({
     maximumInterval: '5 seconds',
     nonRetryableErrorTypes: ['NoSuchEmail'],
   },
-});
+};
+
+/**
+ * The cart's activities run as local activities: inside the workflow task that needs them, on the
+ * worker that holds the cart, recorded as markers in that task's completion. The e-mail then leaves
+ * in the same workflow task as the timer that found the session idle, and the Temporal server — the
+ * platform's bottleneck under load — stores one task instead of three. A worker killed mid-send loses
+ * the task: the server hands it to another worker after the task's timeout, which decides again (the
+ * decision is stored once per cart) and sends under the same claim.
+ */
+const localActivities = {
+  decideRetargeting: proxyLocalActivities<CartActivities>(DECIDE_OPTIONS).decideRetargeting,
+  recordCartPurchase: proxyLocalActivities<CartActivities>(DECIDE_OPTIONS).recordCartPurchase,
+  sendRetargetingEmail: proxyLocalActivities<CartActivities>(SEND_OPTIONS).sendRetargetingEmail,
+};
+
+/** Carts started before the local activities ran them as ordinary activities; they finish that way. */
+const scheduledActivities: typeof localActivities = {
+  decideRetargeting: proxyActivities<CartActivities>(DECIDE_OPTIONS).decideRetargeting,
+  recordCartPurchase: proxyActivities<CartActivities>(DECIDE_OPTIONS).recordCartPurchase,
+  // A worker killed mid-send is noticed within this long, and the send retried elsewhere.
+  sendRetargetingEmail: proxyActivities<CartActivities>({ ...SEND_OPTIONS, heartbeatTimeout: '10 seconds' })
+    .sendRetargetingEmail,
+};
+
+/** The patch that moved the cart to local activities and an idle timer restarted by every event. */
+export const CART_LOCAL_ACTIVITIES_PATCH = 'cart-local-activities-timer-per-event';
 
 /**
  * One shopping cart, `cart-<user_session>`: it applies the storefront's events, restarts the idle timer
@@ -105,11 +132,13 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
     pending.push(...batch.events);
   });
   setHandler(cartQuery, () => viewOf(state));
+  const current = patched(CART_LOCAL_ACTIVITIES_PATCH);
+  const activities = current ? localActivities : scheduledActivities;
 
   // Search attributes are written when the stage changes (each write costs the server a visibility
   // update); the query and the current details always show the live cart.
-  // The server starts a cart with Stage browsing, CartValue 0 and its CustomerId already set.
-  let shownStage = input.carried?.stage ?? 'browsing';
+  // The server starts a cart with its CustomerId, and the Stage and CartValue of its first events.
+  let shownStage = input.carried?.stage ?? input.startedAs ?? 'browsing';
   const show = () => {
     if (shownStage !== state.stage) {
       upsertSearchAttributes([
@@ -122,13 +151,15 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
     setCurrentDetails(describeCart(state));
   };
 
-  // One timer at a time, never cancelled because a deadline moved later: events that extend the idle
-  // deadline cost no timer commands; when the timer fires early, the loop arms it for what is left.
-  // Only a deadline earlier than the running timer (a purchase after abandonment) replaces it.
+  // One timer at a time, restarted whenever the deadline moves: its cancel and start ride in the
+  // workflow task that applied the events, so a timer that fires always finds the deadline reached.
+  // (Carts before the patch kept a timer that ended too early and armed it again for what was left,
+  // one more workflow task per event.)
   let timer: { at: number; scope: CancellationScope } | null = null;
   let woke = false;
   const armTimer = (deadline: number | null) => {
-    if (deadline === null || (timer !== null && timer.at <= deadline)) return;
+    if (deadline === null || (timer !== null && (current ? timer.at === deadline : timer.at <= deadline)))
+      return;
     timer?.scope.cancel();
     const scope = new CancellationScope();
     const armed = { at: deadline, scope };
@@ -178,7 +209,7 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
           state.stage = 'purchased';
           state.reminderAt = null;
           state.attributionEndsAt = null;
-          await recordCartPurchase({
+          await activities.recordCartPurchase({
             cart: snapshot(),
             purchasedAt: state.purchase!.at,
             purchaseValue: state.purchase!.value,
@@ -210,12 +241,12 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
         if (state.stage === 'cart') {
           state.stage = 'abandoned';
           show();
-          await abandon(state, settings, snapshot);
+          await abandon(state, settings, snapshot, activities);
         }
         show();
       } else if (state.reminderAt !== null && now >= state.reminderAt) {
         state.reminderAt = null;
-        await remind(state, snapshot);
+        await remind(state, snapshot, activities);
         show();
       } else if (state.attributionEndsAt !== null && now >= state.attributionEndsAt) {
         state.attributionEndsAt = null;
@@ -234,10 +265,13 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
   }
 }
 
+type CartActivityStubs = typeof localActivities;
+
 async function abandon(
   state: CartState,
   settings: CartSettings,
   snapshot: () => CartSnapshot,
+  { decideRetargeting, sendRetargetingEmail }: CartActivityStubs,
 ): Promise<void> {
   const cart = snapshot();
   const offer = chooseOffer(cart.value, settings, uuid4());
@@ -272,7 +306,11 @@ async function abandon(
   });
 }
 
-async function remind(state: CartState, snapshot: () => CartSnapshot): Promise<void> {
+async function remind(
+  state: CartState,
+  snapshot: () => CartSnapshot,
+  { decideRetargeting, sendRetargetingEmail }: CartActivityStubs,
+): Promise<void> {
   const cart = snapshot();
   if (cart.lines.length === 0 || state.offer === null) return;
   const decided = await decideRetargeting({ kind: 'reminder', cart, offer: state.offer });
