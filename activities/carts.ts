@@ -316,11 +316,14 @@ export function createCartActivities(deps: CartActivityDeps) {
      * server's acceptance and the commit can send a second copy, with the same Message-ID.
      */
     async sendRetargetingEmail(input: { sendKey: string }): Promise<SendOutcome> {
-      // Heartbeats tell the server a scheduled send is alive; a local one's are ignored (its workflow
-      // task times out instead). Carts started before the local activities still send the scheduled way.
+      // Heartbeats tell the server a scheduled send is alive; a local one has none (its workflow task
+      // times out instead). Carts started before the local activities still send the scheduled way.
       const context = Context.current();
-      context.heartbeat();
-      const beat = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
+      const heartbeat = () => {
+        if (!context.info.isLocal) context.heartbeat();
+      };
+      heartbeat();
+      const beat = setInterval(heartbeat, HEARTBEAT_MS);
       const db = await warehouse.connect();
       let locked = false;
       try {
