@@ -38,6 +38,8 @@ const SIGNAL_DEADLINE_MS = 3000;
 const BACK_OFF_MS = 5000;
 /** How often delivered events are marked in the outbox, together. */
 const MARK_EVERY_MS = 250;
+/** How many carts' current runs the forwarder remembers. */
+const KNOWN_RUNS = 100_000;
 /** Carts signalled at once for one batch. */
 const CONCURRENCY = 16;
 
@@ -50,6 +52,17 @@ export function createCartForwarder(options: {
 }): CartForwarder {
   const { client, taskQueue, settings, logger } = options;
   let unreachableUntil = 0;
+
+  // The run each open cart is on, as signal-with-start reported it. A signal naming its run reaches
+  // it directly; one naming only the workflow id costs the Temporal server a lookup of the current
+  // run in its database first — with the dev server's single SQLite connection, the costliest read
+  // under load. Bounded, oldest forgotten first; a forgotten or ended run only means the lookup again.
+  const knownRuns = new Map<string, string>();
+  const rememberRun = (workflowId: string, runId: string) => {
+    knownRuns.delete(workflowId);
+    knownRuns.set(workflowId, runId);
+    if (knownRuns.size > KNOWN_RUNS) knownRuns.delete(knownRuns.keys().next().value!);
+  };
 
   // Delivered ids waiting to be marked, written together.
   const unmarked: string[] = [];
@@ -85,6 +98,7 @@ export function createCartForwarder(options: {
    * the pipeline.
    */
   async function signalCart(userSession: string, events: StoredEvent[]): Promise<void> {
+    const workflowId = cartWorkflowId(userSession);
     const batch = {
       events: events.map((event) => ({
         eventId: event.eventId,
@@ -97,10 +111,27 @@ export function createCartForwarder(options: {
         receivedAt: event.receivedAt,
       })),
     };
+    const runId = knownRuns.get(workflowId);
+    if (runId !== undefined) {
+      const delivered = await client
+        .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+          client.workflow.getHandle(workflowId, runId).signal(cartEventsSignal, batch),
+        )
+        .then(
+          () => true,
+          (error: unknown) => {
+            // That run has ended (bought, or continued as new): forget it and deliver as if unknown.
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+            knownRuns.delete(workflowId);
+            return false;
+          },
+        );
+      if (delivered) return;
+    }
     if (events.every((event) => event.eventType === 'view')) {
       await client
         .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-          client.workflow.getHandle(cartWorkflowId(userSession)).signal(cartEventsSignal, batch),
+          client.workflow.getHandle(workflowId).signal(cartEventsSignal, batch),
         )
         .catch((error: unknown) => {
           // No open cart: nothing to deliver the views to, so they are delivered.
@@ -110,9 +141,9 @@ export function createCartForwarder(options: {
     }
     // Used only when this signal starts the cart: it shows its first events' stage and value from the start.
     const { stage, value } = startingStage(batch.events);
-    await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+    const handle = await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
       client.workflow.signalWithStart(CartWorkflow, {
-        workflowId: cartWorkflowId(userSession),
+        workflowId,
         taskQueue,
         args: [{ userSession, settings, startedAs: stage }],
         signal: cartEventsSignal,
@@ -125,6 +156,7 @@ export function createCartForwarder(options: {
         staticSummary: `Shopping cart of session ${userSession}`,
       }),
     );
+    rememberRun(workflowId, handle.signaledRunId);
   }
 
   return {

@@ -277,6 +277,26 @@ describe('CartWorkflow: abandoned carts, the shop rules and attribution, on real
     expect(stack.mailsFor(session)).toHaveLength(0);
   });
 
+  it('starts a new cart for the session when an event comes after a purchase ended the last one', async () => {
+    const id = customer();
+    await seedShop(stack.deps.shop, [{ id }]);
+    const session = `again-${crypto.randomUUID()}`;
+    await shop(session, id, [{ product_id: '101' }]);
+    await shop(session, id, [{ event_type: 'purchase', product_id: '101' }]);
+    const handle = stack.client.workflow.getHandle(cartWorkflowId(session));
+    const bought = await handle.result();
+    expect(bought).toMatchObject({ outcome: 'purchased' });
+
+    // The API still knows the ended run; the event goes to a new one before the answer (a closed run
+    // would answer the query with the bought cart, and the relay waits 10 s).
+    expect((await shop(session, id, [{ product_id: '102', price: 39.9 }])).status).toBe(202);
+    const cart = await handle.query(cartQuery);
+    expect(cart.cartId).not.toBe(bought.cartId);
+    expect(cart.items).toEqual([{ productId: '102', quantity: 1, unitPrice: 39.9 }]);
+    const mail = await mailOf(session);
+    expect(mail.headers['x-cartflow-cart']).toBe(cart.cartId);
+  });
+
   it('attributes a purchase after the e-mail as recovered revenue, and the purchase cancels the reminder', async () => {
     const id = customer();
     await seedShop(stack.deps.shop, [{ id }]);
