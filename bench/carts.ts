@@ -1,11 +1,12 @@
 /**
- * The abandoned-cart path under load: `npm run bench:carts [-- --shoppers 10000 --idle 60s]`.
+ * The abandoned-cart path under load: `npm run bench:carts [-- --shoppers 10000 --idle 60s --arrivals 10m]`.
  *
  * Starts its own stack in a temporary folder — embedded Postgres, a Temporal dev server, and cartflow's
  * own `worker --queue carts` and `server` commands as child processes, exactly as production runs them —
  * and an SMTP server of its own that catches the e-mails. It seeds a shop with one customer per shopper,
  * then plays all shoppers at once through `POST /v1/events`: each browses, fills a cart, and buys or
- * leaves, with think times shorter than the idle time, so every session is open at the same time.
+ * leaves, with think times shorter than the idle time, so every session is open at the same time
+ * (`--arrivals 10m` spreads their first requests over ten minutes instead: a sustained rate).
  *
  * It prints events/s accepted, API latency p50/p99, expiry-to-e-mail delay p50/p99/max (expiry = the
  * moment the last event of the cart was acknowledged + the idle time), e-mails duplicated, carts that
@@ -40,6 +41,12 @@ interface Options {
   /** How long to wait for late e-mails after the last expiry, at most. */
   drainMs: number;
   /**
+   * Over how long shoppers arrive (their first requests spread evenly). By default within one think
+   * time, so that every session is open together: a burst of new carts. Longer, it measures a
+   * sustained rate of arrivals instead.
+   */
+  arrivalsMs: number | undefined;
+  /**
    * The worker's V8 heap limit in MiB (NODE_OPTIONS=--max-old-space-size). The Temporal SDK sizes its
    * workflow cache from it (about 600 workflows per GiB); a cache smaller than the number of live carts
    * makes the worker fetch and replay a cart's whole history for every event.
@@ -54,6 +61,7 @@ function parseOptions(argv: string[]): Options {
     products: 300,
     seed: 1,
     drainMs: 300_000,
+    arrivalsMs: undefined,
     workerHeapMb: undefined,
   };
   for (let i = 0; i < argv.length; i += 2) {
@@ -63,14 +71,17 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--seed') options.seed = Number(value);
     else if (flag === '--drain') options.drainMs = parseDuration(value) ?? NaN;
     else if (flag === '--worker-heap') options.workerHeapMb = Number(value);
+    else if (flag === '--arrivals') options.arrivalsMs = parseDuration(value) ?? NaN;
     else
       throw new Error(
-        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --worker-heap MiB --drain 5m`,
+        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --arrivals 5m --worker-heap MiB --drain 5m`,
       );
   }
   if (!Number.isInteger(options.shoppers) || options.shoppers < 1)
     throw new Error('--shoppers must be a whole number');
   if (!(options.drainMs >= 0)) throw new Error('--drain must be a duration, e.g. 5m');
+  if (options.arrivalsMs !== undefined && !(options.arrivalsMs > 0))
+    throw new Error('--arrivals must be a duration, e.g. 5m');
   if (!(options.idleMs >= 2000)) throw new Error('--idle must be a duration of at least 2s, e.g. 60s');
   return options;
 }
@@ -133,8 +144,8 @@ function planShoppers(options: Options): Shopper[] {
       quantity,
     });
     const steps: Step[] = [];
-    // Everyone starts within one think time, so that all sessions are open together.
-    let at = draw() * thinkMax;
+    // By default everyone starts within one think time, so that all sessions are open together.
+    let at = draw() * (options.arrivalsMs ?? thinkMax);
     const next = () => (at += thinkMin + draw() * (thinkMax - thinkMin));
     const product = () => 1 + Math.floor(draw() * options.products);
     steps.push({ at, events: [event('view', product())] });
