@@ -174,10 +174,6 @@ export function applyEvents(
 }
 
 /**
- * An ISO time as a string that sorts like the time, to the microsecond: the server sends acceptance
- * times with six decimals, which Date.parse would cut to milliseconds.
- */
-/**
  * The Stage and CartValue of a cart whose first events these are, as the workflow will find them: the
  * server starts a cart showing them, so the cart's first workflow task has no search attributes to write.
  */
@@ -191,6 +187,10 @@ export function startingStage(events: readonly CartEvent[]): { stage: CartStage;
   };
 }
 
+/**
+ * An ISO time as a string that sorts like the time, to the microsecond: the server sends acceptance
+ * times with six decimals, which Date.parse would cut to milliseconds.
+ */
 export function microsecondKey(iso: string): string {
   if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(iso)) return iso;
   return new Date(iso).toISOString().replace('Z', '000Z');

@@ -8,6 +8,7 @@ import {
   nextDeadline,
   microsecondKey,
   REMEMBERED_EVENT_IDS,
+  startingStage,
   type CartEvent,
 } from '../../workflows/cart-state';
 import { customerIdOf, holdoutPosition, isInHoldout, messageIdFor } from '../../activities/cart-rules';
@@ -103,6 +104,17 @@ describe('the cart as pure data', () => {
     ]);
     expect(result.purchased).toBe(true);
     expect(state.purchase).toMatchObject({ value: 20.3, units: 3 });
+  });
+
+  it('gives the Stage and CartValue a cart starts with, as the workflow will find them from its first events', () => {
+    expect(startingStage([event({ eventType: 'view' })])).toEqual({ stage: 'browsing', value: 0 });
+    expect(
+      startingStage([event({ eventType: 'view' }), event({ productId: 'p1', quantity: 2, price: 12.5 })]),
+    ).toEqual({ stage: 'cart', value: 25 });
+    expect(
+      startingStage([event({ productId: 'p1' }), event({ eventType: 'remove_from_cart', productId: 'p1' })]),
+    ).toEqual({ stage: 'browsing', value: 0 });
+    expect(startingStage([event({ eventType: 'purchase', productId: 'p1' })]).stage).toBe('purchased');
   });
 
   it('offers free shipping by default and a percentage from the high-value threshold, with a code per cart', () => {
