@@ -111,32 +111,28 @@ export function createCartForwarder(options: {
         receivedAt: event.receivedAt,
       })),
     };
-    const runId = knownRuns.get(workflowId);
-    if (runId !== undefined) {
-      const delivered = await client
+    // A signal to the cart's open run; false when there is none (that run ended, or no cart is open).
+    const signalOpenCart = (runId?: string) =>
+      client
         .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
           client.workflow.getHandle(workflowId, runId).signal(cartEventsSignal, batch),
         )
         .then(
           () => true,
           (error: unknown) => {
-            // That run has ended (bought, or continued as new): forget it and deliver as if unknown.
             if (!(error instanceof WorkflowNotFoundError)) throw error;
-            knownRuns.delete(workflowId);
             return false;
           },
         );
-      if (delivered) return;
+    const runId = knownRuns.get(workflowId);
+    if (runId !== undefined) {
+      if (await signalOpenCart(runId)) return;
+      // That run has ended (bought, or continued as new): forget it and deliver as if unknown.
+      knownRuns.delete(workflowId);
     }
     if (events.every((event) => event.eventType === 'view')) {
-      await client
-        .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-          client.workflow.getHandle(workflowId).signal(cartEventsSignal, batch),
-        )
-        .catch((error: unknown) => {
-          // No open cart: nothing to deliver the views to, so they are delivered.
-          if (!(error instanceof WorkflowNotFoundError)) throw error;
-        });
+      // No open cart: nothing to deliver the views to, so they are delivered.
+      await signalOpenCart();
       return;
     }
     // Used only when this signal starts the cart: it shows its first events' stage and value from the start.

@@ -180,11 +180,15 @@ export function applyEvents(
 export function startingStage(events: readonly CartEvent[]): { stage: CartStage; value: number } {
   const state = newCartState('', '', undefined);
   const { purchased } = applyEvents(state, events);
-  const lines = cartLines(state);
   return {
-    stage: purchased ? 'purchased' : lines.length > 0 ? 'cart' : 'browsing',
-    value: cartTotals(lines).value,
+    stage: purchased ? 'purchased' : openStage(state),
+    value: cartTotals(cartLines(state)).value,
   };
+}
+
+/** The stage of a cart not bought or abandoned: `cart` while it holds an item, else `browsing`. */
+export function openStage(state: CartState): 'cart' | 'browsing' {
+  return cartLines(state).length > 0 ? 'cart' : 'browsing';
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   describeCart,
   newCartState,
   nextDeadline,
+  openStage,
   viewOf,
   type CartEvent,
   type CartEventBatch,
@@ -132,8 +133,8 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
     pending.push(...batch.events);
   });
   setHandler(cartQuery, () => viewOf(state));
-  const current = patched(CART_LOCAL_ACTIVITIES_PATCH);
-  const activities = current ? localActivities : scheduledActivities;
+  const sincePatch = patched(CART_LOCAL_ACTIVITIES_PATCH);
+  const activities = sincePatch ? localActivities : scheduledActivities;
 
   // Search attributes are written when the stage changes (each write costs the server a visibility
   // update); the query and the current details always show the live cart.
@@ -158,7 +159,7 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
   let timer: { at: number; scope: CancellationScope } | null = null;
   let woke = false;
   const armTimer = (deadline: number | null) => {
-    if (deadline === null || (timer !== null && (current ? timer.at === deadline : timer.at <= deadline)))
+    if (deadline === null || (timer !== null && (sincePatch ? timer.at === deadline : timer.at <= deadline)))
       return;
     timer?.scope.cancel();
     const scope = new CancellationScope();
@@ -216,7 +217,7 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
             afterAbandonment: state.abandonedAt !== null,
           });
         } else if (state.stage === 'browsing' || state.stage === 'cart') {
-          state.stage = cartLines(state).length > 0 ? 'cart' : 'browsing';
+          state.stage = openStage(state);
         }
         // An abandoned cart keeps its reminder and attribution deadlines; any other restarts its idle timer.
         // The idle time counts from when the server accepted the latest event, so an event that reached
