@@ -22,6 +22,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { isInHoldout } from '../activities/cart-rules';
 import { parseDuration } from '../lib/config';
 import { createPool } from '../lib/db';
@@ -29,6 +30,7 @@ import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
 import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
+import { TASK_QUEUES } from '../lib/names';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
 
 const projectRoot = path.resolve(__dirname, '..');
@@ -401,6 +403,105 @@ async function measureSignalReference(
   return { startRate: rate, signalRate };
 }
 
+/** How often the timeline printed at the end is sampled. */
+const TIMELINE_EVERY_MS = 15_000;
+
+interface QueueStats {
+  backlog: number;
+  addRate: number;
+  dispatchRate: number;
+}
+
+interface TimelineRow {
+  at: number;
+  accepted: number;
+  mails: number;
+  backlog: QueueStats | undefined;
+  /** CPU seconds each process used since the row before. */
+  cpu: Record<string, number>;
+}
+
+/** The carts' shared workflow task queue as the Temporal server reports it, asked every 2 s. */
+async function watchCartQueue(
+  address: string,
+): Promise<{ readonly latest: QueueStats | undefined; stop(): Promise<void> }> {
+  const connection = await Connection.connect({ address });
+  let latest: QueueStats | undefined;
+  const ask = async () => {
+    try {
+      const { stats } = await connection.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: TASK_QUEUES.carts },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        reportStats: true,
+      });
+      latest = {
+        backlog: Number(stats?.approximateBacklogCount ?? 0),
+        addRate: stats?.tasksAddRate ?? 0,
+        dispatchRate: stats?.tasksDispatchRate ?? 0,
+      };
+    } catch {
+      latest = undefined;
+    }
+  };
+  const timer = setInterval(() => void ask(), 2000);
+  return {
+    get latest() {
+      return latest;
+    },
+    async stop() {
+      clearInterval(timer);
+      await connection.close();
+    },
+  };
+}
+
+/**
+ * Where the time went, every 15 s of the run: events accepted and e-mails caught in that window, the
+ * backlog of the carts' shared workflow task queue (where every new cart's first task waits) with the
+ * server's add and dispatch rates, CPU seconds per process, and the delay of the e-mails whose carts
+ * expired in that window — to tell a backlog that grows from a stall.
+ */
+function printTimeline(
+  log: (line: string) => void,
+  started: number,
+  rows: TimelineRow[],
+  shoppers: Shopper[],
+  mailsBySession: Map<string, CaughtMail[]>,
+  expected: Set<string>,
+  idleMs: number,
+): void {
+  log('');
+  log(
+    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, CPU s, delay of carts expiring then)',
+  );
+  const expiries = shoppers
+    .filter((s) => expected.has(s.session))
+    .map((s) => ({ expiry: s.lastAck + idleMs, mail: mailsBySession.get(s.session)?.[0] }));
+  let previous = { at: started, accepted: 0, mails: 0 };
+  for (const row of rows) {
+    const delays = expiries
+      .filter(({ expiry }) => expiry >= previous.at && expiry < row.at)
+      .map(({ expiry, mail }) => (mail ? mail.at - expiry : Infinity))
+      .sort((a, b) => a - b);
+    const backlog = row.backlog
+      ? `${row.backlog.backlog} ${row.backlog.addRate.toFixed(0)}/${row.backlog.dispatchRate.toFixed(0)}`
+      : '?';
+    const cpu = Object.entries(row.cpu)
+      .map(([name, seconds]) => `${name[0]}${seconds.toFixed(0)}`)
+      .join(' ');
+    const delay =
+      delays.length === 0
+        ? ''
+        : `${delays.length} expired: p50 ${(percentile(delays, 50) / 1000).toFixed(1)} s, max ${(delays.at(-1)! / 1000).toFixed(1)} s`;
+    log(
+      `  ${((row.at - started) / 1000).toFixed(0).padStart(5)} s  ${String(row.accepted - previous.accepted).padStart(6)} ev  ` +
+        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  cpu ${cpu}  ${delay}`,
+    );
+    previous = row;
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-carts-'));
@@ -534,6 +635,8 @@ async function main(): Promise<void> {
       peakWorkerMb = Math.max(peakWorkerMb, rssMb(worker.pid) || 0);
     }, 1000);
     stoppers.push(async () => clearInterval(sampler));
+    const queueWatch = await watchCartQueue(temporal.address);
+    stoppers.push(() => queueWatch.stop());
 
     const latencies: number[] = [];
     let accepted = 0;
@@ -549,6 +652,25 @@ async function main(): Promise<void> {
     });
     const cpuAtStart = cpu();
     const started = performance.now();
+    const timeline: TimelineRow[] = [];
+    let previousCpu = cpuAtStart;
+    const timelineSampler = setInterval(() => {
+      const now = cpu();
+      timeline.push({
+        at: performance.now(),
+        accepted,
+        mails: catcher.mails.length,
+        backlog: queueWatch.latest,
+        cpu: Object.fromEntries(
+          Object.entries(now).map(([name, seconds]) => [
+            name,
+            seconds - previousCpu[name as keyof typeof now],
+          ]),
+        ),
+      });
+      previousCpu = now;
+    }, TIMELINE_EVERY_MS);
+    stoppers.push(async () => clearInterval(timelineSampler));
     let lastAckAt = started;
     let progressAt = started;
     const play = async (shopper: Shopper) => {
@@ -616,6 +738,7 @@ async function main(): Promise<void> {
     }
     await sleep(3000);
     clearInterval(sampler);
+    clearInterval(timelineSampler);
     const finalWorkerMb = rssMb(worker.pid);
     const cpuAtEnd = cpu();
     const wallSeconds = (performance.now() - started) / 1000;
@@ -685,6 +808,7 @@ async function main(): Promise<void> {
           .join(', ') +
         ` (load average now ${os.loadavg()[0].toFixed(1)})`,
     );
+    printTimeline(log, started, timeline, shoppers, bySession, expected, options.idleMs);
   } finally {
     await cleanUp();
   }
