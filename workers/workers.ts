@@ -24,13 +24,14 @@ export interface RunningWorkers {
  * Carts are many, long-lived and small. Keep every live one in memory (the SDK's default follows the
  * heap, about 2,400 carts on a 4 GB heap, and a cart outside it is replayed from its history for each
  * event). Every new cart's first task comes from the shared task queue rather than this worker's
- * sticky one: poll the shared queue as much as the sticky one (the default gives it 2 of 10 pollers).
- * Under the 10,000-shopper bench the shared queue's backlog still drained slowly: the Temporal dev
- * server, not the pollers, was the limit there (docs/carts.md, Performance).
+ * sticky one: give the shared queue half of the workflow-task pollers (the default gives it 2 of 10).
+ * That is a floor only while the sticky queue keeps up: the SDK's core leaves the shared queue one
+ * poller whenever the sticky queue has a backlog. The SDK (1.13) polls with 10 pollers whatever
+ * `maxConcurrentWorkflowTaskPolls` says; 40 (`workflowTaskPollerBehavior`) made each task slower on
+ * the dev server without taking more of them (docs/carts.md, Performance).
  */
 const CART_WORKER_OPTIONS = (cacheSize: number) => ({
   maxCachedWorkflows: cacheSize,
-  maxConcurrentWorkflowTaskPolls: 20,
   nonStickyToStickyPollRatio: 0.5,
 });
 
