@@ -17,6 +17,8 @@ export interface Config {
     readonly namespace: string;
     /** Explicit path of the `temporal` CLI (`TEMPORAL_CLI_PATH`). */
     readonly cliPath: string | undefined;
+    /** Where a worker serves its Temporal SDK metrics for Prometheus; undefined for nowhere. */
+    readonly workerMetricsPort: number | undefined;
   };
   /** `smtp://user:pass@host:port`; undefined means the embedded SMTP sink. */
   readonly smtpUrl: string | undefined;
@@ -87,6 +89,8 @@ export const ENVIRONMENT = {
   CARTFLOW_TEMPORAL_UI_PORT: 'port of the embedded Temporal Web UI (default: 8233)',
   CARTFLOW_SMTP_PORT: 'port of the embedded SMTP sink (default: 2525)',
   CARTFLOW_LOG_LEVEL: 'debug, info, warn or error (default: info)',
+  CARTFLOW_WORKER_METRICS_PORT:
+    'a worker serves its Temporal SDK metrics (pollers, task slots, schedule-to-start and execution latencies, cache) for Prometheus on this port, at /metrics on every interface (default: off)',
   CARTFLOW_HOLDOUT_SHARE:
     'share of customers who get no retargeting e-mail, to measure its effect, 0 to 0.5 or 0% to 50% (default: 10%)',
   CARTFLOW_RETARGET_COOLDOWN: 'at most one retargeting campaign per customer within this long (default: 7d)',
@@ -205,6 +209,10 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
       address: temporalAddress,
       namespace: optional(env, 'TEMPORAL_NAMESPACE') ?? 'default',
       cliPath: optional(env, 'TEMPORAL_CLI_PATH'),
+      workerMetricsPort:
+        optional(env, 'CARTFLOW_WORKER_METRICS_PORT') === undefined
+          ? undefined
+          : port(env, 'CARTFLOW_WORKER_METRICS_PORT', 0),
     }),
     smtpUrl,
     httpPort,

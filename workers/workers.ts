@@ -37,8 +37,11 @@ const CART_WORKER_OPTIONS = (cacheSize: number) => ({
 
 let runtimeInstalled = false;
 
-/** Routes the SDK's own logs into the platform's JSON logger, once per process. */
-function installRuntimeLogger(logger: Logger): void {
+/**
+ * Routes the SDK's own logs into the platform's JSON logger, and serves its metrics for Prometheus when
+ * a port is given — once per process, the SDK's runtime being one per process.
+ */
+function installRuntime(logger: Logger, metricsPort: number | undefined): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
@@ -47,7 +50,12 @@ function installRuntimeLogger(logger: Logger): void {
       if (entry.level === 'ERROR') logger.error(entry.message, fields);
       else logger.warn(entry.message, fields);
     }),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      ...(metricsPort === undefined
+        ? {}
+        : { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } }),
+    },
   });
 }
 
@@ -64,7 +72,7 @@ export async function startWorkers(options: {
   /** Overrides the task queue names, so tests can use a unique queue each. */
   taskQueues?: Partial<Record<TaskQueueName, string>>;
 }): Promise<RunningWorkers> {
-  installRuntimeLogger(options.logger);
+  installRuntime(options.logger, options.deps.config.temporal.workerMetricsPort);
   const connection = await NativeConnection.connect({ address: options.address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),

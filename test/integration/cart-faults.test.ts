@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import type { StoredMail } from '../../lib/embedded/smtp';
+import { findFreePort } from '../../lib/embedded/ports';
 import { cartWorkflowId } from '../../lib/names';
 import {
   customersOutsideHoldout,
@@ -106,7 +107,11 @@ describe('the e-mail goes out exactly once through SMTP outages', () => {
 });
 
 /** A worker for the stack's task queue in a process of its own, as production runs one. */
-async function startWorkerProcess(stack: CartStack, smtpUrl: string): Promise<ChildProcess> {
+async function startWorkerProcess(
+  stack: CartStack,
+  smtpUrl: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(projectRoot, 'test/helpers/cart-worker-process.ts')],
@@ -121,7 +126,7 @@ async function startWorkerProcess(stack: CartStack, smtpUrl: string): Promise<Ch
           warehouseUrl: stack.databases.warehouseUrl,
           shopUrl: stack.databases.shopUrl,
           smtpUrl,
-          env: stack.env,
+          env: { ...stack.env, ...env },
         }),
       },
     },
@@ -215,6 +220,28 @@ describe('the e-mail goes out exactly once when the worker dies', () => {
       for (const socket of hung) socket.destroy();
       blackhole.close();
     }
+  });
+
+  it("serves the worker's SDK metrics for Prometheus on CARTFLOW_WORKER_METRICS_PORT", async () => {
+    const metricsPort = await findFreePort();
+    const worker = await startWorkerProcess(stack, stack.smtpUrl, {
+      CARTFLOW_WORKER_METRICS_PORT: String(metricsPort),
+    });
+    children.push(worker);
+    const stickyPollers = new RegExp(
+      `^temporal_num_pollers\\{[^}]*poller_type="sticky_workflow_task"[^}]*task_queue="${stack.taskQueue}"[^}]*\\} ([0-9]+)$`,
+      'm',
+    );
+    // The endpoint answers once the runtime is up; the gauge once the worker polls its sticky queue.
+    const metrics = await waitFor('the sticky pollers in the metrics', async () => {
+      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+        (response) => (response.ok ? response.text() : ''),
+        () => '',
+      );
+      return Number(stickyPollers.exec(text)?.[1] ?? 0) > 0 ? text : undefined;
+    });
+    expect(metrics).toMatch(/^temporal_worker_task_slots_available\{/m);
+    await kill(worker, 'SIGTERM');
   });
 
   it('documents the one window left: killed after the SMTP server took the message, before it was recorded — a second copy with the same Message-ID', async () => {

@@ -5,7 +5,12 @@ describe('loadConfig', () => {
     const config = loadConfig({}, '/srv/cartflow');
     expect(config.home).toBe('/srv/cartflow/.cartflow');
     expect(config.warehouseUrl).toBeUndefined();
-    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', cliPath: undefined });
+    expect(config.temporal).toEqual({
+      address: undefined,
+      namespace: 'default',
+      cliPath: undefined,
+      workerMetricsPort: undefined,
+    });
     expect(config.httpPort).toBe(3000);
     expect(config.sessionIdleMs).toBe(30 * 60_000);
     expect(config.timezone).toBe('UTC');
@@ -20,16 +25,19 @@ describe('loadConfig', () => {
       SMTP_URL: 'smtp://mailpit:1025',
       CARTFLOW_SESSION_IDLE: '5s',
       CARTFLOW_TIMEZONE: 'Europe/London',
+      CARTFLOW_WORKER_METRICS_PORT: '9464',
     });
     expect(config.warehouseUrl).toBe('postgres://u:p@db:5432/warehouse');
     expect(config.temporal.address).toBe('temporal:7233');
     expect(config.smtpUrl).toBe('smtp://mailpit:1025');
     expect(config.sessionIdleMs).toBe(5000);
     expect(config.timezone).toBe('Europe/London');
+    expect(config.temporal.workerMetricsPort).toBe(9464);
   });
 
   it.each([
     ['CARTFLOW_HTTP_PORT', '70000', /CARTFLOW_HTTP_PORT must be a port number/],
+    ['CARTFLOW_WORKER_METRICS_PORT', 'yes', /CARTFLOW_WORKER_METRICS_PORT must be a port number/],
     ['CARTFLOW_SESSION_IDLE', 'soon', /CARTFLOW_SESSION_IDLE must be a duration like 30m/],
     ['CARTFLOW_TIMEZONE', 'Mars/Olympus', /CARTFLOW_TIMEZONE must be an IANA time zone/],
     ['CARTFLOW_WAREHOUSE_URL', 'mysql://x', /CARTFLOW_WAREHOUSE_URL must be a postgres:\/\/ URL/],
