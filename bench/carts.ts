@@ -412,11 +412,21 @@ interface QueueStats {
   dispatchRate: number;
 }
 
+/** What the worker's SDK metrics say: its pollers per queue, and its tasks' schedule-to-start so far. */
+interface WorkerGauges {
+  sharedPollers: number;
+  stickyPollers: number;
+  /** Cumulative, in ms: a window's mean is the difference of two samples' sums over that of their counts. */
+  scheduleToStartSumMs: number;
+  scheduleToStartCount: number;
+}
+
 interface TimelineRow {
   at: number;
   accepted: number;
   mails: number;
   backlog: QueueStats | undefined;
+  worker: WorkerGauges | undefined;
   /** CPU seconds each process used since the row before. */
   cpu: Record<string, number>;
 }
@@ -456,10 +466,50 @@ async function watchCartQueue(
   };
 }
 
+/** The worker's metrics endpoint (`CARTFLOW_WORKER_METRICS_PORT`), read every 2 s. */
+function watchWorkerMetrics(port: number): { readonly latest: WorkerGauges | undefined; stop(): void } {
+  let latest: WorkerGauges | undefined;
+  const value = (text: string, pattern: RegExp) => {
+    let total = 0;
+    for (const match of text.matchAll(pattern)) total += Number(match[1]);
+    return total;
+  };
+  const read = async () => {
+    try {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+      latest = {
+        sharedPollers: value(text, /^temporal_num_pollers\{[^}]*poller_type="workflow_task"[^}]*\} (\S+)$/gm),
+        stickyPollers: value(
+          text,
+          /^temporal_num_pollers\{[^}]*poller_type="sticky_workflow_task"[^}]*\} (\S+)$/gm,
+        ),
+        scheduleToStartSumMs: value(
+          text,
+          /^temporal_workflow_task_schedule_to_start_latency_sum\{[^}]*\} (\S+)$/gm,
+        ),
+        scheduleToStartCount: value(
+          text,
+          /^temporal_workflow_task_schedule_to_start_latency_count\{[^}]*\} (\S+)$/gm,
+        ),
+      };
+    } catch {
+      latest = undefined;
+    }
+  };
+  const timer = setInterval(() => void read(), 2000);
+  return {
+    get latest() {
+      return latest;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 /**
  * Where the time went, every 15 s of the run: events accepted and e-mails caught in that window, the
  * backlog of the carts' shared workflow task queue (where every new cart's first task waits) with the
- * server's add and dispatch rates, CPU seconds per process, and the delay of the e-mails whose carts
+ * server's add and dispatch rates, the worker's pollers on the shared and sticky queues and its
+ * tasks' mean schedule-to-start, CPU seconds per process, and the delay of the e-mails whose carts
  * expired in that window — to tell a backlog that grows from a stall.
  */
 function printTimeline(
@@ -473,12 +523,17 @@ function printTimeline(
 ): void {
   log('');
   log(
-    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, CPU s, delay of carts expiring then)',
+    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, worker pollers shared/sticky and schedule-to-start, CPU s, delay of carts expiring then)',
   );
   const expiries = shoppers
     .filter((s) => expected.has(s.session))
     .map((s) => ({ expiry: s.lastAck + idleMs, mail: mailsBySession.get(s.session)?.[0] }));
-  let previous = { at: started, accepted: 0, mails: 0 };
+  let previous: Pick<TimelineRow, 'at' | 'accepted' | 'mails' | 'worker'> = {
+    at: started,
+    accepted: 0,
+    mails: 0,
+    worker: undefined,
+  };
   for (const row of rows) {
     const delays = expiries
       .filter(({ expiry }) => expiry >= previous.at && expiry < row.at)
@@ -486,6 +541,11 @@ function printTimeline(
       .sort((a, b) => a - b);
     const backlog = row.backlog
       ? `${row.backlog.backlog} ${row.backlog.addRate.toFixed(0)}/${row.backlog.dispatchRate.toFixed(0)}`
+      : '?';
+    const tasks = (row.worker?.scheduleToStartCount ?? 0) - (previous.worker?.scheduleToStartCount ?? 0);
+    const waited = (row.worker?.scheduleToStartSumMs ?? 0) - (previous.worker?.scheduleToStartSumMs ?? 0);
+    const pollers = row.worker
+      ? `${row.worker.sharedPollers}/${row.worker.stickyPollers} ${tasks > 0 ? (waited / tasks).toFixed(0) : '-'} ms`
       : '?';
     const cpu = Object.entries(row.cpu)
       .map(([name, seconds]) => `${name[0]}${seconds.toFixed(0)}`)
@@ -496,7 +556,7 @@ function printTimeline(
         : `${delays.length} expired: p50 ${(percentile(delays, 50) / 1000).toFixed(1)} s, max ${(delays.at(-1)! / 1000).toFixed(1)} s`;
     log(
       `  ${((row.at - started) / 1000).toFixed(0).padStart(5)} s  ${String(row.accepted - previous.accepted).padStart(6)} ev  ` +
-        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  cpu ${cpu}  ${delay}`,
+        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  pollers ${pollers.padEnd(12)}  cpu ${cpu}  ${delay}`,
     );
     previous = row;
   }
@@ -589,10 +649,14 @@ async function main(): Promise<void> {
       CARTFLOW_SESSION_IDLE: `${options.idleMs}ms`,
       CARTFLOW_LOG_LEVEL: 'warn',
     };
+    const workerMetricsPort = await findFreePort();
+    const workerEnv = { ...env, CARTFLOW_WORKER_METRICS_PORT: String(workerMetricsPort) };
     const worker = startCommand(
       'worker',
       ['worker', '--queue', 'carts'],
-      options.workerHeapMb ? { ...env, NODE_OPTIONS: `--max-old-space-size=${options.workerHeapMb}` } : env,
+      options.workerHeapMb
+        ? { ...workerEnv, NODE_OPTIONS: `--max-old-space-size=${options.workerHeapMb}` }
+        : workerEnv,
       path.join(home, 'worker.log'),
     );
     const server = startCommand('server', ['server'], env, path.join(home, 'server.log'));
@@ -637,6 +701,8 @@ async function main(): Promise<void> {
     stoppers.push(async () => clearInterval(sampler));
     const queueWatch = await watchCartQueue(temporal.address);
     stoppers.push(() => queueWatch.stop());
+    const workerWatch = watchWorkerMetrics(workerMetricsPort);
+    stoppers.push(async () => workerWatch.stop());
 
     const latencies: number[] = [];
     let accepted = 0;
@@ -661,6 +727,7 @@ async function main(): Promise<void> {
         accepted,
         mails: catcher.mails.length,
         backlog: queueWatch.latest,
+        worker: workerWatch.latest,
         cpu: Object.fromEntries(
           Object.entries(now).map(([name, seconds]) => [
             name,
