@@ -431,78 +431,75 @@ interface TimelineRow {
   cpu: Record<string, number>;
 }
 
-/** The carts' shared workflow task queue as the Temporal server reports it, asked every 2 s. */
-async function watchCartQueue(
-  address: string,
-): Promise<{ readonly latest: QueueStats | undefined; stop(): Promise<void> }> {
-  const connection = await Connection.connect({ address });
-  let latest: QueueStats | undefined;
-  const ask = async () => {
-    try {
-      const { stats } = await connection.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: TASK_QUEUES.carts },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        reportStats: true,
-      });
-      latest = {
-        backlog: Number(stats?.approximateBacklogCount ?? 0),
-        addRate: stats?.tasksAddRate ?? 0,
-        dispatchRate: stats?.tasksDispatchRate ?? 0,
-      };
-    } catch {
-      latest = undefined;
-    }
-  };
-  const timer = setInterval(() => void ask(), 2000);
-  return {
-    get latest() {
-      return latest;
-    },
-    async stop() {
-      clearInterval(timer);
-      await connection.close();
-    },
-  };
-}
-
-/** The worker's metrics endpoint (`CARTFLOW_WORKER_METRICS_PORT`), read every 2 s. */
-function watchWorkerMetrics(port: number): { readonly latest: WorkerGauges | undefined; stop(): void } {
-  let latest: WorkerGauges | undefined;
-  const value = (text: string, pattern: RegExp) => {
-    let total = 0;
-    for (const match of text.matchAll(pattern)) total += Number(match[1]);
-    return total;
-  };
-  const read = async () => {
-    try {
-      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
-      latest = {
-        sharedPollers: value(text, /^temporal_num_pollers\{[^}]*poller_type="workflow_task"[^}]*\} (\S+)$/gm),
-        stickyPollers: value(
-          text,
-          /^temporal_num_pollers\{[^}]*poller_type="sticky_workflow_task"[^}]*\} (\S+)$/gm,
-        ),
-        scheduleToStartSumMs: value(
-          text,
-          /^temporal_workflow_task_schedule_to_start_latency_sum\{[^}]*\} (\S+)$/gm,
-        ),
-        scheduleToStartCount: value(
-          text,
-          /^temporal_workflow_task_schedule_to_start_latency_count\{[^}]*\} (\S+)$/gm,
-        ),
-      };
-    } catch {
-      latest = undefined;
-    }
-  };
-  const timer = setInterval(() => void read(), 2000);
+/** The latest answer of `read`, asked every 2 s; undefined until it first answers, and after it fails. */
+function keepAsking<T>(read: () => Promise<T>): { readonly latest: T | undefined; stop(): void } {
+  let latest: T | undefined;
+  const timer = setInterval(
+    () =>
+      void read().then(
+        (value) => (latest = value),
+        () => (latest = undefined),
+      ),
+    2000,
+  );
   return {
     get latest() {
       return latest;
     },
     stop: () => clearInterval(timer),
   };
+}
+
+/** The carts' shared workflow task queue as the Temporal server reports it. */
+async function watchCartQueue(
+  address: string,
+): Promise<{ readonly latest: QueueStats | undefined; stop(): Promise<void> }> {
+  const connection = await Connection.connect({ address });
+  const watch = keepAsking(async (): Promise<QueueStats> => {
+    const { stats } = await connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: TASK_QUEUES.carts },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      reportStats: true,
+    });
+    return {
+      backlog: Number(stats?.approximateBacklogCount ?? 0),
+      addRate: stats?.tasksAddRate ?? 0,
+      dispatchRate: stats?.tasksDispatchRate ?? 0,
+    };
+  });
+  return {
+    get latest() {
+      return watch.latest;
+    },
+    async stop() {
+      watch.stop();
+      await connection.close();
+    },
+  };
+}
+
+/** The sum of a Prometheus metric's samples whose labels include `label` (all of them when omitted). */
+function metricSum(text: string, name: string, label = ''): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) || !line.includes(label)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** The worker's metrics endpoint (`CARTFLOW_WORKER_METRICS_PORT`). */
+function watchWorkerMetrics(port: number): { readonly latest: WorkerGauges | undefined; stop(): void } {
+  return keepAsking(async (): Promise<WorkerGauges> => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text());
+    return {
+      sharedPollers: metricSum(text, 'temporal_num_pollers', 'poller_type="workflow_task"'),
+      stickyPollers: metricSum(text, 'temporal_num_pollers', 'poller_type="sticky_workflow_task"'),
+      scheduleToStartSumMs: metricSum(text, 'temporal_workflow_task_schedule_to_start_latency_sum'),
+      scheduleToStartCount: metricSum(text, 'temporal_workflow_task_schedule_to_start_latency_count'),
+    };
+  });
 }
 
 /**
