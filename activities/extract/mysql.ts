@@ -564,7 +564,10 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
               loaded,
             ],
           );
-          if (finished)
+          if (finished) {
+            // As for Postgres: under the table's lock, so that two chunks finishing together cannot both
+            // see the other unfinished and leave the full load incomplete (reloaded in full the next day).
+            await lockTable(client, source.name, table.name);
             await client.query(
               `update ops.extract_state s
                   set full_complete = true, checkpoint_cursor = s.full_upper, checkpoint_pk = null, updated_at = now()
@@ -573,6 +576,7 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
                                    where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
               [source.name, table.name, input.generation],
             );
+          }
           return { finished, loaded, total: chunk.rows_loaded + loaded, next };
         });
         rows += outcome.loaded;
