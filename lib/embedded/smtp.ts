@@ -22,6 +22,7 @@ export interface SmtpSinkHandle {
   readonly url: string;
   /** Every message received so far, oldest first. */
   list(): StoredMail[];
+  /** Stops listening and, half a second later, ends the sessions still open (a pooled sender keeps one). */
   stop(): Promise<void>;
 }
 
@@ -47,6 +48,8 @@ export async function startSmtpSink(options: {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // Not smtp-server's 30 s: a sender's idle pooled connection would hold the stop that long.
+    closeTimeout: 500,
     size: 25 * 1024 * 1024,
     onAuth: (_auth, _session, callback) => callback(null, { user: 'sink' }),
     onData: (stream, session, callback) => {

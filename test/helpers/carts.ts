@@ -193,17 +193,24 @@ export async function startCartStack(
   };
 }
 
-/** Polls until `check` returns a value other than undefined, or fails after the timeout with `what`. */
+/**
+ * Polls until `check` returns a value other than undefined, or fails after the timeout with `what` and,
+ * when given, what `lastSeen` says the state was then.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
+  lastSeen?: () => unknown,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const seen = lastSeen ? `; last seen: ${JSON.stringify(lastSeen())}` : '';
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${seen}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -90,8 +90,12 @@ describe('the e-mail goes out exactly once through SMTP outages', () => {
         [id],
       );
       await stack.startSmtp();
-      await waitFor('the send to give up', async () =>
-        (await ledgerOf(stack, session)).status === 'suppressed' ? true : undefined,
+      let ledger: Awaited<ReturnType<typeof ledgerOf>>;
+      await waitFor(
+        'the send to give up',
+        async () => ((ledger = await ledgerOf(stack, session)).status === 'suppressed' ? true : undefined),
+        30_000,
+        () => ledger,
       );
       const { rows } = await stack.deps.warehouse.query(
         `select decision, reason from core.fact_retargeting where user_session = $1`,
