@@ -10,9 +10,11 @@
  *
  * It prints events/s accepted, API latency p50/p99, expiry-to-e-mail delay p50/p99/max (expiry = the
  * moment the last event of the cart was acknowledged + the idle time), e-mails duplicated, carts that
- * should have had an e-mail and did not, e-mails no cart should have had, and the worker's memory. The
- * reference measured in the same run is Temporal's own signal-with-start rate on this machine, so the
- * API's rate is also printed as a share of what Temporal alone takes. It asserts nothing.
+ * should have had an e-mail and did not, e-mails no cart should have had, and the worker's memory. Two
+ * references are measured in the same run: Temporal's own signal-with-start rate on this machine, and
+ * its ceiling of workflow tasks per second for a workflow that only restarts a timer per signal
+ * (bench/temporal-ceiling.ts); the run's workflow tasks per event set the target against that ceiling.
+ * It asserts nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -32,6 +34,7 @@ import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/tempo
 import { migrateDatabase } from '../lib/migrate';
 import { TASK_QUEUES } from '../lib/names';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
+import { measureTaskCeiling } from './temporal-ceiling';
 
 const projectRoot = path.resolve(__dirname, '..');
 
@@ -631,6 +634,16 @@ async function main(): Promise<void> {
       `  reference: Temporal alone takes ${reference.startRate.toFixed(0)} signal-with-starts/s of new workflows and ` +
         `${reference.signalRate.toFixed(0)} signals/s to existing ones (16 at a time, no worker)`,
     );
+    const ceiling = await measureTaskCeiling({
+      address: temporal.address,
+      serverCpuSeconds: () => cpuSeconds(temporal.pid),
+      workflows: 300,
+      signalsEach: 6,
+    });
+    log(
+      `  ceiling: Temporal completes ${ceiling.tasksPerSecond.toFixed(0)} workflow tasks/s of a workflow that only restarts a timer per signal ` +
+        `(${ceiling.tasks} tasks; server ${ceiling.serverCpuMsPerTask.toFixed(1)} ms CPU per task, its worker and client ${ceiling.clientAndWorkerCpuMsPerTask.toFixed(1)} ms)`,
+    );
 
     const httpPort = await findFreePort();
     const token = crypto.randomBytes(18).toString('base64url');
@@ -871,6 +884,18 @@ async function main(): Promise<void> {
           )
           .join(', ') +
         ` (load average now ${os.loadavg()[0].toFixed(1)})`,
+    );
+    const cartTasks = workerWatch.latest?.scheduleToStartCount ?? NaN;
+    const tasksPerEvent = cartTasks / accepted;
+    log(
+      `  workflow tasks            ${cartTasks} = ${(cartTasks / wallSeconds).toFixed(0)}/s, ${tasksPerEvent.toFixed(2)} per event; ` +
+        `server ${(((cpuAtEnd.temporal - cpuAtStart.temporal) * 1000) / cartTasks).toFixed(1)} ms CPU per task, ` +
+        `worker ${(((cpuAtEnd.worker - cpuAtStart.worker) * 1000) / cartTasks).toFixed(1)} ms`,
+    );
+    log(
+      `                            200 events/s would ask ${(200 * tasksPerEvent).toFixed(0)} tasks/s = ` +
+        `${((200 * tasksPerEvent) / ceiling.tasksPerSecond).toFixed(2)} × the ceiling measured above ` +
+        `(at this run's tasks per event; signals that wait behind a backlog share a task)`,
     );
     printTimeline(log, started, timeline, shoppers, bySession, expected, options.idleMs);
   } finally {
