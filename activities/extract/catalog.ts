@@ -229,3 +229,12 @@ export async function compactChanges(
 export function sourceSelectList(columns: StagedColumn[]): string {
   return columns.map((c) => (c.asText ? `${ident(c.name)}::text` : ident(c.name))).join(', ');
 }
+
+/**
+ * Serialises, until the transaction ends, everything that changes one source table's staging state —
+ * a load's chunks marking the full load complete, a schema change — whichever kind of source it is.
+ */
+export const lockStagedTable = (client: pg.PoolClient, source: string, table: string) =>
+  client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
+    `cartflow.extract:${source}.${table}`,
+  ]);

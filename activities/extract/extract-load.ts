@@ -12,6 +12,7 @@ import {
   compactChanges,
   compareSchemas,
   isIntegerType,
+  lockStagedTable,
   readColumns,
   sourceSelectList,
   type StagedColumn,
@@ -62,11 +63,6 @@ export interface LoadResult {
   /** The load continued where an earlier, interrupted attempt had committed. */
   resumed: boolean;
 }
-
-const lockTable = (client: pg.PoolClient, source: string, table: string) =>
-  client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    `cartflow.extract:${source}.${table}`,
-  ]);
 
 interface StateRow {
   columns: StagedColumn[];
@@ -161,7 +157,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
           `Source ${source.name} has no table "${table.name}" in schema "${sourceSchema}".`,
         );
       return inTransaction(warehouse, async (client) => {
-        await lockTable(client, source.name, table.name);
+        await lockStagedTable(client, source.name, table.name);
         const staged = await readColumns(client, schema, table.name);
         const comparison = compareSchemas({
           sourceName: source.name,
@@ -469,7 +465,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
             if (finished) {
               // The last chunk of the generation to finish completes the full load, in the same transaction,
               // under the table's lock: two chunks finishing together cannot both see the other unfinished.
-              await lockTable(client, source.name, table.name);
+              await lockStagedTable(client, source.name, table.name);
               const completed = await client.query(
                 `update ops.extract_state s
                   set full_complete = true, full_fresh = false, checkpoint_cursor = s.full_upper, checkpoint_pk = null,
@@ -543,7 +539,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
       await withHeartbeat(async (beat) => {
         for (;;) {
           const outcome = await inTransaction(warehouse, async (client) => {
-            await lockTable(client, source.name, table.name);
+            await lockStagedTable(client, source.name, table.name);
             const { rows: stateRows } = await client.query<StateRow>(
               `select columns, checkpoint_cursor, checkpoint_pk, full_complete from ops.extract_state
               where source = $1 and table_name = $2`,
@@ -628,7 +624,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
         }
         // Once the changes are a tenth of the table, fold them in: the view stays cheap to read.
         await inTransaction(warehouse, async (client) => {
-          await lockTable(client, source.name, table.name);
+          await lockStagedTable(client, source.name, table.name);
           const { rows: sizes } = await client.query<{ changes: number; rows: number }>(
             `select (select count(*) from ${changes})::bigint as changes,
                     greatest((select reltuples from pg_class where oid = $1::regclass), 0)::bigint as rows`,

@@ -13,7 +13,13 @@ import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import { CopyWriter } from '../imports/copy';
 import { failure, permanent } from '../pipeline-errors';
-import { applyStagingSchema, compareSchemas, isIntegerType, type StagedColumn } from './catalog';
+import {
+  applyStagingSchema,
+  compareSchemas,
+  isIntegerType,
+  lockStagedTable,
+  type StagedColumn,
+} from './catalog';
 import type { ExtractSizes, LoadResult, TablePlan } from './extract-load';
 import { ident, qualified } from './identifiers';
 
@@ -262,11 +268,6 @@ async function copyFromMysql(options: {
   }
 }
 
-const lockTable = (client: pg.PoolClient, source: string, table: string) =>
-  client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    `cartflow.extract:${source}.${table}`,
-  ]);
-
 interface StateRow {
   columns: MysqlColumn[];
   generation: number;
@@ -329,7 +330,7 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
       for (const table of source.tables) {
         const sourceColumns = await columnsOf(source, table.name);
         const plan = await inTransaction(warehouse, async (client) => {
-          await lockTable(client, source.name, table.name);
+          await lockStagedTable(client, source.name, table.name);
           const schema = `staging_${source.name}`;
           const { rows: stagedRows } = await client.query<{ columns: MysqlColumn[] }>(
             `select columns from ops.extract_state where source = $1 and table_name = $2`,
@@ -567,7 +568,7 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
           if (finished) {
             // As for Postgres: under the table's lock, so that two chunks finishing together cannot both
             // see the other unfinished and leave the full load incomplete (reloaded in full the next day).
-            await lockTable(client, source.name, table.name);
+            await lockStagedTable(client, source.name, table.name);
             await client.query(
               `update ops.extract_state s
                   set full_complete = true, checkpoint_cursor = s.full_upper, checkpoint_pk = null, updated_at = now()
@@ -607,7 +608,7 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
       let batches = 0;
       for (;;) {
         const outcome = await inTransaction(warehouse, async (client) => {
-          await lockTable(client, source.name, table.name);
+          await lockStagedTable(client, source.name, table.name);
           const { rows: stateRows } = await client.query<StateRow>(
             `select columns, checkpoint_cursor, checkpoint_pk, full_complete from ops.extract_state
               where source = $1 and table_name = $2`,
