@@ -46,13 +46,13 @@ export async function measureTaskCeiling(options: {
       const serverBefore = options.serverCpuSeconds();
       const workerBefore = process.cpuUsage();
       const started = performance.now();
-      // 16 requests at a time, as measureSignalReference: starts first, then the signals round-robin.
+      // 64 requests at a time, enough to keep the server busy: starts first, then the signals round-robin.
       const inLanes = async (count: number, send: (i: number) => Promise<unknown>) => {
         let next = 0;
         const lane = async () => {
           while (next < count) await send(next++);
         };
-        await Promise.all(Array.from({ length: 16 }, lane));
+        await Promise.all(Array.from({ length: 64 }, lane));
       };
       await inLanes(ids.length, (i) =>
         client.workflow.start(CeilingWorkflow, {
