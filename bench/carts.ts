@@ -1,7 +1,8 @@
 /**
  * The abandoned-cart path under load: `npm run bench:carts [-- --shoppers 10000 --idle 60s --arrivals 10m]`.
  *
- * Starts its own stack in a temporary folder — embedded Postgres, a Temporal dev server, and cartflow's
+ * Starts its own stack in a temporary folder — embedded Postgres, a Temporal dev server (or uses the
+ * server named by `--temporal-address`, `--temporal-pid` its process for the CPU figures), and cartflow's
  * own `worker --queue carts` and `server` commands as child processes, exactly as production runs them —
  * and an SMTP server of its own that catches the e-mails. It seeds a shop with one customer per shopper,
  * then plays all shoppers at once through `POST /v1/events`: each browses, fills a cart, and buys or
@@ -32,6 +33,7 @@ import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
 import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
+import { ensureSearchAttributes } from '../lib/temporal';
 import { TASK_QUEUES } from '../lib/names';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
 import { measureTaskCeiling } from './temporal-ceiling';
@@ -57,6 +59,9 @@ interface Options {
    * makes the worker fetch and replay a cart's whole history for every event.
    */
   workerHeapMb: number | undefined;
+  /** A Temporal server to use instead of starting the dev server, and its process id when it runs here. */
+  temporalAddress: string | undefined;
+  temporalPid: number | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -68,6 +73,8 @@ function parseOptions(argv: string[]): Options {
     drainMs: 300_000,
     arrivalsMs: undefined,
     workerHeapMb: undefined,
+    temporalAddress: undefined,
+    temporalPid: undefined,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
@@ -77,9 +84,12 @@ function parseOptions(argv: string[]): Options {
     else if (flag === '--drain') options.drainMs = parseDuration(value) ?? NaN;
     else if (flag === '--worker-heap') options.workerHeapMb = Number(value);
     else if (flag === '--arrivals') options.arrivalsMs = parseDuration(value) ?? NaN;
+    else if (flag === '--temporal-address') options.temporalAddress = value;
+    else if (flag === '--temporal-pid') options.temporalPid = Number(value);
     else
       throw new Error(
-        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --arrivals 5m --worker-heap MiB --drain 5m`,
+        `Unknown option ${flag}; use --shoppers N --idle 60s --seed S --arrivals 5m --worker-heap MiB --drain 5m ` +
+          '--temporal-address host:port --temporal-pid PID',
       );
   }
   if (!Number.isInteger(options.shoppers) || options.shoppers < 1)
@@ -87,6 +97,10 @@ function parseOptions(argv: string[]): Options {
   if (!(options.drainMs >= 0)) throw new Error('--drain must be a duration, e.g. 5m');
   if (options.arrivalsMs !== undefined && !(options.arrivalsMs > 0))
     throw new Error('--arrivals must be a duration, e.g. 5m');
+  if (options.temporalPid !== undefined && !Number.isInteger(options.temporalPid))
+    throw new Error(
+      '--temporal-pid must be the process id of the Temporal server named by --temporal-address',
+    );
   if (!(options.idleMs >= 2000)) throw new Error('--idle must be a duration of at least 2s, e.g. 60s');
   return options;
 }
@@ -406,6 +420,20 @@ async function measureSignalReference(
   return { startRate: rate, signalRate };
 }
 
+/** A Temporal server this bench did not start: its address, and its process when it runs here. */
+async function useTemporalServer(
+  address: string,
+  pid: number | undefined,
+): Promise<{ address: string; pid: number | undefined; stop(): Promise<void> }> {
+  const connection = await Connection.connect({ address });
+  try {
+    await ensureSearchAttributes(connection, 'default');
+  } finally {
+    await connection.close();
+  }
+  return { address, pid, stop: async () => undefined };
+}
+
 /** How often the timeline printed at the end is sampled. */
 const TIMELINE_EVERY_MS = 15_000;
 
@@ -600,15 +628,21 @@ async function main(): Promise<void> {
     await migrateDatabase(warehouseUrl, 'warehouse');
     await migrateDatabase(shopUrl, 'shop');
 
-    // The Temporal dev server exactly as `cartflow dev` starts it.
-    const temporal = await startEmbeddedTemporal({
-      cli: resolveTemporalCli({ cliPath: undefined, toolsDir: path.join(projectRoot, '.cartflow', 'tools') }),
-      dir: path.join(home, 'temporal'),
-      port: await findFreePort(),
-      uiPort: undefined,
-      namespace: 'default',
-      logFile: path.join(home, 'temporal.log'),
-    });
+    // The Temporal dev server exactly as `cartflow dev` starts it, or the server named by --temporal-address
+    // (left running at the end; its search attributes registered as the cartflow commands would).
+    const temporal = options.temporalAddress
+      ? await useTemporalServer(options.temporalAddress, options.temporalPid)
+      : await startEmbeddedTemporal({
+          cli: resolveTemporalCli({
+            cliPath: undefined,
+            toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
+          }),
+          dir: path.join(home, 'temporal'),
+          port: await findFreePort(),
+          uiPort: undefined,
+          namespace: 'default',
+          logFile: path.join(home, 'temporal.log'),
+        });
     stoppers.push(() => temporal.stop());
 
     const catcher = await startMailCatcher();
