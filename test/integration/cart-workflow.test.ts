@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { temporal } from '@temporalio/proto';
 import type { StoredMail } from '../../lib/embedded/smtp';
 import { cartWorkflowId } from '../../lib/names';
 import { createLogger } from '../../lib/log';
@@ -133,8 +134,12 @@ describe('CartWorkflow: abandoned carts, the shop rules and attribution, on real
     ]);
 
     // What the Temporal UI shows: ids and amounts, and nowhere the shopper's name or address.
+    // (The e-mail leaves before the workflow task that sent it completes and records the new Stage.)
     const handle = stack.client.workflow.getHandle(cartWorkflowId(session));
-    const description = await handle.describe();
+    const description = await waitFor('the abandoned Stage in the search attributes', async () => {
+      const described = await handle.describe();
+      return described.searchAttributes.Stage?.[0] === 'abandoned' ? described : undefined;
+    });
     expect(description.searchAttributes).toMatchObject({
       CustomerId: [String(id)],
       Stage: ['abandoned'],
@@ -185,10 +190,19 @@ describe('CartWorkflow: abandoned carts, the shop rules and attribution, on real
     expect(Date.parse(mail.receivedAt)).toBeGreaterThanOrEqual(lastAck + IDLE_MS - 500);
     // Each event restarted the timer in the workflow task that applied it, so the first timer to fire
     // is the one that found the session idle; the e-mail left in the workflow task it woke (decide and
-    // send are local activities, markers of that task) and no activity task was scheduled.
-    const history = await stack.client.workflow.getHandle(cartWorkflowId(session)).fetchHistory();
-    const events = history.events ?? [];
-    const firstFire = events.findIndex((event) => event.timerFiredEventAttributes);
+    // send are local activities, markers of that task) and no activity task was scheduled. The e-mail
+    // reaches the sink before that task completes: wait for its completion to be in the history.
+    const handle = stack.client.workflow.getHandle(cartWorkflowId(session));
+    const firstFireIn = (events: temporal.api.history.v1.IHistoryEvent[]) =>
+      events.findIndex((event) => event.timerFiredEventAttributes);
+    const events = await waitFor('the workflow task the timer woke to complete', async () => {
+      const found = (await handle.fetchHistory()).events ?? [];
+      const fire = firstFireIn(found);
+      return fire >= 0 && found.some((event, i) => i > fire && event.workflowTaskCompletedEventAttributes)
+        ? found
+        : undefined;
+    });
+    const firstFire = firstFireIn(events);
     const beforeFire = events.slice(0, firstFire);
     expect(beforeFire.filter((event) => event.timerStartedEventAttributes)).toHaveLength(4);
     expect(beforeFire.filter((event) => event.timerCanceledEventAttributes)).toHaveLength(3);
