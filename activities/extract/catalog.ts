@@ -238,3 +238,43 @@ export const lockStagedTable = (client: pg.PoolClient, source: string, table: st
   client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
     `cartflow.extract:${source}.${table}`,
   ]);
+
+/**
+ * Records one committed batch of a full load's chunk — where its next batch starts, or that it is done,
+ * and the rows it loaded — in the batch's transaction. When the chunk is done and it was the last of its
+ * generation still loading, completes the full load there too, under the table's lock, so that two
+ * chunks finishing together cannot both see the other unfinished. True when this call completed it.
+ */
+export async function recordChunkBatch(
+  client: pg.PoolClient,
+  batch: {
+    source: string;
+    table: string;
+    generation: number;
+    chunkNo: number;
+    /** Where the chunk's next batch starts; null when this batch ended it. */
+    next: string | null;
+    /** The end of the chunk's key range (null for a chunk without one), kept as its position when done. */
+    rangeEnd: string | null;
+    loaded: number;
+  },
+): Promise<boolean> {
+  const { source, table, generation, chunkNo, next, loaded } = batch;
+  await client.query(
+    `update ops.extract_chunks set next_lo = $5, done = $6, rows_loaded = rows_loaded + $7, updated_at = now()
+      where source = $1 and table_name = $2 and generation = $3 and chunk_no = $4`,
+    [source, table, generation, chunkNo, next ?? batch.rangeEnd, next === null, loaded],
+  );
+  if (next !== null) return false;
+  await lockStagedTable(client, source, table);
+  const completed = await client.query(
+    `update ops.extract_state s
+        set full_complete = true, full_fresh = false, checkpoint_cursor = s.full_upper, checkpoint_pk = null,
+            updated_at = now()
+      where s.source = $1 and s.table_name = $2 and s.generation = $3
+        and not exists (select 1 from ops.extract_chunks c
+                         where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
+    [source, table, generation],
+  );
+  return completed.rowCount === 1;
+}

@@ -14,6 +14,7 @@ import {
   isIntegerType,
   lockStagedTable,
   readColumns,
+  recordChunkBatch,
   sourceSelectList,
   type StagedColumn,
 } from './catalog';
@@ -449,36 +450,20 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
               }),
             );
             const finished = next === null;
-            await client.query(
-              `update ops.extract_chunks set next_lo = $5, done = $6, rows_loaded = rows_loaded + $7, updated_at = now()
-              where source = $1 and table_name = $2 and generation = $3 and chunk_no = $4`,
-              [
-                source.name,
-                table.name,
-                input.generation,
-                input.chunkNo,
-                finished ? chunk.range_end : next,
-                finished,
-                loaded,
-              ],
-            );
-            if (finished) {
-              // The last chunk of the generation to finish completes the full load, in the same transaction,
-              // under the table's lock: two chunks finishing together cannot both see the other unfinished.
-              await lockStagedTable(client, source.name, table.name);
-              const completed = await client.query(
-                `update ops.extract_state s
-                  set full_complete = true, full_fresh = false, checkpoint_cursor = s.full_upper, checkpoint_pk = null,
-                      updated_at = now()
-                where s.source = $1 and s.table_name = $2 and s.generation = $3
-                  and not exists (select 1 from ops.extract_chunks c
-                                   where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
-                [source.name, table.name, input.generation],
+            const completedFullLoad = await recordChunkBatch(client, {
+              source: source.name,
+              table: table.name,
+              generation: input.generation,
+              chunkNo: input.chunkNo,
+              next,
+              rangeEnd: chunk.range_end,
+              loaded,
+            });
+            if (completedFullLoad) {
+              const keyEnforced = await withSourceClient(source, (src) =>
+                sourceEnforcesKey(src, from, table.primaryKey),
               );
-              const keyEnforced =
-                completed.rowCount === 1 &&
-                (await withSourceClient(source, (src) => sourceEnforcesKey(src, from, table.primaryKey)));
-              if (completed.rowCount === 1 && !keyEnforced) {
+              if (!keyEnforced) {
                 // A key the source declared but does not hold fails here, naming the table: never silently doubled rows.
                 try {
                   // Sorting millions of keys in memory rather than in temporary files.
@@ -494,7 +479,7 @@ export function createExtractLoadActivities({ warehouse, pools }: ExtractLoadDep
                   );
                 }
               }
-              if (completed.rowCount === 1) await client.query(`analyze ${target}`);
+              await client.query(`analyze ${target}`);
             }
             return {
               finished,

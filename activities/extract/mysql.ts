@@ -18,6 +18,7 @@ import {
   compareSchemas,
   isIntegerType,
   lockStagedTable,
+  recordChunkBatch,
   type StagedColumn,
 } from './catalog';
 import type { ExtractSizes, LoadResult, TablePlan } from './extract-load';
@@ -552,32 +553,15 @@ export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; p
             }),
           );
           const finished = next === null;
-          await client.query(
-            `update ops.extract_chunks set next_lo = $5, done = $6, rows_loaded = rows_loaded + $7, updated_at = now()
-              where source = $1 and table_name = $2 and generation = $3 and chunk_no = $4`,
-            [
-              source.name,
-              table.name,
-              input.generation,
-              input.chunkNo,
-              finished ? chunk.range_end : next,
-              finished,
-              loaded,
-            ],
-          );
-          if (finished) {
-            // As for Postgres: under the table's lock, so that two chunks finishing together cannot both
-            // see the other unfinished and leave the full load incomplete (reloaded in full the next day).
-            await lockStagedTable(client, source.name, table.name);
-            await client.query(
-              `update ops.extract_state s
-                  set full_complete = true, checkpoint_cursor = s.full_upper, checkpoint_pk = null, updated_at = now()
-                where s.source = $1 and s.table_name = $2 and s.generation = $3
-                  and not exists (select 1 from ops.extract_chunks c
-                                   where c.source = $1 and c.table_name = $2 and c.generation = $3 and not c.done)`,
-              [source.name, table.name, input.generation],
-            );
-          }
+          await recordChunkBatch(client, {
+            source: source.name,
+            table: table.name,
+            generation: input.generation,
+            chunkNo: input.chunkNo,
+            next,
+            rangeEnd: chunk.range_end,
+            loaded,
+          });
           return { finished, loaded, total: chunk.rows_loaded + loaded, next };
         });
         rows += outcome.loaded;
