@@ -31,7 +31,7 @@ import { parseDuration } from '../lib/config';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
-import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
+import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { TASK_QUEUES } from '../lib/names';
@@ -632,17 +632,7 @@ async function main(): Promise<void> {
     // (left running at the end; its search attributes registered as the cartflow commands would).
     const temporal = options.temporalAddress
       ? await useTemporalServer(options.temporalAddress, options.temporalPid)
-      : await startEmbeddedTemporal({
-          cli: resolveTemporalCli({
-            cliPath: undefined,
-            toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
-          }),
-          dir: path.join(home, 'temporal'),
-          port: await findFreePort(),
-          uiPort: undefined,
-          namespace: 'default',
-          logFile: path.join(home, 'temporal.log'),
-        });
+      : await startScratchTemporal(home);
     stoppers.push(() => temporal.stop());
 
     const catcher = await startMailCatcher();

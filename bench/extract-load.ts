@@ -27,7 +27,7 @@ import { resetSourceTables, saveSource } from '../activities/sources/registry';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort } from '../lib/embedded/ports';
-import { resolveTemporalCli, startEmbeddedTemporal } from '../lib/embedded/temporal';
+import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { TASK_QUEUES } from '../lib/names';
 import { ensureSearchAttributes } from '../lib/temporal';
@@ -184,17 +184,7 @@ async function main(): Promise<void> {
     databases: ['el_shop', 'el_warehouse', 'day_shop', 'day_warehouse'],
     logFile: path.join(home, 'postgres.log'),
   });
-  const temporal = await startEmbeddedTemporal({
-    cli: resolveTemporalCli({
-      cliPath: process.env.TEMPORAL_CLI_PATH,
-      toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
-    }),
-    dir: path.join(home, 'temporal'),
-    port: await findFreePort(),
-    uiPort: undefined,
-    namespace: 'default',
-    logFile: path.join(home, 'temporal.log'),
-  });
+  const temporal = await startScratchTemporal(home);
   const connection = await Connection.connect({ address: temporal.address });
   await ensureSearchAttributes(connection, 'default');
   const client = new Client({ connection, namespace: 'default' });

