@@ -14,7 +14,7 @@
  * should have had an e-mail and did not, e-mails no cart should have had, and the worker's memory. Two
  * references are measured in the same run: Temporal's own signal-with-start rate on this machine, and
  * its ceiling of workflow tasks per second for a workflow that only restarts a timer per signal
- * (bench/temporal-ceiling.ts); the run's workflow tasks per event set the target against that ceiling.
+ * (bench/temporal-references.ts); the run's workflow tasks per event set the target against that ceiling.
  * It asserts nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,8 +35,8 @@ import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { TASK_QUEUES } from '../lib/names';
-import { CartWorkflow, cartEventsSignal, cartQuery } from '../workflows/cart';
-import { measureTaskCeiling } from './temporal-ceiling';
+import { cartQuery } from '../workflows/cart';
+import { measureSignalReference, measureTaskCeiling } from './temporal-references';
 
 const projectRoot = path.resolve(__dirname, '..');
 
@@ -355,69 +355,6 @@ async function explainCarts(warehouseUrl: string, address: string, sessions: str
     await warehouse.end();
     await connection.close();
   }
-}
-
-/**
- * Temporal's own rates on this machine, the reference the API's rate is set against: signal-with-start
- * of new workflows, and signals to existing ones (what most events are), 16 at a time, no worker.
- */
-async function measureSignalReference(
-  address: string,
-  count: number,
-): Promise<{ startRate: number; signalRate: number }> {
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
-  const queue = `bench-reference-${crypto.randomBytes(3).toString('hex')}`;
-  let next = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < count) {
-      const i = next++;
-      await client.workflow.signalWithStart(CartWorkflow, {
-        workflowId: `bench-reference-${queue}-${i}`,
-        taskQueue: queue,
-        args: [
-          {
-            userSession: `reference-${i}`,
-            settings: {
-              sessionIdleMs: 60_000,
-              reminderDelayMs: null,
-              attributionWindowMs: 60_000,
-              highValueThreshold: 200,
-              highValuePercent: 10,
-            },
-          },
-        ],
-        signal: cartEventsSignal,
-        signalArgs: [{ events: [] }],
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, lane));
-  const rate = count / ((performance.now() - started) / 1000);
-  next = 0;
-  const signalled = performance.now();
-  const signalLane = async () => {
-    while (next < count) {
-      const i = next++;
-      await client.workflow
-        .getHandle(`bench-reference-${queue}-${i}`)
-        .signal(cartEventsSignal, { events: [] });
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, signalLane));
-  const signalRate = count / ((performance.now() - signalled) / 1000);
-  // The reference workflows have no worker; end them so they cost the server nothing during the run.
-  await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      client.workflow
-        .getHandle(`bench-reference-${queue}-${i}`)
-        .terminate('benchmark reference')
-        .catch(() => undefined),
-    ),
-  );
-  await connection.close();
-  return { startRate: rate, signalRate };
 }
 
 /** A Temporal server this bench did not start: its address, and its process when it runs here. */
