@@ -39,6 +39,21 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Abandoned-cart retargeting: the shop's rules, links and offers. */
   readonly carts: CartsConfig;
+  /** The customer models' settings (docs/models.md). */
+  readonly models: ModelsConfig;
+}
+
+export interface ModelsConfig {
+  /** Months of purchases the lifetime value looks ahead. */
+  readonly clvHorizonMonths: number;
+  /** Monthly discount rate of the lifetime value (0.01 = 1% a month). */
+  readonly clvMonthlyDiscount: number;
+  /** The time unit BG/NBD's recency, age and parameters are in. */
+  readonly clvTimeUnit: 'weeks' | 'days';
+  /** A customer has churned after this many whole calendar months without a purchase. */
+  readonly churnMonths: number;
+  /** Seed of k-means' initialisation; the same seed and data give the same clusters. */
+  readonly seed: number;
 }
 
 export interface CartsConfig {
@@ -111,6 +126,12 @@ export const ENVIRONMENT = {
   CARTFLOW_OFFER_PERCENT: 'the percentage off for high-value carts, 1 to 90 (default: 10)',
   CARTFLOW_CART_CACHE:
     'live carts a carts worker keeps in memory, at least the carts open at once at the busiest hour (default: 20000)',
+  CARTFLOW_CLV_HORIZON: 'months of purchases the lifetime value looks ahead, 1 to 120 (default: 12)',
+  CARTFLOW_CLV_DISCOUNT: 'monthly discount rate of the lifetime value, 0 to 0.5 or 0% to 50% (default: 1%)',
+  CARTFLOW_CLV_TIME_UNIT: "BG/NBD's time unit, weeks or days (default: weeks)",
+  CARTFLOW_CHURN_MONTHS:
+    'a customer has churned after this many whole calendar months without a purchase, 1 to 24 (default: 2)',
+  CARTFLOW_MODELS_SEED: "seed of the models' random initialisation, a whole number (default: 1)",
 } as const;
 
 export class ConfigError extends Error {
@@ -227,6 +248,38 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
     }),
     logLevel,
     carts: cartsConfig(env, httpPort),
+    models: modelsConfig(env),
+  });
+}
+
+function modelsConfig(env: Env): ModelsConfig {
+  const discountText = optional(env, 'CARTFLOW_CLV_DISCOUNT') ?? '1%';
+  const discountMatch = /^(\d+(?:\.\d+)?)(%?)$/.exec(discountText);
+  const clvMonthlyDiscount = discountMatch ? Number(discountMatch[1]) / (discountMatch[2] ? 100 : 1) : NaN;
+  if (!(clvMonthlyDiscount >= 0 && clvMonthlyDiscount <= 0.5)) {
+    throw new ConfigError(
+      'CARTFLOW_CLV_DISCOUNT',
+      `must be a rate from 0 to 0.5, or a percentage from 0% to 50%, not "${discountText}"`,
+    );
+  }
+  const clvTimeUnit = optional(env, 'CARTFLOW_CLV_TIME_UNIT') ?? 'weeks';
+  if (clvTimeUnit !== 'weeks' && clvTimeUnit !== 'days') {
+    throw new ConfigError('CARTFLOW_CLV_TIME_UNIT', `must be weeks or days, not "${clvTimeUnit}"`);
+  }
+  const whole = (name: keyof typeof ENVIRONMENT, fallback: number, min: number, max: number) => {
+    const text = optional(env, name);
+    if (text === undefined) return fallback;
+    const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+    if (!(value >= min && value <= max))
+      throw new ConfigError(name, `must be a whole number from ${min} to ${max}, not "${text}"`);
+    return value;
+  };
+  return Object.freeze({
+    clvHorizonMonths: whole('CARTFLOW_CLV_HORIZON', 12, 1, 120),
+    clvMonthlyDiscount,
+    clvTimeUnit,
+    churnMonths: whole('CARTFLOW_CHURN_MONTHS', 2, 1, 24),
+    seed: whole('CARTFLOW_MODELS_SEED', 1, 0, 2 ** 31 - 1),
   });
 }
 

@@ -43,10 +43,31 @@ describe('loadConfig', () => {
     ['CARTFLOW_WAREHOUSE_URL', 'mysql://x', /CARTFLOW_WAREHOUSE_URL must be a postgres:\/\/ URL/],
     ['SMTP_URL', 'mail.example.com', /SMTP_URL must be an smtp:\/\//],
     ['TEMPORAL_ADDRESS', 'localhost', /TEMPORAL_ADDRESS must be host:port/],
+    ['CARTFLOW_CLV_TIME_UNIT', 'months', /CARTFLOW_CLV_TIME_UNIT must be weeks or days/],
+    ['CARTFLOW_CLV_DISCOUNT', '80%', /CARTFLOW_CLV_DISCOUNT must be a rate from 0 to 0.5/],
+    ['CARTFLOW_CHURN_MONTHS', '0', /CARTFLOW_CHURN_MONTHS must be a whole number from 1 to 24/],
   ])('names %s when it is malformed', (variable, value, message) => {
     const load = () => loadConfig({ [variable]: value });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+});
+
+describe('models config', () => {
+  it('defaults to a 12-month CLV at 1% a month in weeks, churn after 2 months', () => {
+    expect(loadConfig({}).models).toEqual({
+      clvHorizonMonths: 12,
+      clvMonthlyDiscount: 0.01,
+      clvTimeUnit: 'weeks',
+      churnMonths: 2,
+      seed: 1,
+    });
+    expect(
+      loadConfig({ CARTFLOW_CLV_DISCOUNT: '0.02', CARTFLOW_CLV_TIME_UNIT: 'days' }).models,
+    ).toMatchObject({
+      clvMonthlyDiscount: 0.02,
+      clvTimeUnit: 'days',
+    });
   });
 });
 
