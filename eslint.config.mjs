@@ -30,6 +30,22 @@ const IO_MODULES = [
   'child_process',
 ];
 
+/** Model code computes on arrays and tensors; activities read and write (DESIGN.md, Code layout). */
+const ML_FORBIDDEN_MESSAGE = 'ml/ computes; activities read and write: pass arrays in from an activity.';
+const ML_FORBIDDEN_MODULES = [
+  'pg',
+  'pg-copy-streams',
+  'knex',
+  'mysql2',
+  'mysql2/*',
+  'node:*',
+  'fs',
+  'path',
+  '@temporalio/*',
+];
+/** Relative imports of the rooms that do I/O or orchestrate, from any depth under ml/. */
+const ML_FORBIDDEN_ROOMS = '^(\\.\\./)+(lib|activities|workflows|server|cli)(/|$)';
+
 export default tseslint.config(
   {
     ignores: [
@@ -67,6 +83,28 @@ export default tseslint.config(
               message: 'Workflows import activities as types only (import type).',
             },
           ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['ml/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ML_FORBIDDEN_MODULES, message: ML_FORBIDDEN_MESSAGE },
+            { regex: ML_FORBIDDEN_ROOMS, message: ML_FORBIDDEN_MESSAGE },
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'ml/ takes its settings as arguments, never from process.env.',
         },
       ],
     },
