@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { BackendChoice } from '../ml/backend';
 
 /**
  * The platform's configuration, read once from the environment by `loadConfig` and passed
@@ -37,6 +38,10 @@ export interface Config {
     readonly smtpPort: number;
   };
   readonly logLevel: LogLevel;
+  readonly ml: {
+    /** The TensorFlow.js backend the models run on (`CARTFLOW_ML_BACKEND`), chosen by ml/backend.ts. */
+    readonly backend: BackendChoice;
+  };
   /** Abandoned-cart retargeting: the shop's rules, links and offers. */
   readonly carts: CartsConfig;
   /** The customer models' settings (docs/models.md). */
@@ -104,6 +109,8 @@ export const ENVIRONMENT = {
   CARTFLOW_TEMPORAL_UI_PORT: 'port of the embedded Temporal Web UI (default: 8233)',
   CARTFLOW_SMTP_PORT: 'port of the embedded SMTP sink (default: 2525)',
   CARTFLOW_LOG_LEVEL: 'debug, info, warn or error (default: info)',
+  CARTFLOW_ML_BACKEND:
+    'the TensorFlow.js backend of the models: auto (native TensorFlow when `npm run setup:tensorflow` installed it, else WASM), native or wasm (default: auto)',
   CARTFLOW_WORKER_METRICS_PORT:
     'a worker serves its Temporal SDK metrics (pollers, task slots, schedule-to-start and execution latencies, cache) for Prometheus on this port, at /metrics on every interface (default: off)',
   CARTFLOW_HOLDOUT_SHARE:
@@ -247,6 +254,7 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
       smtpPort: port(env, 'CARTFLOW_SMTP_PORT', 2525),
     }),
     logLevel,
+    ml: Object.freeze({ backend: mlBackend(env) }),
     carts: cartsConfig(env, httpPort),
     models: modelsConfig(env),
   });
@@ -318,6 +326,19 @@ function httpUrl(env: Env, name: keyof typeof ENVIRONMENT): string | undefined {
     );
   }
   return text;
+}
+
+const ML_BACKENDS: readonly BackendChoice[] = ['auto', 'native', 'wasm'];
+
+function mlBackend(env: Env): BackendChoice {
+  const text = optional(env, 'CARTFLOW_ML_BACKEND') ?? 'auto';
+  if (!(ML_BACKENDS as readonly string[]).includes(text)) {
+    throw new ConfigError(
+      'CARTFLOW_ML_BACKEND',
+      `must be auto, native or wasm, not "${text}" (native needs \`npm run setup:tensorflow\` first)`,
+    );
+  }
+  return text as BackendChoice;
 }
 
 function cartsConfig(env: Env, httpPort: number): CartsConfig {
