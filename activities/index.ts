@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
+import { createModelActivities } from './models';
 import { createPipelineRunActivities } from './pipeline-runs';
 
 /** What activities need from the outside world; built once by the worker, the composition root. */
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPipelineRunActivities(deps),
     ...createDailyPipelineActivities(deps),
     ...createCartActivities(deps),
+    ...createModelActivities(deps),
   };
 }
 

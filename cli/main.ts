@@ -5,6 +5,7 @@ import { registerBackfillCommand } from './backfill';
 import { createCliContext } from './context';
 import { runDev } from './dev';
 import { registerImportCommand } from './import';
+import { registerModelCommands } from './models';
 import { registerProductionCommands } from './production';
 import { registerRunCommand } from './run';
 import { registerSimulateCommand } from './simulate';
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<void> {
   registerRunCommand(program, context);
   registerBackfillCommand(program, context);
   registerSourceCommand(program, context);
+  registerModelCommands(program, context);
   registerSimulateCommand(program, { loadShopPool: async () => context.shop() });
   registerLiveSimulationCommand(program, context);
   registerImportCommand(program, {

@@ -124,5 +124,12 @@ export function registerRunCommand(program: Command, context: CliContext): void 
         process.stdout.write(`\nThe run failed: ${outcome.error}\n`);
         process.exitCode = 1;
       }
+      const failedModels = outcome.summary?.models?.filter((m) => m.status === 'failed') ?? [];
+      if (failedModels.length > 0) {
+        process.stdout.write(
+          `\nModels failed: ${failedModels.map((m) => m.model).join(', ')} (their marts keep the last good fit)\n`,
+        );
+        process.exitCode ||= 2;
+      }
     });
 }

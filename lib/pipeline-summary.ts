@@ -2,6 +2,7 @@
  * The daily pipeline's summary: what a run did, small enough for workflow history and the Temporal
  * UI, and stored in `ops.pipeline_runs.summary`. Pure: the workflow builds it, the CLI prints it.
  */
+import { formatModelStep, type ModelStepResult } from './model-summary';
 
 export interface TableLoadSummary {
   source: string;
@@ -58,6 +59,8 @@ export interface PipelineSummary {
   reconciliations: ReconciliationSummary[];
   /** Rows quarantined per rule, over all sources and entities. */
   quarantinedByRule: Record<string, number>;
+  /** The customer models fitted after the star schema (docs/models.md), one result each. */
+  models?: ModelStepResult[];
   error?: string;
 }
 
@@ -127,6 +130,10 @@ export function formatSummary(summary: PipelineSummary): string {
       out.push(
         `- ${d.day}: source ${n(d.source_lines)} lines / ${d.source_amount}, warehouse ${n(d.warehouse_lines)} / ${d.warehouse_amount}`,
       );
+  }
+  if (summary.models?.length) {
+    out.push('', 'Models:');
+    for (const step of summary.models) out.push(`- ${formatModelStep(step)}`);
   }
   return out.join('\n');
 }

@@ -5,6 +5,7 @@ import {
   ChildWorkflowFailure,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   upsertMemo,
@@ -20,7 +21,10 @@ import {
   type PipelineSummary,
   type ReconciliationSummary,
 } from '../lib/pipeline-summary';
+import type { ModelName } from '../lib/model-summary';
+import { TASK_QUEUES } from '../lib/names';
 import { ExtractLoadWorkflow } from './extract-load';
+import { ModelsWorkflow } from './models';
 import { BOOKKEEPING, RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
 
 const { startPipelineRun, finishPipelineRun } = proxyActivities<Activities>(BOOKKEEPING);
@@ -40,7 +44,21 @@ export interface DailyPipelineInput {
   loadConcurrency?: number;
   /** Overrides of the source retry policy, for operators and tests: attempts and the first interval. */
   sourceRetry?: SourceRetry;
+  /** The customer models to fit after the star schema (default all; false for none). */
+  models?: ModelName[] | false;
+  /**
+   * The task queue of the model activities. Default: the `ml` queue when the pipeline runs on the
+   * standard `etl` queue, else the pipeline's own queue (a test's or an operator's private queue).
+   */
+  modelTaskQueue?: string;
 }
+
+function modelTaskQueue(input: DailyPipelineInput, pipelineQueue: string): string {
+  return input.modelTaskQueue ?? (pipelineQueue === TASK_QUEUES.etl ? TASK_QUEUES.ml : pipelineQueue);
+}
+
+/** Runs started before the models step existed replay without it. */
+const MODELS_PATCH = 'daily-pipeline-customer-models';
 
 export interface DailyPipelineResult {
   runId: string;
@@ -138,6 +156,15 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
     }
     for (const source of sources) {
       summary.reconciliations.push(await reconcileSource({ source, runId }));
+      publish();
+    }
+
+    // The customer models read the star schema just built; a child, so their steps stay out of this history.
+    if (input.models !== false && patched(MODELS_PATCH)) {
+      summary.models = await executeChild(ModelsWorkflow, {
+        workflowId: `${info.workflowId}-models-${runId}`,
+        args: [{ date, runId, taskQueue: modelTaskQueue(input, info.taskQueue), models: input.models }],
+      });
       publish();
     }
 

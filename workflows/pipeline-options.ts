@@ -86,3 +86,18 @@ export async function runBounded<T>(tasks: (() => Promise<T>)[], limit: number):
   if (failed) throw failed.error;
   return results;
 }
+
+/**
+ * A model fit: reads the warehouse, fits, writes its mart. Heartbeats between stages (k-means between
+ * its k values). A fit that failed for its data is non-retryable; the database's outages are retried.
+ */
+export const MODEL_FIT: ActivityOptions = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '5 minutes',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+  },
+};
