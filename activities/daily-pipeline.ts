@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { createExtractLoadActivities } from './extract/extract-load';
 import { routeSourceKinds } from './extract/source-kinds';
-import { listSources, SourcePools } from './sources/registry';
+import { findSource, listSources, SourcePools } from './sources/registry';
+import { quarantineWarning } from './transform/quarantine-share';
 import { createReconcileActivities } from './transform/reconcile';
 import { createTransformActivities } from './transform/transform';
 
@@ -20,6 +21,7 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
   const timezone = deps.config.timezone;
   const extractLoad = createExtractLoadActivities({ warehouse, pools });
   const reconcile = createReconcileActivities({ warehouse, pools, timezone });
+  const routed = routeSourceKinds({ ...extractLoad, ...reconcile }, { warehouse, timezone });
   return {
     /** The names of the sources a run takes. */
     async listPipelineSources(): Promise<string[]> {
@@ -29,6 +31,14 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
     ...createTransformActivities({ warehouse, timezone }),
     ...reconcile,
     // MySQL and file sources (cartflow import) take their own way through extract-load and reconciliation.
-    ...routeSourceKinds({ ...extractLoad, ...reconcile }, { warehouse, timezone }),
+    ...routed,
+    /** Reconciliation of any kind of source, with a warning when a material share of it is quarantined. */
+    async reconcileSource(input: { source: string; runId: string }) {
+      const summary = await routed.reconcileSource(input);
+      const threshold =
+        (await findSource(warehouse, input.source)).quarantineThreshold ?? deps.config.quarantineThreshold;
+      const warning = quarantineWarning(summary, threshold);
+      return warning === undefined ? summary : { ...summary, quarantineWarning: warning };
+    },
   };
 }

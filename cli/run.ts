@@ -85,6 +85,16 @@ export async function runDailyFor(
   }
 }
 
+/**
+ * The exit status of `cartflow run daily` for a run's outcome: 1 when it failed; 3 when it succeeded
+ * but a source's quarantined lines or revenue are above the threshold (docs/pipeline.md,
+ * "Reconciliation"); 0 otherwise.
+ */
+export function dailyExitStatus(outcome: DailyOutcome): number {
+  if (outcome.status === 'failed') return 1;
+  return outcome.summary.reconciliations.some((r) => r.quarantineWarning !== undefined) ? 3 : 0;
+}
+
 /** Markdown bold and list marks read fine in a terminal too; only the bold goes. */
 export const plain = (markdown: string) => markdown.replace(/\*\*/g, '');
 
@@ -123,6 +133,13 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       if (outcome.status === 'failed') {
         process.stdout.write(`\nThe run failed: ${outcome.error}\n`);
         process.exitCode = 1;
+      }
+      if (dailyExitStatus(outcome) === 3) {
+        const warned = outcome.summary?.reconciliations.filter((r) => r.quarantineWarning) ?? [];
+        process.stdout.write(
+          `\nQuarantined above the threshold: ${warned.map((r) => r.source).join(', ')} (exit status 3)\n`,
+        );
+        process.exitCode ||= 3;
       }
       const failedModels = outcome.summary?.models?.filter((m) => m.status === 'failed') ?? [];
       if (failedModels.length > 0) {

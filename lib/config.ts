@@ -30,6 +30,11 @@ export interface Config {
   readonly sessionIdleMs: number;
   /** The shop's IANA time zone. */
   readonly timezone: string;
+  /**
+   * A run warns, and `cartflow run daily` exits with status 3, when a source's quarantined order
+   * lines or revenue are above this share (0 to 1) of its own; a source may set its own.
+   */
+  readonly quarantineThreshold: number;
   /** Ports of the embedded services. */
   readonly embedded: {
     readonly postgresPort: number;
@@ -104,6 +109,8 @@ export const ENVIRONMENT = {
   CARTFLOW_INGEST_TOKEN: "the storefront's bearer token (default: generated and printed at first start)",
   CARTFLOW_SESSION_IDLE: 'a session expires after this long without events, e.g. 30m, 5s (default: 30m)',
   CARTFLOW_TIMEZONE: "the shop's time zone (default: UTC)",
+  CARTFLOW_QUARANTINE_THRESHOLD:
+    "a run warns (and cartflow run daily exits with 3) when a source's quarantined lines or revenue are above this share of its own, 0 to 1 or 0% to 100% (default: 1%)",
   CARTFLOW_PG_PORT: 'port of the embedded Postgres (default: 54329)',
   CARTFLOW_TEMPORAL_PORT: 'port of the embedded Temporal frontend (default: 7233)',
   CARTFLOW_TEMPORAL_UI_PORT: 'port of the embedded Temporal Web UI (default: 8233)',
@@ -247,6 +254,7 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
     ingestToken: optional(env, 'CARTFLOW_INGEST_TOKEN'),
     sessionIdleMs,
     timezone,
+    quarantineThreshold: quarantineThreshold(env),
     embedded: Object.freeze({
       postgresPort: port(env, 'CARTFLOW_PG_PORT', 54329),
       temporalPort: port(env, 'CARTFLOW_TEMPORAL_PORT', 7233),
@@ -326,6 +334,18 @@ function httpUrl(env: Env, name: keyof typeof ENVIRONMENT): string | undefined {
     );
   }
   return text;
+}
+
+function quarantineThreshold(env: Env): number {
+  const text = optional(env, 'CARTFLOW_QUARANTINE_THRESHOLD') ?? '1%';
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(text);
+  const share = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!(share >= 0 && share <= 1))
+    throw new ConfigError(
+      'CARTFLOW_QUARANTINE_THRESHOLD',
+      `must be a share from 0 to 1, or a percentage from 0% to 100%, not "${text}"`,
+    );
+  return share;
 }
 
 const ML_BACKENDS: readonly BackendChoice[] = ['auto', 'native', 'wasm'];

@@ -2,6 +2,7 @@
  * The daily pipeline's summary: what a run did, small enough for workflow history and the Temporal
  * UI, and stored in `ops.pipeline_runs.summary`. Pure: the workflow builds it, the CLI prints it.
  */
+import { formatMoney } from './money';
 import { formatModelStep, type ModelStepResult } from './model-summary';
 
 export interface TableLoadSummary {
@@ -24,6 +25,8 @@ export interface TransformSummary {
   products: { new: number; newVersions: number; overwritten: number };
   orderLines: { inserted: number; updated: number; deleted: number };
   payments: { inserted: number; updated: number; deleted: number };
+  /** core.fact_order: one row per order (absent in summaries of runs before it existed). */
+  orders?: { inserted: number; updated: number; deleted: number };
 }
 
 export interface ReconciliationSummary {
@@ -38,6 +41,11 @@ export interface ReconciliationSummary {
   warehouse_amount: string;
   quarantined_lines: number;
   quarantined_amount: string;
+  /**
+   * Set when the quarantined share of the source's lines or revenue is above the threshold
+   * (CARTFLOW_QUARANTINE_THRESHOLD, or the source's quarantineThreshold): what and how much.
+   */
+  quarantineWarning?: string;
   /** Up to ten differing days, for the reader. */
   differences: {
     day: string;
@@ -114,18 +122,27 @@ export function formatSummary(summary: PipelineSummary): string {
       `- products: ${n(t.products.new)} new, ${n(t.products.newVersions)} new versions, ${n(t.products.overwritten)} overwritten`,
       `- order lines: ${n(t.orderLines.inserted)} inserted, ${n(t.orderLines.updated)} updated, ${n(t.orderLines.deleted)} deleted`,
       `- payments: ${n(t.payments.inserted)} inserted, ${n(t.payments.updated)} updated, ${n(t.payments.deleted)} deleted`,
+      ...(t.orders
+        ? [
+            `- orders: ${n(t.orders.inserted)} inserted, ${n(t.orders.updated)} updated, ${n(t.orders.deleted)} deleted`,
+          ]
+        : []),
     );
   }
-  const rules = Object.entries(summary.quarantinedByRule);
-  out.push('', rules.length === 0 ? 'Quarantined: none' : 'Quarantined rows by rule:');
-  for (const [rule, rows] of rules) out.push(`- ${rule}: ${n(rows)}`);
+  const quarantining = summary.transforms.filter((t) => t.quarantined.length > 0);
+  if (quarantining.length === 0) out.push('', 'Quarantined: none');
+  for (const t of quarantining) {
+    out.push('', `Quarantined rows of ${t.source} by rule:`);
+    for (const q of t.quarantined) out.push(`- ${q.entity} ${q.rule}: ${n(q.rows)}`);
+  }
   for (const r of summary.reconciliations) {
     out.push(
       '',
       `Reconciliation of ${r.source}: ${r.mismatchedDays === 0 ? 'every day matches' : `${r.mismatchedDays} of ${r.days} days differ${r.unsettled ? ' (the source changed during the run; checked again next run)' : ''}`}`,
-      `- source: ${n(r.source_lines)} lines, revenue ${r.source_amount}`,
-      `- warehouse: ${n(r.warehouse_lines - r.quarantined_lines)} facts + ${n(r.quarantined_lines)} quarantined = ${n(r.warehouse_lines)} lines, revenue ${r.warehouse_amount} (of which quarantined ${r.quarantined_amount})`,
+      `- source: ${n(r.source_lines)} lines, revenue ${formatMoney(r.source_amount)}`,
+      `- warehouse: ${n(r.warehouse_lines - r.quarantined_lines)} facts + ${n(r.quarantined_lines)} quarantined = ${n(r.warehouse_lines)} lines, revenue ${formatMoney(r.warehouse_amount)} (of which quarantined ${formatMoney(r.quarantined_amount)})`,
     );
+    if (r.quarantineWarning) out.push(`- **Warning: ${r.quarantineWarning}**`);
     for (const d of r.differences)
       out.push(
         `- ${d.day}: source ${n(d.source_lines)} lines / ${d.source_amount}, warehouse ${n(d.warehouse_lines)} / ${d.warehouse_amount}`,

@@ -59,7 +59,23 @@ export interface SourceDefinition {
   copyFormat?: 'binary' | 'text';
   tables: SourceTable[];
   mapping: SourceMapping;
+  /**
+   * What order lines that repeat another line of the same order exactly (same product, quantity,
+   * unit price and discount, under another line id) mean: `quarantine` (a double-submitted checkout;
+   * the lowest id stays — the default), `keep` (separate lines, e.g. one row per unit) or `sum` (one
+   * line, the lowest id, with the quantities added).
+   */
+  duplicates?: DuplicateLines;
+  /**
+   * Reconciliation warns, and `cartflow run daily` exits with status 3, when the quarantined share of
+   * this source's order lines or revenue is above this fraction (0 to 1). Default: the platform's
+   * CARTFLOW_QUARANTINE_THRESHOLD (1%).
+   */
+  quarantineThreshold?: number;
 }
+
+export const DUPLICATE_LINES = ['quarantine', 'keep', 'sum'] as const;
+export type DuplicateLines = (typeof DUPLICATE_LINES)[number];
 
 export type CanonicalEntity = 'customers' | 'products' | 'orders' | 'orderLines' | 'payments';
 
@@ -131,9 +147,18 @@ export const CANONICAL_ENTITIES: Record<CanonicalEntity, readonly CanonicalColum
   payments: [
     { name: 'payment_id', required: true, meaning: 'the natural key' },
     { name: 'order_id', required: true, meaning: 'the order paid' },
-    { name: 'amount', required: true, meaning: 'amount' },
+    {
+      name: 'customer_id',
+      required: false,
+      meaning: "who paid, when not the order's customer (null: the order's customer)",
+    },
+    { name: 'amount', required: true, meaning: 'amount; negative for a refund (money back)' },
     { name: 'method', required: false, meaning: 'card, paypal, …' },
-    { name: 'status', required: false, meaning: "captured, refunded or failed (default 'captured')" },
+    {
+      name: 'status',
+      required: false,
+      meaning: "captured, refunded or failed (default 'captured', 'refunded' for a negative amount)",
+    },
     { name: 'paid_at', required: true, meaning: 'when it was paid: the fact’s date' },
     { name: 'changed_at', required: false, meaning: 'when the row last changed' },
   ],
@@ -172,6 +197,17 @@ export function validateSourceDefinition(value: unknown): SourceDefinition {
     problems.push('enabled must be true or false');
   if (d.copyFormat !== undefined && d.copyFormat !== 'binary' && d.copyFormat !== 'text')
     problems.push(`copyFormat must be "binary" or "text", not ${JSON.stringify(d.copyFormat)}`);
+  if (d.duplicates !== undefined && !(DUPLICATE_LINES as readonly unknown[]).includes(d.duplicates))
+    problems.push(
+      `duplicates must be "quarantine", "keep" or "sum" (what repeated identical order lines mean), not ${JSON.stringify(d.duplicates)}`,
+    );
+  if (
+    d.quarantineThreshold !== undefined &&
+    (typeof d.quarantineThreshold !== 'number' || !(d.quarantineThreshold >= 0 && d.quarantineThreshold <= 1))
+  )
+    problems.push(
+      `quarantineThreshold must be a fraction from 0 to 1 (0.01 is 1%), not ${JSON.stringify(d.quarantineThreshold)}`,
+    );
 
   const connection = d.connection;
   if (!isObject(connection))

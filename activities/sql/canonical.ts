@@ -32,7 +32,7 @@ const DATE_TYPES = new Set([1082 /* date */, 1114 /* timestamp */, 1184 /* times
 
 interface EntitySpec {
   table: string;
-  /** Text columns, keys first; `defaults` fill those the mapping leaves out or null. */
+  /** Text columns, keys first; `defaults` (SQL over the mapped row `m`) fill those the mapping leaves out or null. */
   texts: string[];
   numbers: string[];
   /** Date columns: stored as mapped (`d`, text) and parsed (`d_ts`). */
@@ -120,10 +120,11 @@ const SPECS: Record<CanonicalEntity, EntitySpec> = {
   },
   payments: {
     table: 'staging.canonical_payments',
-    texts: ['payment_id', 'order_id', 'method', 'status'],
+    texts: ['payment_id', 'order_id', 'customer_id', 'method', 'status'],
     numbers: ['amount'],
     dates: ['paid_at', 'changed_at'],
-    defaults: { status: `'captured'` },
+    // A negative amount is money back to the customer: a refund, unless the mapping says otherwise.
+    defaults: { status: `case when m.amount::numeric < 0 then 'refunded' else 'captured' end` },
     rules: [
       missing('missing_key', 'payment_id'),
       missing('missing_key', 'order_id'),
@@ -131,7 +132,6 @@ const SPECS: Record<CanonicalEntity, EntitySpec> = {
       ['missing_value', 'paid_at is null and paid_at_ts is null', `'paid_at is empty'`],
       badDate('paid_at'),
       badDate('changed_at'),
-      ['negative_price', 'amount < 0', `'amount is ' || amount`],
     ],
   },
 };

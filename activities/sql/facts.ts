@@ -32,11 +32,12 @@ const ORDER_LINE: FactSpec = {
     'net_amount',
     'status',
     'currency',
+    'source_lines',
   ],
   select: `
     select l.source, l.order_line_id, l.order_id, to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.placed_at_ts,
            coalesce(dc.customer_key, 0), dp.product_key, l.quantity, l.unit_price, l.discount,
-           l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency
+           l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency, l.source_lines
       from staging.canonical_order_lines l
       join staging.canonical_orders o on o.source = l.source and o.order_id = l.order_id and o.rule is null
       join core.dim_product dp on dp.source = l.source and dp.product_id = l.product_id
@@ -56,9 +57,44 @@ const PAYMENT: FactSpec = {
            coalesce(dc.customer_key, 0), p.amount, p.method, p.status
       from staging.canonical_payments p
       join staging.canonical_orders o on o.source = p.source and o.order_id = p.order_id and o.rule is null
-      left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
+      left join core.dim_customer dc on dc.source = o.source and dc.customer_id = coalesce(p.customer_id, o.customer_id)
                                     and dc.valid_from <= p.paid_at_ts and p.paid_at_ts < dc.valid_to
      where p.source = $1 and p.rule is null`,
+};
+
+/**
+ * One row per clean order, with or without lines: its totals add up its order-line facts, its paid
+ * amount its payment facts that did not fail (refunds are negative). Runs after both are written.
+ */
+const ORDER: FactSpec = {
+  table: 'core.fact_order',
+  key: 'order_id',
+  staged: 'cartflow_fact_order',
+  values: [
+    'status',
+    'customer_key',
+    'placed_at',
+    'date_key',
+    'currency',
+    'line_count',
+    'item_quantity',
+    'gross_amount',
+    'net_amount',
+    'paid_amount',
+  ],
+  select: `
+    select o.source, o.order_id, o.status, coalesce(dc.customer_key, 0), o.placed_at_ts,
+           to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.currency, coalesce(l.lines, 0)::int,
+           coalesce(l.quantity, 0), coalesce(l.gross, 0), coalesce(l.net, 0), coalesce(p.paid, 0)
+      from staging.canonical_orders o
+      left join (select order_id, count(*) as lines, sum(quantity) as quantity,
+                        sum(quantity * unit_price) as gross, sum(net_amount) as net
+                   from core.fact_order_line where source = $1 group by order_id) l on l.order_id = o.order_id
+      left join (select order_id, sum(amount) as paid from core.fact_payment
+                  where source = $1 and status <> 'failed' group by order_id) p on p.order_id = o.order_id
+      left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
+                                    and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to
+     where o.source = $1 and o.rule is null`,
 };
 
 function factStatements(f: FactSpec) {
@@ -88,3 +124,4 @@ function factStatements(f: FactSpec) {
 
 export const FACT_ORDER_LINE = factStatements(ORDER_LINE);
 export const FACT_PAYMENT = factStatements(PAYMENT);
+export const FACT_ORDER = factStatements(ORDER);

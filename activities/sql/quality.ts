@@ -41,6 +41,30 @@ export const FLAG_DUPLICATE_LINES = `
    where c.ctid = d.ctid and d.k > 1`;
 
 /**
+ * For a source whose repeated identical lines are one line (`duplicates: "sum"`, e.g. an export that
+ * lists an item once per unit): each group of clean lines with the same order, product, quantity,
+ * unit price and discount becomes its lowest-id line, with the quantities added and `source_lines`
+ * saying how many lines it stands for; the others leave the canonical table (they are in the sum).
+ */
+export const SUM_DUPLICATE_LINES = `
+  with grouped as (
+    select ctid, row_number() over w as k, sum(quantity) over g as quantity, count(*) over g as lines
+      from staging.canonical_order_lines
+     where source = $1 and rule is null
+       and (order_id, product_id, quantity, unit_price, discount) in (
+             select order_id, product_id, quantity, unit_price, discount
+               from staging.canonical_order_lines
+              where source = $1 and rule is null
+              group by 1, 2, 3, 4, 5 having count(*) > 1)
+    window g as (partition by order_id, product_id, quantity, unit_price, discount),
+           w as (g order by length(order_line_id), order_line_id)
+  ), summed as (
+    update staging.canonical_order_lines c set quantity = g.quantity, source_lines = g.lines
+      from grouped g where c.ctid = g.ctid and g.k = 1
+  )
+  delete from staging.canonical_order_lines c using grouped g where c.ctid = g.ctid and g.k > 1`;
+
+/**
  * Lines whose order, or product, is missing or quarantined: they could not be placed in the star
  * schema. Two statements, each a plain anti-join (an OR of two NOT EXISTS would run a subquery per row).
  */

@@ -1,6 +1,7 @@
 /**
  * Reconciliation: order lines and their revenue (quantity × unit price × (1 − discount)) per day,
- * counted on the source through its own mapping, and in the warehouse as facts plus quarantined
+ * counted on the source through its own mapping, and in the warehouse as facts (each standing for
+ * `source_lines` source lines: more than one where a source sums repeated lines) plus quarantined
  * lines. Every source line must be in exactly one of the two, with the same amount. Days are the
  * order's placed_at in the session's time zone (the shop's); lines without a usable date form one
  * more bucket, `(no date)`.
@@ -39,7 +40,7 @@ export function sourceDailyTotals(
  */
 export const COMPARE_DAILY_TOTALS = `
   with facts as (
-    select to_char(d.date, 'YYYY-MM-DD') as day, count(*) as lines, sum(f.net_amount) as amount, 0 as q_lines, 0 as q_amount
+    select to_char(d.date, 'YYYY-MM-DD') as day, sum(f.source_lines) as lines, sum(f.net_amount) as amount, 0 as q_lines, 0 as q_amount
       from core.fact_order_line f join core.dim_date d using (date_key)
      where f.source = $1 group by 1
   ),

@@ -14,7 +14,7 @@ import {
 import { findSource } from '../sources/registry';
 import { CANONICAL_TABLES, canonicalInsert, clearCanonical } from '../sql/canonical';
 import { DIM_CUSTOMER, DIM_DATE, DIM_PRODUCT } from '../sql/dimensions';
-import { FACT_ORDER_LINE, FACT_PAYMENT } from '../sql/facts';
+import { FACT_ORDER, FACT_ORDER_LINE, FACT_PAYMENT } from '../sql/facts';
 import {
   COUNT_BY_RULE,
   FLAG_DUPLICATE_LINES,
@@ -23,6 +23,7 @@ import {
   FLAG_ORPHANED_PAYMENTS,
   QUARANTINE,
   RESOLVE_QUARANTINE,
+  SUM_DUPLICATE_LINES,
   flagDuplicateKeys,
 } from '../sql/quality';
 
@@ -197,7 +198,12 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           await run('Finding lines of missing orders', FLAG_ORPHANED_LINES_BY_ORDER, [input.source]);
           await run('Finding lines of missing products', FLAG_ORPHANED_LINES_BY_PRODUCT, [input.source]);
           await run('Finding orphaned payments', FLAG_ORPHANED_PAYMENTS, [input.source]);
-          await run('Finding double-submitted lines', FLAG_DUPLICATE_LINES, [input.source]);
+          // What repeated identical lines mean is the source's to say (docs/pipeline.md, "duplicates").
+          const duplicates = source.duplicates ?? 'quarantine';
+          if (duplicates === 'quarantine')
+            await run('Finding double-submitted lines', FLAG_DUPLICATE_LINES, [input.source]);
+          else if (duplicates === 'sum')
+            await run('Summing repeated identical lines', SUM_DUPLICATE_LINES, [input.source]);
           await run('Quarantining', QUARANTINE);
           await run('Resolving quarantine', RESOLVE_QUARANTINE);
           const counts = await run<{ entity: string; rule: string; rows: number }>(
@@ -234,6 +240,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           };
           const orderLines = await facts('order line', FACT_ORDER_LINE);
           const payments = await facts('payment', FACT_PAYMENT);
+          const orders = await facts('order', FACT_ORDER);
           for (const name of overlaid) await client.query(`drop view pg_temp.${ident(name)}`);
           step = 'committing';
           const summary: TransformSummary = {
@@ -244,6 +251,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             products,
             orderLines,
             payments,
+            orders,
           };
           log.info('Transformed source', { source: source.name, ...summary.orderLines });
           return summary;
