@@ -367,7 +367,7 @@ async function main(): Promise<void> {
           client.workflow.execute(DailyPipelineWorkflow, {
             workflowId: `bench-daily-${Date.now()}`,
             taskQueue: TASK_QUEUES.etl,
-            args: [{ date: '2026-11-20', loadConcurrency: LOAD_CONCURRENCY }],
+            args: [{ date: '2026-11-20', loadConcurrency: LOAD_CONCURRENCY, models: false }], // bench:models times the models
           }),
         );
         const s = result.summary;
