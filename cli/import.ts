@@ -5,8 +5,11 @@ import { importDocuments } from '../activities/imports/documents';
 import type { ImportDeps, ImportSummary } from '../activities/imports/engine';
 import { ImportRefused, type ProgressListener } from '../activities/imports/input';
 import { importOnlineRetail } from '../activities/imports/online-retail';
+import { importPayments } from '../activities/imports/payments';
 import { importRees46 } from '../activities/imports/rees46';
 import { importTransactions } from '../activities/imports/transactions';
+import { DUPLICATE_LINES, type DuplicateLines } from '../activities/sources/definition';
+import { formatMoney } from '../lib/money';
 
 export interface ImportCommandContext {
   /** The warehouse the files are staged in; the caller owns (and ends) the pool. */
@@ -23,10 +26,25 @@ interface FileOptions {
   dateFormat?: string;
   dayFirst?: boolean;
   currency?: string;
+  duplicates?: DuplicateLines;
   json?: boolean;
 }
 
 const commaList = (text: string): string[] => text.split(',').map((c) => c.trim());
+
+function duplicateLines(text: string): DuplicateLines {
+  if (!(DUPLICATE_LINES as readonly string[]).includes(text))
+    throw new InvalidArgumentError('--duplicates must be quarantine, keep or sum.');
+  return text as DuplicateLines;
+}
+
+/** What repeated identical lines of an order mean for the source (docs/pipeline.md, "duplicates"). */
+const duplicatesOption = (sub: Command) =>
+  sub.option(
+    '--duplicates <meaning>',
+    'lines repeating another line of their order exactly: quarantine (a double submission, the default), keep (separate lines) or sum (one line, quantities added)',
+    duplicateLines,
+  );
 
 function currencyCode(text: string): string {
   if (!/^[A-Za-z]{3}$/.test(text))
@@ -42,7 +60,9 @@ function currencyCode(text: string): string {
 export function registerImportCommand(program: Command, context: ImportCommandContext): void {
   const command = program
     .command('import')
-    .description('import a file: an Online Retail export, a sales log, REES46 events or customer documents');
+    .description(
+      'import a file: an Online Retail export, a sales log, its payments, REES46 events or customer documents',
+    );
 
   /** Options every delimited-file import takes. */
   const fileOptions = (sub: Command) =>
@@ -67,8 +87,7 @@ export function registerImportCommand(program: Command, context: ImportCommandCo
       .option('--json', 'print the summary as JSON');
 
   fileOptions(
-    command
-      .command('online-retail')
+    duplicatesOption(command.command('online-retail'))
       .argument(
         '<file>',
         'the export: InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country',
@@ -80,8 +99,7 @@ export function registerImportCommand(program: Command, context: ImportCommandCo
   );
 
   fileOptions(
-    command
-      .command('transactions')
+    duplicatesOption(command.command('transactions'))
       .argument('<file>', 'a sales log: one row per sale, or per line of an order')
       .description(
         'import any sales log: which columns hold the customer, date and amount (by name or number from 1)',
@@ -95,6 +113,14 @@ export function registerImportCommand(program: Command, context: ImportCommandCo
       )
       .option('--product <column>', 'the product id (default: one unspecified product)')
       .option('--quantity <column>', 'units; the unit price is then amount ÷ quantity (default: 1)')
+      .option(
+        '--status <column>',
+        "the order's status: cancelled/canceled/void → cancelled, refunded/returned → returned, anything else paid (default: paid, returned when all its rows are negative)",
+      )
+      .option(
+        '--status-map <entries>',
+        'more status values, e.g. "storno=cancelled,retour=returned,*=shipped" (* for every other value)',
+      )
       .option('--day-first', 'read 1/2/2020 as 1 February when no value shows which (default: month first)')
       .option('--currency <code>', 'the currency of the amounts', currencyCode),
   ).action(
@@ -107,9 +133,52 @@ export function registerImportCommand(program: Command, context: ImportCommandCo
         order?: string;
         product?: string;
         quantity?: string;
+        status?: string;
+        statusMap?: string;
       },
     ) =>
       run(context, options, (deps, onProgress) => importTransactions(deps, { file, ...options, onProgress })),
+  );
+
+  fileOptions(
+    command
+      .command('payments')
+      .argument('<file>', 'one row per payment or refund of the orders of a file source')
+      .description(
+        "import the payments of a file source's orders (imported before): which columns hold the order, date and amount",
+      )
+      .option(
+        '--payment <column>',
+        'the payment id (default: PaymentID…; else each row keyed by its content)',
+      )
+      .option('--order <column>', 'the order paid (default: Order, OrderID, InvoiceNo, …)')
+      .option('--date <column>', 'when it was paid (default: Date, PaidAt, PaymentDate, …)')
+      .option('--amount <column>', 'the amount, negative for a refund (default: Amount, Paid, Total, …)')
+      .option(
+        '--customer <column>',
+        "who paid, when not the order's customer (default: the order's customer)",
+      )
+      .option('--method <column>', 'card, paypal, … (default: Method, PaymentMethod, PaymentType)')
+      .option(
+        '--status <column>',
+        'refunded/refund/chargeback → refunded (amount made negative), failed/declined/void/cancelled → failed, anything else captured',
+      )
+      .option('--status-map <entries>', 'more status values, e.g. "storno=refunded,*=captured"')
+      .option('--day-first', 'read 1/2/2020 as 1 February when no value shows which (default: month first)'),
+  ).action(
+    async (
+      file: string,
+      options: FileOptions & {
+        payment?: string;
+        order?: string;
+        date?: string;
+        amount?: string;
+        customer?: string;
+        method?: string;
+        status?: string;
+        statusMap?: string;
+      },
+    ) => run(context, options, (deps, onProgress) => importPayments(deps, { file, ...options, onProgress })),
   );
 
   fileOptions(
@@ -134,6 +203,11 @@ export function registerImportCommand(program: Command, context: ImportCommandCo
     .option('--date-format <format>', 'the format of order dates (default: recognised per value)')
     .option('--day-first', 'read 1/2/2020 as 1 February when no value shows which')
     .option('--currency <code>', 'the currency of the prices', currencyCode)
+    .option(
+      '--duplicates <meaning>',
+      'lines repeating another line of their order exactly: quarantine (the default), keep or sum',
+      duplicateLines,
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (file: string, options: FileOptions) =>
       run(context, options, (deps, onProgress) => importDocuments(deps, { file, ...options, onProgress })),
@@ -190,6 +264,9 @@ const n = (value: number) =>
     Number.isInteger(value) ? {} : { minimumFractionDigits: 2, maximumFractionDigits: 2 },
   );
 
+/** Facts that are money, shown to the currency's 2 decimals. */
+const MONEY_FACT = /(revenue|sales|refunds|amount|_value)$/;
+
 /** The summary as a person reads it. */
 export function formatImportSummary(s: ImportSummary): string {
   const quarantined = Object.values(s.quarantined).reduce((a, b) => a + b, 0);
@@ -203,7 +280,8 @@ export function formatImportSummary(s: ImportSummary): string {
     ...Object.entries(s.quarantined).map(([rule, count]) => `    ${rule.padEnd(20)} ${n(count)}`),
   ];
   const facts = Object.entries(s.facts).map(
-    ([key, value]) => `${key.replace(/_/g, ' ')} ${typeof value === 'number' ? n(value) : String(value)}`,
+    ([key, value]) =>
+      `${key.replace(/_/g, ' ')} ${typeof value !== 'number' ? String(value) : MONEY_FACT.test(key) ? formatMoney(value) : n(value)}`,
   );
   if (facts.length > 0) lines.push(`  ${facts.join(' · ')}`);
   if (s.firstDate) lines.push(`  dates            ${s.firstDate} … ${s.lastDate}`);

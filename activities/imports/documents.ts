@@ -342,7 +342,11 @@ export async function importDocuments(deps: ImportDeps, options: DocumentsOption
       ...(await dateRange(client, 'doc_orders', 'placed_at', 'rule is null')),
       tables: Object.keys(STAGED).map((t) => `${schema}.${t}`),
       notes,
-      afterRead: async () => registerFileSource(client, documentsSource(context.source, options.currency)),
+      afterRead: async () =>
+        registerFileSource(client, {
+          ...documentsSource(context.source, options.currency),
+          duplicates: options.duplicates,
+        }),
     };
   });
 }

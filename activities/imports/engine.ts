@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { DuplicateLines } from '../sources/definition';
 import { ident, qualified } from './sql';
 import { CopyWriter } from './copy';
 import { ImportRefused, openInput, type InputFile, type ProgressListener } from './input';
@@ -11,12 +12,17 @@ export interface ImportDeps {
   timezone: string;
 }
 
-export type ImportKind = 'online-retail' | 'transactions' | 'documents' | 'rees46';
+export type ImportKind = 'online-retail' | 'transactions' | 'documents' | 'rees46' | 'payments';
 
 export interface CommonImportOptions {
   file: string;
   /** The file source the rows belong to; its staged tables are in `staging_<source>`. */
   source?: string;
+  /**
+   * What order lines repeating another line of their order exactly mean for this source (docs/pipeline.md):
+   * `quarantine`, `keep` or `sum`. Unset: as the source says already (default `quarantine`).
+   */
+  duplicates?: DuplicateLines;
   onProgress?: ProgressListener;
 }
 

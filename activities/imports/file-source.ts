@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { validateSourceDefinition } from '../sources/definition';
+import { validateSourceDefinition, type DuplicateLines } from '../sources/definition';
 
 /**
  * A file source as the daily pipeline reads it: a source definition (activities/sources/definition.ts)
@@ -18,16 +18,38 @@ export interface FileSourceDefinition {
     orderLines: string;
     payments?: string;
   };
+  /** What repeated identical order lines mean (docs/pipeline.md); unset keeps what the source says. */
+  duplicates?: DuplicateLines;
 }
+
+/** The staged table of `cartflow import payments`, and its mapping onto canonical payments. */
+export const PAYMENTS_TABLE = 'payments';
+export const PAYMENTS_MAPPING =
+  'select payment_id, order_id, customer_id, amount, paid_at, method, status from payments';
 
 /**
  * Registers (or updates) a file source in `ops.sources`, in the import's transaction. A definition
- * that is already there unchanged is left alone, so a re-import changes nothing.
+ * that is already there unchanged is left alone, so a re-import changes nothing. What other imports
+ * of the source added stays: its payments (`cartflow import payments`) and its `duplicates`, unless
+ * this import says otherwise.
  */
-export async function registerFileSource(
-  client: pg.ClientBase,
-  definition: FileSourceDefinition,
-): Promise<void> {
+export async function registerFileSource(client: pg.ClientBase, given: FileSourceDefinition): Promise<void> {
+  const { rows } = await client.query<{ definition: FileSourceDefinition }>(
+    `select definition from ops.sources where name = $1`,
+    [given.name],
+  );
+  const before = rows[0]?.definition;
+  const definition: FileSourceDefinition = { ...given };
+  const duplicates = given.duplicates ?? before?.duplicates;
+  if (duplicates === undefined) delete definition.duplicates;
+  else definition.duplicates = duplicates;
+  if (before?.mapping.payments === PAYMENTS_MAPPING && !given.mapping.payments) {
+    definition.tables = [
+      ...given.tables.filter((t) => t.name !== PAYMENTS_TABLE),
+      { name: PAYMENTS_TABLE, primaryKey: ['payment_id'] },
+    ];
+    definition.mapping = { ...given.mapping, payments: PAYMENTS_MAPPING };
+  }
   // The pipeline's own check: a definition it would refuse to run is never registered.
   validateSourceDefinition(definition);
   await client.query(

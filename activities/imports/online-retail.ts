@@ -239,7 +239,11 @@ export async function importOnlineRetail(
       ...(await dateRange(client, 'import_parsed', 'invoice_date', 'rule is null')),
       tables: [`${schema}.invoice_lines`],
       notes,
-      afterRead: async () => registerFileSource(client, onlineRetailSource(context.source, options.currency)),
+      afterRead: async () =>
+        registerFileSource(client, {
+          ...onlineRetailSource(context.source, options.currency),
+          duplicates: options.duplicates,
+        }),
     };
   });
 }

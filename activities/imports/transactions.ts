@@ -15,11 +15,15 @@
  * - Without `--order` every row is its own order, keyed by its content and its occurrence in the
  *   file, so the same file (or an export that repeats earlier rows) imported again adds nothing,
  *   while two identical sales in one file stay two sales.
+ * - With `--status`, each row's status is mapped (status-map.ts: cancelled/canceled/void →
+ *   cancelled, refunded/returned → returned, anything else paid; `--status-map` adds values), and an
+ *   order takes the first of cancelled, returned, shipped, placed, paid that one of its rows has.
  */
 import path from 'node:path';
 import { pickColumns, resolveColumns, type ColumnRole } from './columns';
 import { DateColumn, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
+import { ImportRefused } from './input';
 import {
   copyRecords,
   createRowsTable,
@@ -34,6 +38,7 @@ import {
 } from './engine';
 import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
 import { blank, ident, literal, numericOrNull } from './sql';
+import { ORDER_STATUS_MAP, ORDER_STATUSES, statusMap, statusSql } from './status-map';
 import { normalizeIdentifier, normalizeNumber, sourceNameFromFile } from './values';
 
 export interface TransactionsOptions extends CommonImportOptions, DelimitedOptions {
@@ -44,6 +49,10 @@ export interface TransactionsOptions extends CommonImportOptions, DelimitedOptio
   order?: string;
   product?: string;
   quantity?: string;
+  /** The order's status column; its values are mapped by `statusMap` (docs/imports.md). */
+  status?: string;
+  /** `value=status,…` entries on top of the default mapping of status values; `*=status` for the rest. */
+  statusMap?: string;
   dateFormat?: string;
   /** Read `1/2/2020` as day first when no value shows which (default: month first). */
   dayFirst?: boolean;
@@ -75,6 +84,7 @@ const ROLES: ColumnRole[] = [
   { role: 'order', aliases: [], required: false, option: '--order' },
   { role: 'product', aliases: [], required: false, option: '--product' },
   { role: 'quantity', aliases: [], required: false, option: '--quantity' },
+  { role: 'status', aliases: [], required: false, option: '--status' },
 ];
 const COLUMNS = ROLES.map((r) => r.role);
 const ROW_COLUMNS = [...COLUMNS, '_date_iso', '_date_day_first', '_date_precision'];
@@ -88,6 +98,7 @@ const STAGED_COLUMNS = [
   'product_id',
   'quantity',
   'amount',
+  'status',
 ];
 
 const createStagedTable = (table: string) => `
@@ -100,7 +111,9 @@ const createStagedTable = (table: string) => `
     date_precision text not null,
     product_id     text,
     quantity       numeric not null,
-    amount         numeric not null
+    amount         numeric not null,
+    -- cartflow's status of the row (--status, mapped); null without one.
+    status         text
   )`;
 
 export function transactionsSource(name: string, currency: string | undefined): FileSourceDefinition {
@@ -120,7 +133,9 @@ export function transactionsSource(name: string, currency: string | undefined): 
           from transactions group by 1`),
       orders: sqlText(`
         select order_id, min(customer_id) as customer_id,
-               case when bool_and(amount < 0) then 'returned' else 'paid' end as status,
+               case when bool_or(status = 'cancelled') then 'cancelled'
+                    when bool_or(status = 'returned') or bool_and(amount < 0) then 'returned'
+                    else coalesce(max(status), 'paid') end as status,
                min(placed_at) as placed_at, ${currencySql} as currency
           from transactions group by order_id`),
       orderLines: sqlText(`
@@ -149,7 +164,13 @@ export async function importTransactions(
       order: options.order,
       product: options.product,
       quantity: options.quantity,
+      status: options.status,
     });
+    if (options.statusMap !== undefined && indices.status === undefined)
+      throw new ImportRefused(
+        '--status-map maps the values of the --status column: name it with --status COLUMN.',
+      );
+    const statuses = statusMap(ORDER_STATUS_MAP, ORDER_STATUSES, options.statusMap);
     const decimalComma = reader.delimiter === ';';
     const label = (index: number) =>
       /^\d+$/.test(reader.columns[index]) ? `column ${reader.columns[index]}` : reader.columns[index];
@@ -162,7 +183,7 @@ export async function importTransactions(
       pickColumns(
         reader,
         COLUMNS.map((c) => indices[c]),
-        ([customer, date, amount, order, product, quantity], line) => {
+        ([customer, date, amount, order, product, quantity, status], line) => {
           const read = dates.read(date, line);
           return [
             normalizeIdentifier(customer),
@@ -171,6 +192,7 @@ export async function importTransactions(
             normalizeIdentifier(order),
             normalizeIdentifier(product),
             normalizeNumber(quantity, decimalComma),
+            status?.trim(),
             read.iso,
             read.dayFirst,
             read.precision,
@@ -186,6 +208,7 @@ export async function importTransactions(
       select r.line, nullif(r.customer, '') as customer_id, d.v as placed_at, r._date_precision as date_precision,
              a.v as amount, coalesce(q.v, case when a.v < 0 then -1 else 1 end) as quantity,
              nullif(r."order", '') as order_ref, nullif(r.product, '') as product_id,
+             ${indices.status === undefined ? 'null::text' : statusSql('r.status', statuses)} as status,
              coalesce(r.rule, x.rule) as rule, coalesce(r.detail, x.detail) as detail
         from import_rows r
         cross join lateral (select ${numericOrNull('r.amount')} as v) a
@@ -228,13 +251,15 @@ export async function importTransactions(
     const table = stagedTable(context.source, 'transactions');
     await client.query(`create schema if not exists ${ident(schema)}`);
     await client.query(createStagedTable(table));
+    // Tables staged before imports carried a status.
+    await client.query(`alter table ${table} add column if not exists status text`);
     const merged = await mergeInto(
       client,
       table,
       STAGED_COLUMNS,
       ['line_id'],
       `select line_id, ${indices.order !== undefined ? 'order_ref' : 'line_id'}, customer_id, placed_at, date_precision,
-              product_id, quantity, amount from import_keyed`,
+              product_id, quantity, amount, status from import_keyed`,
     );
 
     const { rows } = await client.query<{ loaded: number } & Record<string, number>>(`
@@ -245,6 +270,7 @@ export async function importTransactions(
              count(*) filter (where amount = 0)::int as zero_amount_rows,
              count(*) filter (where amount < 0)::int as refund_rows,
              count(*) filter (where date_precision = 'month')::int as month_only_dates,
+             ${indices.status === undefined ? '' : `count(*) filter (where status = 'cancelled')::int as cancelled_rows, count(*) filter (where status = 'returned')::int as returned_rows,`}
              coalesce(round(sum(amount) filter (where amount > 0), 2), 0)::float8 as sales,
              coalesce(round(-sum(amount) filter (where amount < 0), 2), 0)::float8 as refunds,
              coalesce(round(sum(amount), 2), 0)::float8 as net_revenue
@@ -267,7 +293,11 @@ export async function importTransactions(
       ...(await dateRange(client, 'import_keyed', 'placed_at')),
       tables: [`${schema}.transactions`],
       notes,
-      afterRead: async () => registerFileSource(client, transactionsSource(context.source, options.currency)),
+      afterRead: async () =>
+        registerFileSource(client, {
+          ...transactionsSource(context.source, options.currency),
+          duplicates: options.duplicates,
+        }),
     };
   });
 }

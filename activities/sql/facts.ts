@@ -64,7 +64,8 @@ const PAYMENT: FactSpec = {
 
 /**
  * One row per clean order, with or without lines: its totals add up its order-line facts, its paid
- * amount its payment facts that did not fail (refunds are negative). Runs after both are written.
+ * amount its payment facts that did not fail, less its refunds (status `refunded`, whichever sign the
+ * source gives their amount). Runs after both are written.
  */
 const ORDER: FactSpec = {
   table: 'core.fact_order',
@@ -90,7 +91,9 @@ const ORDER: FactSpec = {
       left join (select order_id, count(*) as lines, sum(quantity) as quantity,
                         sum(quantity * unit_price) as gross, sum(net_amount) as net
                    from core.fact_order_line where source = $1 group by order_id) l on l.order_id = o.order_id
-      left join (select order_id, sum(amount) as paid from core.fact_payment
+      left join (select order_id,
+                        sum(case when status = 'refunded' then -abs(amount) else amount end) as paid
+                   from core.fact_payment
                   where source = $1 and status <> 'failed' group by order_id) p on p.order_id = o.order_id
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to
