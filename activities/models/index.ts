@@ -1,10 +1,4 @@
-import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import type pg from 'pg';
-import { inTransaction } from '../../lib/db';
-import type { Config } from '../../lib/config';
-import { codeVersion } from '../../lib/code-version';
-import type { ModelName, ModelStepResult } from '../../lib/model-summary';
+import type { ModelStepResult } from '../../lib/model-summary';
 import { useTensorFlow } from '../../ml/backend';
 import {
   bgNbdExpectedPurchases,
@@ -17,60 +11,19 @@ import {
 import { chooseClusterCount, nameClusters, standardiseRfm } from '../../ml/kmeans';
 import { RFM_SEGMENTS, SEGMENT_ACTIONS, rfmSegment, scoreRfm } from '../../ml/rfm';
 import { CopyWriter } from '../imports/copy';
-import { isTransient } from '../pipeline-errors';
 import { GROWTH_BY_MONTH, REPEAT_PURCHASE_DAYS, RFM_FEATURES } from './features.sql';
-import { clearMartDate, recordModelVersion } from './versions';
+import {
+  createModelFitter,
+  dateKey,
+  FLOAT64_JS,
+  NotEnoughData,
+  requireFinite,
+  type ModelDeps,
+  type ModelInput,
+} from './fit';
+import { clearMartDate } from './versions';
 
-export interface ModelDeps {
-  config: Config;
-  warehouse: pg.Pool;
-}
-
-export interface ModelInput {
-  /** The logical date, YYYY-MM-DD: the model uses facts up to and including it. */
-  date: string;
-  /** The pipeline run that asked, recorded with the version. */
-  runId?: string;
-}
-
-/** What a fit hands back to the wrapper that records it. */
-interface Fit {
-  parameters: Record<string, unknown>;
-  metrics: Record<string, unknown>;
-  trainingRows: number;
-  outputRows: number;
-  backend: string;
-  headline: string;
-  /** Writes the mart's rows for the date under `versionId`, in the version's transaction. */
-  write(client: pg.PoolClient, versionId: number): Promise<number>;
-}
-
-/** The date's facts are too few for the model: the step is skipped, not failed, and says why. */
-class NotEnoughData extends Error {}
-
-/**
- * Fails naming the first customer whose feature is not a finite number (a NaN or infinite amount in
- * core), rather than fitting on it: such a value would poison every rank, mean and likelihood.
- */
-function requireFinite<Row extends { source: string; customer_id: string }>(
-  rows: Row[],
-  columns: (keyof Row & string)[],
-): void {
-  for (const row of rows)
-    for (const column of columns) {
-      const value = row[column];
-      if (value !== null && !Number.isFinite(value))
-        throw new Error(
-          `${column} of customer ${row.customer_id} (source ${row.source}) is not a finite number (${String(value)}): ` +
-            'find the order line with a NaN or infinite amount in core.fact_order_line and fix it at the source',
-        );
-    }
-}
-
-const dateKey = (date: string) => Number(date.replace(/-/g, ''));
-
-/** Float64 JavaScript: the fits whose published parameters need double precision (BG/NBD, Gamma-Gamma). */
-const FLOAT64_JS = 'float64-js';
+export type { ModelDeps, ModelInput } from './fit';
 
 /**
  * The customer models' activities (docs/models.md): each reads the warehouse as of its date with
@@ -80,80 +33,7 @@ const FLOAT64_JS = 'float64-js';
  */
 export function createModelActivities(deps: ModelDeps) {
   const { warehouse, config } = deps;
-  const version = codeVersion();
-
-  async function fitModel(
-    model: ModelName,
-    input: ModelInput,
-    fit: (heartbeat: (details: unknown) => void) => Promise<Fit>,
-  ): Promise<ModelStepResult> {
-    const started = Date.now();
-    const context = Context.current();
-    const heartbeat = (details: unknown) => context.heartbeat(details);
-    try {
-      const result = await fit(heartbeat);
-      heartbeat({ step: 'writing' });
-      const { versionId, outputRows } = await inTransaction(warehouse, async (client) => {
-        const durationMs = Date.now() - started;
-        const versionId = await recordModelVersion(client, {
-          model,
-          asOf: input.date,
-          status: 'succeeded',
-          parameters: result.parameters,
-          metrics: result.metrics,
-          trainingRows: result.trainingRows,
-          outputRows: result.outputRows,
-          durationMs,
-          backend: result.backend,
-          codeVersion: version,
-          runId: input.runId,
-        });
-        const outputRows = await result.write(client, versionId);
-        return { versionId, outputRows };
-      });
-      const durationMs = Date.now() - started;
-      log.info(`Model ${model} fitted`, { date: input.date, versionId, outputRows, durationMs });
-      return {
-        model,
-        status: 'succeeded',
-        versionId,
-        trainingRows: result.trainingRows,
-        outputRows,
-        durationMs,
-        backend: result.backend,
-        headline: result.headline,
-      };
-    } catch (error) {
-      if (isTransient(error)) throw error; // the database: Temporal retries the fit
-      if (error instanceof NotEnoughData)
-        throw ApplicationFailure.create({
-          message: error.message,
-          type: 'NotEnoughData',
-          nonRetryable: true,
-        });
-      const message = `The ${model} model for ${input.date} failed: ${(error as Error)?.message ?? String(error)}`;
-      await recordModelVersion(warehouse, {
-        model,
-        asOf: input.date,
-        status: 'failed',
-        parameters: {},
-        metrics: {},
-        trainingRows: 0,
-        outputRows: 0,
-        durationMs: Date.now() - started,
-        backend: 'none',
-        codeVersion: version,
-        runId: input.runId,
-        error: message,
-      }).catch(() => undefined);
-      throw ApplicationFailure.create({
-        message,
-        type: 'ModelFailed',
-        nonRetryable: true,
-        cause: error as Error,
-      });
-    }
-  }
+  const fitModel = createModelFitter(deps);
 
   async function rfmFeatures(date: string) {
     const { rows } = await warehouse.query<{
