@@ -45,7 +45,10 @@ export interface FitOptions<P> {
   penalizer?: number;
   /** Where the search starts; default all parameters 1 (α and γ relative to the data's scale). */
   initial?: P;
-  /** Called after every iteration of the optimiser with the log-likelihood reached (summed over customers). */
+  /**
+   * Called after every iteration of the optimiser with the log-likelihood reached, summed over the
+   * customers (less customers × the penalty when a penalizer is set).
+   */
   onProgress?: (iteration: number, logLikelihood: number) => void;
   /** Default 1000. */
   maxIterations?: number;
@@ -158,7 +161,7 @@ function groupSummary(data: RepeatSummary, scale: number): GroupedSummary {
  * the last sum by log-sum-exp. The gamma-function terms depend on x only, so they are computed once
  * per distinct frequency.
  */
-function bgNbdLogLikelihood(data: GroupedSummary, params: BgNbdParams, gradient?: number[]): number {
+function groupedBgNbdLogLikelihood(data: GroupedSummary, params: BgNbdParams, gradient?: number[]): number {
   const { r, alpha, a, b } = params;
   const lnAlpha = Math.log(alpha);
   const perX = data.distinctX.length;
@@ -271,8 +274,12 @@ export function fitBgNbd(data: RepeatSummary, options: FitOptions<BgNbdParams> =
   const initial = options.initial
     ? [options.initial.r, options.initial.alpha / scale, options.initial.a, options.initial.b].map(checkedLog)
     : [0, 0, 0, 0];
+  // Dividing the times by `scale` multiplies each customer's likelihood by scale^x: take it off
+  // again, so that the progress reports the log-likelihood in the data's own unit.
+  let scaleShift = 0;
+  for (let i = 0; i < data.frequency.length; i++) scaleShift += data.frequency[i] * Math.log(scale);
   const result = maximise(
-    (theta, gradient) => bgNbdLogLikelihood(grouped, unscaled(theta), gradient),
+    (theta, gradient) => groupedBgNbdLogLikelihood(grouped, unscaled(theta), gradient) - scaleShift,
     initial,
     grouped.totalWeight,
     options,
@@ -281,10 +288,16 @@ export function fitBgNbd(data: RepeatSummary, options: FitOptions<BgNbdParams> =
   const params = { ...fitted, alpha: fitted.alpha * scale };
   return {
     params,
-    logLikelihood: bgNbdLogLikelihood(groupSummary(data, 1), params),
+    logLikelihood: groupedBgNbdLogLikelihood(groupSummary(data, 1), params),
     iterations: result.iterations,
     converged: result.converged,
   };
+}
+
+/** The BG/NBD log-likelihood of `data` at `params`, summed over the customers (e.g. to compare fits, or on a holdout). */
+export function bgNbdLogLikelihood(params: BgNbdParams, data: RepeatSummary): number {
+  checkSummary(data);
+  return groupedBgNbdLogLikelihood(groupSummary(data, 1), params);
 }
 
 function checkedLog(value: number): number {
@@ -422,7 +435,11 @@ function spendData(frequency: Float64Array, meanSpend: Float64Array, scale: numb
  * (Fader & Hardie 2013, eq. 3), summed, with its gradient in log-parameters when given:
  *   ln L = lnΓ(px + q) − lnΓ(px) − lnΓ(q) + q ln γ + (px − 1) ln m + px ln x − (px + q) ln(γ + m x).
  */
-function gammaGammaLogLikelihood(data: SpendData, params: GammaGammaParams, gradient?: number[]): number {
+function groupedGammaGammaLogLikelihood(
+  data: SpendData,
+  params: GammaGammaParams,
+  gradient?: number[],
+): number {
   const { p, q, gamma } = params;
   const perX = data.distinctX.length;
   const termX = new Float64Array(perX);
@@ -469,16 +486,11 @@ function gammaGammaLogLikelihood(data: SpendData, params: GammaGammaParams, grad
   return total;
 }
 
-/**
- * Fits Gamma-Gamma to the customers with frequency > 0 (the others are skipped): `frequency` is
- * their number of repeat purchases with a spend and `meanSpend` the mean spend of those. Spends are
- * divided by their mean during the search (γ scales with money; p and q do not), and γ scaled back.
- */
-export function fitGammaGamma(
+/** Checks the inputs of Gamma-Gamma and counts the customers with frequency > 0 and their summed mean spends. */
+function checkSpend(
   frequency: Float64Array,
   meanSpend: Float64Array,
-  options: FitOptions<GammaGammaParams> = {},
-): FitResult<GammaGammaParams> {
+): { repeaters: number; spendSum: number } {
   if (frequency.length !== meanSpend.length) {
     throw new Error(
       `frequency and meanSpend must have one entry per customer, but have ${frequency.length} and ${meanSpend.length}.`,
@@ -505,6 +517,20 @@ export function fitGammaGamma(
   }
   if (repeaters === 0)
     throw new Error('Gamma-Gamma needs customers with a repeat purchase, and there are none.');
+  return { repeaters, spendSum };
+}
+
+/**
+ * Fits Gamma-Gamma to the customers with frequency > 0 (the others are skipped): `frequency` is
+ * their number of repeat purchases with a spend and `meanSpend` the mean spend of those. Spends are
+ * divided by their mean during the search (γ scales with money; p and q do not), and γ scaled back.
+ */
+export function fitGammaGamma(
+  frequency: Float64Array,
+  meanSpend: Float64Array,
+  options: FitOptions<GammaGammaParams> = {},
+): FitResult<GammaGammaParams> {
+  const { repeaters, spendSum } = checkSpend(frequency, meanSpend);
   const scale = spendSum / repeaters;
   const data = spendData(frequency, meanSpend, scale);
   const unscaled = (theta: number[]): GammaGammaParams => ({
@@ -515,8 +541,10 @@ export function fitGammaGamma(
   const initial = options.initial
     ? [options.initial.p, options.initial.q, options.initial.gamma / scale].map(checkedLog)
     : [0, 0, 0];
+  // Dividing the spends by `scale` multiplies each customer's likelihood (a density of money) by scale.
+  const scaleShift = repeaters * Math.log(scale);
   const result = maximise(
-    (theta, gradient) => gammaGammaLogLikelihood(data, unscaled(theta), gradient),
+    (theta, gradient) => groupedGammaGammaLogLikelihood(data, unscaled(theta), gradient) - scaleShift,
     initial,
     repeaters,
     options,
@@ -525,10 +553,20 @@ export function fitGammaGamma(
   const params = { ...fitted, gamma: fitted.gamma * scale };
   return {
     params,
-    logLikelihood: gammaGammaLogLikelihood(spendData(frequency, meanSpend, 1), params),
+    logLikelihood: groupedGammaGammaLogLikelihood(spendData(frequency, meanSpend, 1), params),
     iterations: result.iterations,
     converged: result.converged,
   };
+}
+
+/** The Gamma-Gamma log-likelihood at `params` of the customers with frequency > 0, summed. */
+export function gammaGammaLogLikelihood(
+  params: GammaGammaParams,
+  frequency: Float64Array,
+  meanSpend: Float64Array,
+): number {
+  checkSpend(frequency, meanSpend);
+  return groupedGammaGammaLogLikelihood(spendData(frequency, meanSpend, 1), params);
 }
 
 /**
