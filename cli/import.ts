@@ -32,7 +32,8 @@ interface FileOptions {
 
 const commaList = (text: string): string[] => text.split(',').map((c) => c.trim());
 
-function duplicateLines(text: string): DuplicateLines {
+/** `--duplicates`: what repeated identical lines of an order mean (docs/pipeline.md). */
+export function duplicateLines(text: string): DuplicateLines {
   if (!(DUPLICATE_LINES as readonly string[]).includes(text))
     throw new InvalidArgumentError('--duplicates must be quarantine, keep or sum.');
   return text as DuplicateLines;

@@ -6,6 +6,7 @@ import { checkSourceAgainstDatabase } from '../activities/sources/check';
 import {
   describeConnection,
   validateSourceDefinition,
+  type DuplicateLines,
   type SourceDefinition,
 } from '../activities/sources/definition';
 import {
@@ -16,6 +17,7 @@ import {
   SourcePools,
 } from '../activities/sources/registry';
 import type { CliContext } from './context';
+import { duplicateLines } from './import';
 
 /** Reads a source definition from a .json file, or from a .ts/.js module's default (or `source`) export. */
 export async function readSourceFile(file: string): Promise<unknown> {
@@ -32,7 +34,7 @@ export async function readSourceFile(file: string): Promise<unknown> {
 export async function addSource(
   context: CliContext,
   raw: unknown,
-  options: { url?: string } = {},
+  options: { url?: string; duplicates?: DuplicateLines } = {},
 ): Promise<{ source: SourceDefinition; replaced: boolean }> {
   let definition = validateSourceDefinition(raw);
   if (options.url) {
@@ -45,6 +47,8 @@ export async function addSource(
       },
     });
   }
+  if (options.duplicates)
+    definition = validateSourceDefinition({ ...definition, duplicates: options.duplicates });
   if (definition.connection.kind === 'files')
     throw new Error(
       `Source ${definition.name} is a files source: cartflow import registers those (docs/imports.md).`,
@@ -101,7 +105,12 @@ export function registerSourceCommand(program: Command, context: CliContext): vo
     )
     .argument('<file>', 'the source definition (see docs/pipeline.md)')
     .option('--url <url>', 'the connection URL (postgres:// or mysql://), instead of the one in the file')
-    .action(async (file: string, options: { url?: string }) => {
+    .option(
+      '--duplicates <meaning>',
+      'lines repeating another line of their order exactly: quarantine (the default), keep or sum; replaces "duplicates" in the file',
+      duplicateLines,
+    )
+    .action(async (file: string, options: { url?: string; duplicates?: DuplicateLines }) => {
       const { source: added, replaced } = await addSource(context, await readSourceFile(file), options);
       process.stdout.write(
         `${replaced ? 'Replaced' : 'Registered'} source ${added.name} (${describeConnection(added.connection)}): ` +

@@ -3,6 +3,7 @@ import type { SourceDefinition } from '../../activities/sources/definition';
 import { saveSource } from '../../activities/sources/registry';
 import { createCliContext, type CliContext } from '../../cli/context';
 import { dailyExitStatus, runDailyFor } from '../../cli/run';
+import { addSource } from '../../cli/source';
 import { createLogger } from '../../lib/log';
 import { formatSummary } from '../../lib/pipeline-summary';
 import { testConfig } from '../helpers/config';
@@ -128,7 +129,12 @@ describe('a marketplace source: repeated lines, orders without lines, payments o
   });
 
   it('sums repeated identical lines into one with their quantities added when the source says duplicates: sum', async () => {
-    await saveSource(warehouse(), market({ duplicates: 'sum' }));
+    // As `cartflow source add market.json --duplicates sum` registers it, checked against the source.
+    await addSource(context, market(), { duplicates: 'sum' });
+    const { rows: registered } = await warehouse().query(
+      `select definition from ops.sources where name = 'market'`,
+    );
+    expect(registered[0].definition.duplicates).toBe('sum');
     const result = await runDailyPipeline(stack.worker, { date: '2031-03-14' });
     const reconciliation = result.summary.reconciliations[0];
     expect(reconciliation).toMatchObject({
