@@ -175,15 +175,16 @@ function placeLibtensorflow(libtensorflow: string): string {
     depsLibTensorFlowFrameworkName: string;
   };
   fs.mkdirSync(constants.depsLibPath, { recursive: true });
-  let copied = 0;
+  const placed: string[] = [];
   for (const library of LIBRARIES) {
     const destination = path.join(constants.depsLibPath, library);
     if (fs.existsSync(destination)) continue;
     try {
       fs.linkSync(path.join(libtensorflow, 'lib', library), destination);
+      placed.push(`${library} hard-linked`);
     } catch {
       fs.copyFileSync(path.join(libtensorflow, 'lib', library), destination);
-      copied += 1;
+      placed.push(`${library} copied (the cache is on another file system)`);
     }
   }
   const aliases: Record<string, (typeof LIBRARIES)[number]> = {
@@ -204,7 +205,7 @@ function placeLibtensorflow(libtensorflow: string): string {
     path.join(tfjsNodeDir, 'scripts', 'custom-binary.json'),
     `${JSON.stringify({ 'tf-lib': `${libtensorflow}/lib (placed by scripts/setup-tensorflow.ts, not downloaded)` })}\n`,
   );
-  return copied === 0 ? 'hard-linked' : `copied (${copied} of ${LIBRARIES.length} across file systems)`;
+  return placed.length === 0 ? 'already there' : placed.join(', ');
 }
 
 /** Runs tfjs-node's install script, which builds the addon from source against the placed library. */
