@@ -65,18 +65,36 @@ export async function addSource(
     } finally {
       await mysqlPools.close();
     }
-    return { source: definition, replaced: await saveSource(context.warehouse(), definition) };
+    const replaced = await saveSource(context.warehouse(), definition);
+    await dropUnlistedStagedTables(context, definition);
+    return { source: definition, replaced };
   }
   const pools = new SourcePools(context.shop());
   try {
-    const problems = await checkSourceAgainstDatabase(definition, pools.get(definition));
+    const problems = await checkSourceAgainstDatabase(definition, pools.get(definition), context.warehouse());
     if (problems.length > 0)
       throw new Error(`Source ${definition.name} does not fit its database:\n  - ${problems.join('\n  - ')}`);
   } finally {
     await pools.close();
   }
   const replaced = await saveSource(context.warehouse(), definition);
+  await dropUnlistedStagedTables(context, definition);
   return { source: definition, replaced };
+}
+
+/**
+ * Drops the staged copies (and checkpoints) of tables a replaced definition no longer lists: no
+ * mapping may read them, and a later definition listing one again loads it afresh.
+ */
+async function dropUnlistedStagedTables(context: CliContext, definition: SourceDefinition): Promise<void> {
+  const { rows } = await context
+    .warehouse()
+    .query<{ table_name: string }>(
+      `select table_name from ops.extract_state where source = $1 and not (table_name = any($2::text[]))`,
+      [definition.name, definition.tables.map((t) => t.name)],
+    );
+  for (const { table_name } of rows)
+    await resetSourceTables(context.warehouse(), definition.name, table_name);
 }
 
 /** `cartflow source add|list|remove|reset`: the databases the daily pipeline takes, and how they map. */

@@ -4,7 +4,8 @@ import { inTransaction } from '../../lib/db';
 import type { TransformSummary } from '../../lib/pipeline-summary';
 import { changesTable, currentView } from '../extract/catalog';
 import { ident } from '../extract/identifiers';
-import { failure, permanent } from '../pipeline-errors';
+import { failure, isTransient, permanent } from '../pipeline-errors';
+import { stagedMappingProblem } from '../sources/check';
 import {
   CANONICAL_ENTITIES,
   stagingSchema,
@@ -47,12 +48,20 @@ export async function mappingColumns(
   try {
     ({ fields } = await db.query(`select * from (${sql}) m limit 0`));
   } catch (error) {
+    if (where === 'warehouse' && !isTransient(error))
+      throw permanent(
+        'MappingFailed',
+        `Source ${source.name}: ${stagedMappingProblem(source, entity, error)}`,
+        {
+          source: source.name,
+          entity,
+          side: 'warehouse',
+        },
+      );
     failure(
       error,
       `The ${entity} mapping of source ${source.name} does not run${
-        where === 'warehouse'
-          ? ` over the staged tables (schema ${stagingSchema(source.name)}: map only tables the source definition lists)`
-          : ' against the source'
+        where === 'warehouse' ? ' over the staged tables' : ' against the source'
       }`,
       { type: 'MappingFailed', side: where === 'source' ? 'source' : 'warehouse' },
     );
@@ -71,25 +80,34 @@ export async function mappingColumns(
 }
 
 /**
- * For each staged table with changes not yet folded in, a temporary view of its current copy under
- * the table's name, for this transaction (the caller drops them before committing). Returns their names.
+ * The tables a mapping may read, for this transaction: a temporary view under each listed table's
+ * name, over its current copy (the staged table overlaid with changes not yet folded in) or the staged
+ * table itself. With the search path on these views alone, a mapping cannot read a staged copy the
+ * source no longer lists (it would be frozen at its last load). The caller drops them before
+ * committing. Returns their names.
  */
-async function overlayChanges(client: pg.PoolClient, schema: string, tables: string[]): Promise<string[]> {
-  const overlaid: string[] = [];
+async function exposeListedTables(
+  client: pg.PoolClient,
+  schema: string,
+  tables: string[],
+): Promise<string[]> {
+  const exposed: string[] = [];
   for (const name of tables) {
-    const changes = `${ident(schema)}.${ident(changesTable(name))}`;
-    const { rows } = await client.query<{ present: boolean }>(
-      `select to_regclass($1) is not null as present`,
-      [`${ident(schema)}.${ident(currentView(name))}`],
+    const { rows } = await client.query<{ table: string | null; current: string | null }>(
+      `select to_regclass($1)::text as table, to_regclass($2)::text as current`,
+      [`${ident(schema)}.${ident(name)}`, `${ident(schema)}.${ident(currentView(name))}`],
     );
-    if (!rows[0].present) continue;
-    if ((await client.query(`select 1 from ${changes} limit 1`)).rowCount === 0) continue;
+    if (!rows[0].table) continue;
+    const changed =
+      rows[0].current !== null &&
+      (await client.query(`select 1 from ${ident(schema)}.${ident(changesTable(name))} limit 1`)).rowCount !==
+        0;
     await client.query(
-      `create temporary view ${ident(name)} as select * from ${ident(schema)}.${ident(currentView(name))}`,
+      `create temporary view ${ident(name)} as select * from ${ident(schema)}.${ident(changed ? currentView(name) : name)}`,
     );
-    overlaid.push(name);
+    exposed.push(name);
   }
-  return overlaid;
+  return exposed;
 }
 
 export function createTransformActivities({ warehouse, timezone }: TransformDeps) {
@@ -134,16 +152,13 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           await client.query(`select set_config('timezone', $1, true)`, [timezone]);
           // Hash joins over a million canonical rows stay in memory instead of spilling in batches.
           await client.query(`select set_config('work_mem', '128MB', true)`);
-          await client.query(`select set_config('search_path', $1, true)`, [
-            ident(stagingSchema(source.name)),
-          ]);
-          // Where incremental loads left changes, the mapping reads the current copy (the staged table
-          // overlaid with its changes) under the table's own name: a temporary view, found first.
-          const overlaid = await overlayChanges(
+          // The mapping reads the listed tables' current copies under their own names, and nothing else.
+          const overlaid = await exposeListedTables(
             client,
             stagingSchema(source.name),
             source.tables.map((t) => t.name),
           );
+          await client.query(`select set_config('search_path', 'pg_temp', true)`);
 
           const mapped: Record<string, number> = {};
           for (const entity of ENTITY_ORDER) {
