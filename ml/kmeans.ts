@@ -228,45 +228,72 @@ export function silhouetteScore(
   k: number,
   options: { sampleSize?: number; seed: number },
 ): number {
+  return silhouetteScores(features, dims, [{ assignments, k }], options)[0];
+}
+
+/**
+ * silhouetteScore for several clusterings of the same points at once: one sample (the same for the
+ * same seed), its distance blocks computed once and summed per cluster of every clustering.
+ */
+export function silhouetteScores(
+  features: Float32Array,
+  dims: number,
+  clusterings: { assignments: Int32Array; k: number }[],
+  options: { sampleSize?: number; seed: number },
+): number[] {
   const n = pointCount(features, dims);
-  if (assignments.length !== n) {
-    throw new Error(
-      `silhouetteScore needs one assignment per point: ${n} points, ${assignments.length} assignments`,
-    );
-  }
   const sampleSize = positiveInteger(options.sampleSize ?? DEFAULT_SILHOUETTE_SAMPLE, 'sampleSize');
   requireSeed(options.seed);
-  for (let i = 0; i < n; i += 1) {
-    if (!Number.isInteger(assignments[i]) || assignments[i] < 0 || assignments[i] >= k) {
-      throw new Error(`assignment of point ${i} is ${assignments[i]}, outside clusters 0..${k - 1}`);
-    }
-  }
   const chosen =
     n > sampleSize ? new SeededRandom(options.seed, 0x5117).sampleIndices(n, sampleSize).sort() : null;
   const m = chosen ? chosen.length : n;
   const sample = new Float32Array(m * dims);
-  const labels = new Int32Array(m);
-  const sizes = new Int32Array(k);
   for (let s = 0; s < m; s += 1) {
     const i = chosen ? chosen[s] : s;
     sample.set(features.subarray(i * dims, (i + 1) * dims), s * dims);
-    labels[s] = assignments[i];
-    sizes[labels[s]] += 1;
   }
-  const present = sizes.filter((size) => size > 0).length;
-  if (present < 2 || present > m - 1) {
-    throw new Error(
-      `the silhouette needs between 2 and ${m - 1} non-empty clusters among the ${m} points it uses, got ${present}`,
-    );
-  }
+  // Every clustering's clusters side by side: clustering c's cluster j is column offsets[c] + j.
+  const offsets: number[] = [];
+  let columns = 0;
+  const sampled = clusterings.map(({ assignments, k }) => {
+    if (assignments.length !== n) {
+      throw new Error(
+        `silhouetteScore needs one assignment per point: ${n} points, ${assignments.length} assignments`,
+      );
+    }
+    const labels = new Int32Array(m);
+    const sizes = new Int32Array(k);
+    for (let s = 0; s < m; s += 1) {
+      const i = chosen ? chosen[s] : s;
+      const label = assignments[i];
+      if (!Number.isInteger(label) || label < 0 || label >= k) {
+        throw new Error(`assignment of point ${i} is ${label}, outside clusters 0..${k - 1}`);
+      }
+      labels[s] = label;
+      sizes[label] += 1;
+    }
+    const present = sizes.filter((size) => size > 0).length;
+    if (present < 2 || present > m - 1) {
+      throw new Error(
+        `the silhouette needs between 2 and ${m - 1} non-empty clusters among the ${m} points it uses, got ${present}`,
+      );
+    }
+    offsets.push(columns);
+    columns += k;
+    return { labels, sizes };
+  });
+  const memberOf = new Float32Array(m * columns);
+  sampled.forEach(({ labels }, c) => {
+    for (let s = 0; s < m; s += 1) memberOf[s * columns + offsets[c] + labels[s]] = 1;
+  });
 
   const rowsPerBlock = Math.max(1, Math.floor(BLOCK_ELEMENTS / m));
   const points = tf.tensor2d(sample, [m, dims]);
   const augmentedColumns = tf.tidy(() =>
     tf.transpose(tf.concat([tf.mul(points, -2), tf.sum(tf.square(points), 1, true), tf.ones([m, 1])], 1)),
   );
-  const membership = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), k), 'float32'));
-  let total = 0;
+  const membership = tf.tensor2d(memberOf, [m, columns]);
+  const totals = new Array<number>(clusterings.length).fill(0);
   try {
     for (let start = 0; start < m; start += rowsPerBlock) {
       const rows = Math.min(rowsPerBlock, m - start);
@@ -278,16 +305,18 @@ export function silhouetteScore(
       });
       const sums = clusterDistances.dataSync() as Float32Array;
       clusterDistances.dispose();
-      for (let row = 0; row < rows; row += 1) {
-        total += pointSilhouette(sums.subarray(row * k, (row + 1) * k), labels[start + row], sizes);
-      }
+      sampled.forEach(({ labels, sizes }, c) => {
+        const k = clusterings[c].k;
+        for (let row = 0; row < rows; row += 1) {
+          const from = row * columns + offsets[c];
+          totals[c] += pointSilhouette(sums.subarray(from, from + k), labels[start + row], sizes);
+        }
+      });
     }
   } finally {
-    points.dispose();
-    augmentedColumns.dispose();
-    membership.dispose();
+    tf.dispose([points, augmentedColumns, membership]);
   }
-  return total / m;
+  return totals.map((total) => total / m);
 }
 
 function pointSilhouette(distanceSums: Float32Array, own: number, sizes: Int32Array): number {
@@ -337,17 +366,30 @@ export function chooseClusterCount(
       `choosing between ${kMin} and ${kMax} clusters needs at least ${kMin + 1} customers with ${kMin} different feature values; there are ${n} customers with ${distinct} different values`,
     );
   }
-  const candidates: ClusterCountChoice['candidates'] = [];
-  let choice: { k: number; silhouette: number; fit: KMeansFit } | null = null;
+  const fits: KMeansFit[] = [];
   for (let k = kMin; k <= highest; k += 1) {
-    const fit = kMeans(features, dims, k, { seed: options.seed, restarts: options.restarts });
-    const silhouette = silhouetteScore(features, dims, fit.assignments, k, { seed: options.seed });
-    candidates.push({ k, inertia: fit.inertia, silhouette });
-    if (!choice || silhouette > choice.silhouette) choice = { k, silhouette, fit };
+    fits.push(kMeans(features, dims, k, { seed: options.seed, restarts: options.restarts }));
     options.onProgress?.(k);
   }
-  if (!choice) throw new Error('chooseClusterCount tried no k'); // unreachable: highest ≥ kMin
-  return { k: choice.k, candidates, best: choice.fit };
+  const silhouettes = silhouetteScores(
+    features,
+    dims,
+    fits.map((fit, index) => ({ assignments: fit.assignments, k: kMin + index })),
+    { seed: options.seed },
+  );
+  let chosen = 0;
+  silhouettes.forEach((silhouette, index) => {
+    if (silhouette > silhouettes[chosen]) chosen = index;
+  });
+  return {
+    k: kMin + chosen,
+    candidates: fits.map((fit, index) => ({
+      k: kMin + index,
+      inertia: fit.inertia,
+      silhouette: silhouettes[index],
+    })),
+    best: fits[chosen],
+  };
 }
 
 export interface NamedCluster {
@@ -619,51 +661,60 @@ function kMeansPlusPlus(features: Float32Array, dims: number, k: number, random:
   const centres = new Float32Array(k * dims);
   const first = random.below(n);
   centres.set(features.subarray(first * dims, (first + 1) * dims), 0);
-  let closestSquared = squaredDistancesTo(features, dims, first);
-  let potential = closestSquared.reduce((sum, value) => sum + value, 0);
+  let closest = new Float64Array(n);
+  let best = new Float64Array(n);
+  let scratch = new Float64Array(n);
+  let potential = squaredDistancesInto(closest, features, dims, first, null);
   const cumulative = new Float64Array(n);
   for (let centre = 1; centre < k; centre += 1) {
     let running = 0;
     for (let i = 0; i < n; i += 1) {
-      running += closestSquared[i];
+      running += closest[i];
       cumulative[i] = running;
     }
     let bestPoint = -1;
     let bestPotential = Infinity;
-    let bestDistances = closestSquared;
     for (let trial = 0; trial < trials; trial += 1) {
       const candidate = potential > 0 ? upperBound(cumulative, random.next() * running) : random.below(n);
-      const toCandidate = squaredDistancesTo(features, dims, candidate);
-      let candidatePotential = 0;
-      for (let i = 0; i < n; i += 1) {
-        toCandidate[i] = Math.min(toCandidate[i], closestSquared[i]);
-        candidatePotential += toCandidate[i];
-      }
+      const candidatePotential = squaredDistancesInto(scratch, features, dims, candidate, closest);
       if (candidatePotential < bestPotential) {
         bestPotential = candidatePotential;
         bestPoint = candidate;
-        bestDistances = toCandidate;
+        [best, scratch] = [scratch, best];
       }
     }
     centres.set(features.subarray(bestPoint * dims, (bestPoint + 1) * dims), centre * dims);
-    closestSquared = bestDistances;
+    [closest, best] = [best, closest];
     potential = bestPotential;
   }
   return centres;
 }
 
-function squaredDistancesTo(features: Float32Array, dims: number, point: number): Float64Array {
+/**
+ * Writes each point's squared distance to point `from` (or, given `cap`, the smaller of that and
+ * `cap`'s value) into `out`, and returns their sum.
+ */
+function squaredDistancesInto(
+  out: Float64Array,
+  features: Float32Array,
+  dims: number,
+  from: number,
+  cap: Float64Array | null,
+): number {
   const n = features.length / dims;
-  const distances = new Float64Array(n);
-  for (let i = 0; i < n; i += 1) {
+  const origin = Array.from(features.subarray(from * dims, (from + 1) * dims));
+  let total = 0;
+  for (let i = 0, offset = 0; i < n; i += 1) {
     let sum = 0;
-    for (let j = 0; j < dims; j += 1) {
-      const difference = features[i * dims + j] - features[point * dims + j];
+    for (let j = 0; j < dims; j += 1, offset += 1) {
+      const difference = features[offset] - origin[j];
       sum += difference * difference;
     }
-    distances[i] = sum;
+    if (cap !== null && cap[i] < sum) sum = cap[i];
+    out[i] = sum;
+    total += sum;
   }
-  return distances;
+  return total;
 }
 
 /** The first index whose cumulative value exceeds `target` (clamped to the last index). */
