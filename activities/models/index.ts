@@ -277,7 +277,7 @@ export function createModelActivities(deps: ModelDeps) {
           );
         const bgNbd = fitBgNbd(
           { frequency, recency, T: age },
-          { onProgress: (iteration) => iteration % 50 === 0 && heartbeat({ step: 'bg/nbd', iteration }) },
+          { onProgress: (iteration) => heartbeat({ step: 'bg/nbd', iteration }) },
         );
         const gammaGamma = fitGammaGamma(
           Float64Array.from(repeaters, (r) => r.spend_days),
