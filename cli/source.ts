@@ -1,5 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
+import readline from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkMysqlSource, MysqlPools, type MysqlSource } from '../activities/extract/mysql';
 import { checkSourceAgainstDatabase } from '../activities/sources/check';
@@ -10,11 +11,15 @@ import {
   type SourceDefinition,
 } from '../activities/sources/definition';
 import {
+  countSourceData,
   listSources,
+  purgeSource,
   removeSource,
   resetSourceTables,
   saveSource,
   SourcePools,
+  sourceDataKind,
+  type SourceData,
 } from '../activities/sources/registry';
 import type { CliContext } from './context';
 import { duplicateLines } from './import';
@@ -97,7 +102,7 @@ async function dropUnlistedStagedTables(context: CliContext, definition: SourceD
     await resetSourceTables(context.warehouse(), definition.name, table_name);
 }
 
-/** `cartflow source add|list|remove|reset`: the databases the daily pipeline takes, and how they map. */
+/** `cartflow source add|list|remove|purge|reset`: the databases the daily pipeline takes, and how they map. */
 export function registerSourceCommand(program: Command, context: CliContext): void {
   const source = program
     .command('source')
@@ -138,12 +143,45 @@ export function registerSourceCommand(program: Command, context: CliContext): vo
 
   source
     .command('remove')
-    .description('unregister a source (its staged tables and facts stay)')
+    .description('unregister a source; its data stays in the warehouse (see purge)')
     .argument('<name>')
     .action(async (name: string) => {
       if (!(await removeSource(context.warehouse(), name)))
         throw new Error(`No registered source named "${name}".`);
-      process.stdout.write(`Removed source ${name}.\n`);
+      process.stdout.write(
+        `Removed source ${name}: runs no longer take it. Its facts, dimension rows, staged tables and quarantine ` +
+          `stay in the warehouse; "cartflow source purge ${name}" deletes them.\n`,
+      );
+    });
+
+  source
+    .command('purge')
+    .description(
+      'delete everything a source left in the warehouse (facts, dimensions, staging, quarantine, checkpoints) and its definition',
+    )
+    .argument('<name>')
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (name: string, options: { yes?: boolean }) => {
+      const found = await countSourceData(context.warehouse(), name);
+      if (Object.keys(found.tables).length === 0 && found.definition === 0)
+        throw new Error(
+          `Nothing of a source named "${name}" is in the warehouse: see "cartflow source list".`,
+        );
+      process.stdout.write(
+        `Purging source ${name} deletes, in one transaction:\n${describeSourceData(found)}`,
+      );
+      if (!options.yes) {
+        const answer = await ask(
+          `Type the source's name (${name}) to delete all of it, anything else to keep it: `,
+        );
+        if (answer.trim() !== name) {
+          process.stdout.write('Nothing deleted.\n');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      const purged = await purgeSource(context.warehouse(), name);
+      process.stdout.write(`Purged source ${name}:\n${describeSourceData(purged)}`);
     });
 
   source
@@ -159,4 +197,42 @@ export function registerSourceCommand(program: Command, context: CliContext): vo
           : `Reset ${tables.map((t) => `${name}.${t}`).join(', ')}: the next run loads ${tables.length === 1 ? 'it' : 'them'} in full.\n`,
       );
     });
+}
+
+/** The counts of `cartflow source purge`, a line per kind, with the tables they are in. */
+function describeSourceData(data: SourceData): string {
+  const n = (count: number) => count.toLocaleString('en-US');
+  const staged = (table: string) => table.startsWith(`staging_${data.source}.`);
+  const tables = Object.entries(data.tables);
+  const within = (kind: ReturnType<typeof sourceDataKind>) => {
+    const listed = tables
+      .filter(([table]) => !staged(table) && sourceDataKind(table) === kind)
+      .map(([table, rows]) => `${table} ${n(rows)}`);
+    return listed.length > 0 ? ` (${listed.join(', ')})` : '';
+  };
+  const stagedRows = tables.filter(([table]) => staged(table)).reduce((sum, [, rows]) => sum + rows, 0);
+  return [
+    `facts: ${n(data.facts)}${within('facts')}`,
+    `dimension rows: ${n(data.dimensionRows)}${within('dimensionRows')}`,
+    `staged tables: ${n(data.stagedTables)}${data.stagedTables ? ` (schema staging_${data.source}, ${n(stagedRows)} rows)` : ''}`,
+    `quarantine rows: ${n(data.quarantineRows)}`,
+    `checkpoints: ${n(data.checkpoints)}${within('checkpoints')}`,
+    `source definition: ${data.definition ? 'registered' : 'none (not registered)'}`,
+    `other rows: ${n(data.otherRows)}${within('otherRows')}`,
+  ]
+    .map((line) => `- ${line}\n`)
+    .join('');
+}
+
+/** One line from the terminal (or from stdin when it is piped); empty when stdin ends first. */
+async function ask(question: string): Promise<string> {
+  const terminal = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await new Promise<string>((resolve) => {
+      terminal.once('close', () => resolve(''));
+      terminal.question(question, resolve);
+    });
+  } finally {
+    terminal.close();
+  }
 }

@@ -123,3 +123,137 @@ export async function resetSourceTables(
     client.release();
   }
 }
+
+/** What purging a source deletes, by kind; `tables` says where the rows are. */
+export interface SourceData {
+  source: string;
+  facts: number;
+  dimensionRows: number;
+  stagedTables: number;
+  quarantineRows: number;
+  checkpoints: number;
+  /** 1 when the source is registered in ops.sources. */
+  definition: number;
+  /** Rows of other tables keyed by the source: canonical rows, marts, import records. */
+  otherRows: number;
+  /** Every table with rows of the source, `schema.table` → rows (staged tables: their rows too). */
+  tables: Record<string, number>;
+}
+
+/** The kind of data a warehouse table (`schema.table`) with a `source` column holds, for the purge's counts. */
+export function sourceDataKind(
+  qualifiedName: string,
+): 'facts' | 'dimensionRows' | 'quarantineRows' | 'checkpoints' | 'otherRows' {
+  const [schema, table] = qualifiedName.split('.');
+  if (schema === 'core' && table.startsWith('fact_')) return 'facts';
+  if (schema === 'core' && table.startsWith('dim_')) return 'dimensionRows';
+  if (schema === 'ops' && table === 'quarantine') return 'quarantineRows';
+  if (schema === 'ops' && (table === 'extract_state' || table === 'extract_chunks')) return 'checkpoints';
+  return 'otherRows';
+}
+
+/**
+ * Counts what a source left in the warehouse — or, with `purge`, deletes it, in the caller's
+ * transaction: every row of a `core`, `staging`, `ops` or `mart` table whose `source` column names
+ * it (facts, dimension versions, canonical rows, quarantine, checkpoints, marts, import records), its
+ * staging schema with every staged table, and its definition. Takes the locks a run's transform,
+ * extract and imports take, so a purge never interleaves with them.
+ */
+async function sourceData(client: pg.PoolClient, name: string, purge: boolean): Promise<SourceData> {
+  const data: SourceData = {
+    source: name,
+    facts: 0,
+    dimensionRows: 0,
+    stagedTables: 0,
+    quarantineRows: 0,
+    checkpoints: 0,
+    definition: 0,
+    otherRows: 0,
+    tables: {},
+  };
+  const schema = stagingSchema(name);
+  if (purge) {
+    const { rows: staged } = await client.query<{ table_name: string }>(
+      `select table_name from ops.extract_state where source = $1 order by table_name`,
+      [name],
+    );
+    for (const lock of [
+      `cartflow.transform:${name}`,
+      `cartflow.import:${name}`,
+      ...staged.map((t) => `cartflow.extract:${name}.${t.table_name}`),
+    ])
+      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
+  }
+  const { rows: keyed } = await client.query<{ schema: string; table: string }>(
+    `select c.table_schema as schema, c.table_name as table
+       from information_schema.columns c
+       join information_schema.tables t using (table_schema, table_name)
+      where c.column_name = 'source' and t.table_type = 'BASE TABLE'
+        and c.table_schema in ('core', 'staging', 'ops', 'mart')
+      order by 1, 2`,
+  );
+  for (const { schema: s, table } of keyed) {
+    const target = `${pg.escapeIdentifier(s)}.${pg.escapeIdentifier(table)}`;
+    const rows = purge
+      ? ((await client.query(`delete from ${target} where source = $1`, [name])).rowCount ?? 0)
+      : (
+          await client.query<{ n: number }>(`select count(*)::int as n from ${target} where source = $1`, [
+            name,
+          ])
+        ).rows[0].n;
+    if (rows === 0) continue;
+    data.tables[`${s}.${table}`] = rows;
+    data[sourceDataKind(`${s}.${table}`)] += rows;
+  }
+  const { rows: stagedTables } = await client.query<{ table: string }>(
+    `select c.relname as table
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind in ('r', 'p') order by 1`,
+    [schema],
+  );
+  for (const { table } of stagedTables) {
+    const { rows } = await client.query<{ n: number }>(
+      `select count(*)::int as n from ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`,
+    );
+    data.tables[`${schema}.${table}`] = rows[0].n;
+  }
+  data.stagedTables = stagedTables.filter((t) => !t.table.endsWith('__changes')).length;
+  if (purge) await client.query(`drop schema if exists ${pg.escapeIdentifier(schema)} cascade`);
+  const { rowCount } = await client.query(
+    purge ? `delete from ops.sources where name = $1` : `select 1 from ops.sources where name = $1`,
+    [name],
+  );
+  data.definition = rowCount ?? 0;
+  return data;
+}
+
+/** What `purgeSource` would delete, counted without changing anything. */
+export async function countSourceData(warehouse: pg.Pool, name: string): Promise<SourceData> {
+  const client = await warehouse.connect();
+  try {
+    await client.query('begin read only');
+    return await sourceData(client, name, false);
+  } finally {
+    await client.query('rollback').catch(() => undefined);
+    client.release();
+  }
+}
+
+/**
+ * Deletes everything a source left in the warehouse, and its definition, in one transaction; returns
+ * what went. The demo shop is built in: purging it empties its data, and the next run loads it again.
+ */
+export async function purgeSource(warehouse: pg.Pool, name: string): Promise<SourceData> {
+  const client = await warehouse.connect();
+  try {
+    await client.query('begin');
+    const data = await sourceData(client, name, true);
+    await client.query('commit');
+    return data;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
