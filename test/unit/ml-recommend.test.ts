@@ -1,0 +1,232 @@
+import { useTensorFlow } from '../../ml/backend';
+import {
+  blendTopN,
+  cooccurrence,
+  evaluateRecommenders,
+  factorisationTopN,
+  fitImplicitAls,
+  fitRecommenders,
+  gramMatrix,
+  hitRateAtK,
+  ndcgAtK,
+  popularityOrder,
+  sparseRows,
+  type AlsOptions,
+} from '../../ml/recommend';
+import { SeededRandom } from '../../ml/random';
+import { testBackendChoice } from '../helpers/ml-backend';
+
+beforeAll(async () => {
+  await useTensorFlow(testBackendChoice());
+});
+
+const ALS: AlsOptions = { factors: 6, iterations: 10, regularization: 0.1, alpha: 10, cgSteps: 3, seed: 7 };
+
+/**
+ * Three planted blocks: customers 0–29 touch products 0–19, 30–59 touch 20–39, 60–89 touch 40–59,
+ * each about half of their block's products, at random; nothing crosses blocks.
+ */
+function plantedBlocks(seed: number) {
+  const random = new SeededRandom(seed);
+  const row: number[] = [];
+  const column: number[] = [];
+  const value: number[] = [];
+  for (let u = 0; u < 90; u++) {
+    const block = Math.floor(u / 30);
+    for (let j = block * 20; j < block * 20 + 20; j++)
+      if (random.next() < 0.5) {
+        row.push(u);
+        column.push(j);
+        value.push(1 + random.below(3));
+      }
+  }
+  return sparseRows(90, 60, row, column, value);
+}
+
+describe('sparseRows', () => {
+  it('sums repeated pairs and sorts each row, whatever the order of the triples', () => {
+    const m = sparseRows(2, 3, [1, 0, 1, 0], [2, 1, 2, 0], [1, 2, 3, 4]);
+    expect(Array.from(m.start)).toEqual([0, 2, 3]);
+    expect(Array.from(m.index)).toEqual([0, 1, 2]);
+    expect(Array.from(m.value)).toEqual([4, 2, 4]);
+    expect(() => sparseRows(2, 3, [2], [0], [1])).toThrow(/outside the 2 × 3 matrix/);
+  });
+});
+
+describe('implicit ALS', () => {
+  it('computes YᵀY on the backend as plain arithmetic does', () => {
+    const y = Float32Array.from([1, 2, 3, 4, 5, 6]); // 3 × 2
+    expect(Array.from(gramMatrix(y, 3, 2))).toEqual([35, 44, 44, 56]);
+  });
+
+  it('recovers planted blocks: every customer is recommended only unseen products of their own block', () => {
+    const interactions = plantedBlocks(1);
+    const model = fitImplicitAls(interactions, ALS);
+    const users = Array.from({ length: 90 }, (_, u) => u);
+    const seen = (u: number) =>
+      new Set(interactions.index.subarray(interactions.start[u], interactions.start[u + 1]));
+    const lists = factorisationTopN(model, users, 5, { byUser: seen });
+    let outside = 0;
+    lists.forEach((list, u) => {
+      expect(list.items).toHaveLength(5);
+      for (const j of list.items) {
+        expect(seen(u).has(j)).toBe(false);
+        if (Math.floor(j / 20) !== Math.floor(u / 30)) outside++;
+      }
+    });
+    expect(outside).toBe(0);
+  });
+
+  it('is the same for the same seed, and differs for another', () => {
+    const interactions = plantedBlocks(2);
+    const a = fitImplicitAls(interactions, ALS);
+    const b = fitImplicitAls(interactions, ALS);
+    const c = fitImplicitAls(interactions, { ...ALS, seed: 8 });
+    expect(Array.from(a.userFactors)).toEqual(Array.from(b.userFactors));
+    expect(Array.from(a.itemFactors)).not.toEqual(Array.from(c.itemFactors));
+  });
+});
+
+describe('co-occurrence', () => {
+  // Baskets {A,B,C}, {A,B}, {B,C}, {A,D} with A..D = 0..3: n = (3, 3, 2, 1); c_AB = 2, c_AC = 1,
+  // c_AD = 1, c_BC = 2, c_BD = c_CD = 0. Cosine: AB 2/3, AC 1/√6, AD 1/√3, BC 2/√6.
+  const baskets = sparseRows(
+    4,
+    4,
+    [0, 0, 0, 1, 1, 2, 2, 3, 3],
+    [0, 1, 2, 0, 1, 1, 2, 0, 3],
+    [1, 1, 1, 1, 1, 1, 1, 1, 1],
+  );
+
+  it('scores pairs by c_ij / √(n_i n_j), best first', () => {
+    const related = cooccurrence(baskets, 10);
+    const of = (i: number) =>
+      Array.from(related.index.subarray(related.start[i], related.start[i + 1])).map((j, e) => [
+        j,
+        related.value[related.start[i] + e],
+      ]);
+    const close = (pairs: number[][], expected: number[][]) => {
+      expect(pairs.map(([j]) => j)).toEqual(expected.map(([j]) => j));
+      pairs.forEach(([, s], e) => expect(s).toBeCloseTo(expected[e][1], 6));
+    };
+    close(of(0), [
+      [1, 2 / 3],
+      [3, 1 / Math.sqrt(3)],
+      [2, 1 / Math.sqrt(6)],
+    ]);
+    close(of(1), [
+      [2, 2 / Math.sqrt(6)],
+      [0, 2 / 3],
+    ]);
+    close(of(2), [
+      [1, 2 / Math.sqrt(6)],
+      [0, 1 / Math.sqrt(6)],
+    ]);
+    close(of(3), [[0, 1 / Math.sqrt(3)]]);
+  });
+
+  it('keeps only the requested number of neighbours', () => {
+    const related = cooccurrence(baskets, 1);
+    expect(Array.from(related.index)).toEqual([1, 2, 1, 0]);
+  });
+});
+
+describe('ranking metrics', () => {
+  it('HR@k and NDCG@k on hand-computed lists', () => {
+    const relevant = new Set([3, 1]);
+    expect(hitRateAtK([5, 3, 7, 1], relevant, 3)).toBe(1);
+    expect(hitRateAtK([5, 3, 7, 1], relevant, 1)).toBe(0);
+    // rank 2 relevant: 1/log2(3); ideal: 1 + 1/log2(3)
+    expect(ndcgAtK([5, 3, 7, 1], relevant, 3)).toBeCloseTo(1 / Math.log2(3) / (1 + 1 / Math.log2(3)), 10);
+    // ranks 2 and 4: (1/log2(3) + 1/log2(5)) / (1 + 1/log2(3))
+    expect(ndcgAtK([5, 3, 7, 1], relevant, 4)).toBeCloseTo(
+      (1 / Math.log2(3) + 1 / Math.log2(5)) / (1 + 1 / Math.log2(3)),
+      10,
+    );
+    expect(ndcgAtK([3, 1], relevant, 10)).toBe(1);
+    expect(ndcgAtK([9, 8], relevant, 10)).toBe(0);
+    expect(ndcgAtK([], new Set(), 10)).toBe(0);
+  });
+});
+
+describe('blend and evaluation', () => {
+  it('gives factorisation, co-occurrence or popularity by history, and honours stock and exclusions', () => {
+    // Customer 0: many products of block 0; customer 1: one product; customer 2: none.
+    const interactions = plantedBlocks(3);
+    const full = sparseRows(
+      92,
+      60,
+      [...Array.from(interactions.index, (_, e) => rowOf(interactions, e)), 90],
+      [...Array.from(interactions.index), 25],
+      [...Array.from(interactions.value), 1],
+    );
+    const basketsFromCustomers = sparseRows(
+      90,
+      60,
+      Array.from(interactions.index, (_, e) => rowOf(interactions, e)),
+      Array.from(interactions.index),
+      Array.from(interactions.index, () => 1),
+    );
+    const recentBuyers = new Float64Array(60).fill(0);
+    recentBuyers[59] = 10;
+    recentBuyers[58] = 9;
+    recentBuyers[57] = 8;
+    const model = fitRecommenders(
+      { interactions: full, baskets: basketsFromCustomers, recentBuyers, allBuyers: new Float64Array(60) },
+      { ...ALS, neighbours: 20, minHistory: 3 },
+    );
+    const allowed = new Uint8Array(60).fill(1);
+    allowed[59] = 0; // out of stock
+    const [heavy, light, none] = blendTopN(model, [0, 90, 91], 3, { allowed });
+    expect(heavy.methods).toEqual(['factorisation', 'factorisation', 'factorisation']);
+    expect(heavy.items.every((j) => j < 20)).toBe(true);
+    expect(light.methods[0]).toBe('co-occurrence');
+    expect(light.items.every((j) => j >= 20 && j < 40 && j !== 25)).toBe(true);
+    expect(none.methods).toEqual(['popular', 'popular', 'popular']);
+    expect(none.items).toEqual([58, 57, 0]);
+  });
+
+  it('scores the factorisation and blend above popularity on planted blocks', () => {
+    const all = plantedBlocks(4);
+    // Hold out one product of each customer, at random, as the test purchase.
+    const random = new SeededRandom(5);
+    const row: number[] = [];
+    const column: number[] = [];
+    const value: number[] = [];
+    const relevant = new Map<number, Set<number>>();
+    for (let u = 0; u < all.rows; u++) {
+      const last = all.start[u] + random.below(all.start[u + 1] - all.start[u]);
+      for (let e = all.start[u]; e < all.start[u + 1]; e++) {
+        if (e === last) continue;
+        row.push(u);
+        column.push(all.index[e]);
+        value.push(all.value[e]);
+      }
+      relevant.set(u, new Set([all.index[last]]));
+    }
+    const train = sparseRows(all.rows, all.columns, row, column, value);
+    const buyers = new Float64Array(60);
+    for (const j of column) buyers[j]++;
+    const model = fitRecommenders(
+      { interactions: train, baskets: train, recentBuyers: buyers, allBuyers: buyers },
+      { ...ALS, neighbours: 20, minHistory: 3 },
+    );
+    const seen = (u: number) => new Set(train.index.subarray(train.start[u], train.start[u + 1]));
+    const evaluation = evaluateRecommenders(model, relevant, seen, 10);
+    expect(evaluation.customers).toBe(90);
+    expect(evaluation.factorisation.hr).toBeGreaterThan(0.8);
+    expect(evaluation.blend.hr).toBeGreaterThan(evaluation.popular.hr + 0.3);
+    expect(evaluation.factorisation.ndcg).toBeGreaterThan(evaluation.popular.ndcg);
+    expect(evaluation.cooccurrence.hr).toBeGreaterThan(evaluation.popular.hr);
+  });
+
+  it('orders popularity by recent buyers, then all buyers, then index', () => {
+    expect(popularityOrder([1, 3, 3, 0], [5, 1, 2, 9])).toEqual([2, 1, 0, 3]);
+  });
+});
+
+function rowOf(matrix: { start: Int32Array }, entry: number): number {
+  let r = 0;
+  while (matrix.start[r + 1] <= entry) r++;
+  return r;
+}
