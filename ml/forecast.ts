@@ -1,0 +1,643 @@
+/**
+ * Daily forecasts: an additive model of a piecewise-linear trend with automatic changepoints, weekly
+ * and yearly Fourier seasonality and holidays (Prophet's design), fitted by regularised least squares,
+ * with prediction intervals by simulation, a rolling-origin backtest against two baselines, and the
+ * rule that serves a series by a baseline when the model loses to it (docs/models-forecast.md).
+ *
+ * Pure: a series is a Float64Array of consecutive days from `firstDay` (days since 1970-01-01 UTC).
+ * The normal equations' Gram matrix is formed on the TensorFlow.js backend the caller set; the small
+ * p×p system is solved in Float64 by Cholesky. Every result is deterministic for its seed.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { isoWeekday, type Holiday } from './holidays';
+import { SeededRandom } from './random';
+
+/** How a series' forecast was made. */
+export type ForecastMethod = 'additive' | 'seasonal_naive' | 'weekday_mean';
+
+export interface ForecastOptions {
+  /** Days ahead, from the day after the last value. */
+  horizon: number;
+  /** Holidays over the history and the horizon (one learnt effect per name). */
+  holidays?: readonly Holiday[];
+  /** Candidate changepoints (Prophet's 25), spread evenly over the first `changepointRange` of the history. */
+  changepoints?: number;
+  changepointRange?: number;
+  /** Scale of the Laplace prior on the trend's rate changes, on the max-scaled series over unit time (0.05). */
+  changepointScale?: number;
+  /** Scale of the Gaussian prior on the seasonal and holiday coefficients (10: nearly free). */
+  seasonalityScale?: number;
+  weeklyOrder?: number;
+  yearlyOrder?: number;
+  /** A weekday with no sales on any of its last `closedWeeks` occurrences is closed (default 4). */
+  closedWeeks?: number;
+  /** The closed weekdays (ISO 1..7) instead of learning them from this series (a shop's, for its products). */
+  closedWeekdays?: readonly number[];
+  /** `auto`: log1p when the series has no negative value, else none. */
+  transform?: 'auto' | 'log1p' | 'none';
+  /** Simulated paths for the intervals (default 1000). */
+  simulations?: number;
+  seed?: number;
+}
+
+/** A point forecast and its 80% and 95% prediction intervals, one entry per day ahead. */
+export interface Forecast {
+  point: Float64Array;
+  lower80: Float64Array;
+  upper80: Float64Array;
+  lower95: Float64Array;
+  upper95: Float64Array;
+}
+
+export interface AdditiveFit extends Forecast {
+  transform: 'log1p' | 'none';
+  yearly: boolean;
+  changepoints: number;
+  closedWeekdays: number[];
+  /** Holiday names with a learnt effect. */
+  holidays: string[];
+  /** The trend's slope per day at the end of the history, in the transformed series' units. */
+  finalSlopePerDay: number;
+  /** Each fitted holiday effect, in the transformed series' units. */
+  holidayEffects: Record<string, number>;
+  /** Weekday effects (ISO 1..7, mean 0) in the transformed series' units. */
+  weekdayEffects: number[];
+  /** What the fit left out or fell back on, in words (e.g. no yearly term under a year of data). */
+  notes: string[];
+}
+
+export const MIN_HISTORY_DAYS = 28;
+const YEAR_DAYS = 365.25;
+
+/** Quantiles of the two intervals, lowest first. */
+const QUANTILES = [0.025, 0.1, 0.9, 0.975] as const;
+
+function requireSeries(values: Float64Array, horizon: number): void {
+  if (!Number.isInteger(horizon) || horizon < 1)
+    throw new Error(`the horizon must be a whole number of days ≥ 1, not ${horizon}`);
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i]))
+      throw new Error(`day ${i} of the series is not a finite number (${values[i]}): fix the series first`);
+}
+
+/** The weekdays (ISO) with a zero on every one of their last `weeks` occurrences, when the series has sales then. */
+export function learnClosedWeekdays(values: Float64Array, firstDay: number, weeks: number): number[] {
+  const n = values.length;
+  if (n < 7 * weeks) return [];
+  let anySale = false;
+  for (let i = n - 7 * weeks; i < n; i++) if (values[i] !== 0) anySale = true;
+  if (!anySale) return [];
+  const closed: number[] = [];
+  for (let back = 0; back < 7; back++) {
+    const last = n - 1 - back;
+    let allZero = true;
+    for (let w = 0; w < weeks; w++) if (values[last - 7 * w] !== 0) allZero = false;
+    if (allZero) closed.push(isoWeekday(firstDay + last));
+  }
+  return closed.sort((a, b) => a - b);
+}
+
+/** Solves (A) x = b for a symmetric positive definite A (row-major p×p) in Float64, by Cholesky. */
+function choleskySolve(A: Float64Array, b: Float64Array, p: number): Float64Array {
+  const L = new Float64Array(p * p);
+  for (let i = 0; i < p; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = A[i * p + j];
+      for (let k = 0; k < j; k++) sum -= L[i * p + k] * L[j * p + k];
+      if (i === j) {
+        if (!(sum > 0)) throw new Error('the regularised normal equations are not positive definite');
+        L[i * p + i] = Math.sqrt(sum);
+      } else L[i * p + j] = sum / L[j * p + j];
+    }
+  }
+  const z = new Float64Array(p);
+  for (let i = 0; i < p; i++) {
+    let sum = b[i];
+    for (let k = 0; k < i; k++) sum -= L[i * p + k] * z[k];
+    z[i] = sum / L[i * p + i];
+  }
+  const x = new Float64Array(p);
+  for (let i = p - 1; i >= 0; i--) {
+    let sum = z[i];
+    for (let k = i + 1; k < p; k++) sum -= L[k * p + i] * x[k];
+    x[i] = sum / L[i * p + i];
+  }
+  return x;
+}
+
+/** The columns of the design: which kind each is, so each gets its prior. */
+type ColumnKind = 'level' | 'slope' | 'changepoint' | 'seasonal' | 'holiday';
+
+interface Design {
+  kinds: ColumnKind[];
+  /** Changepoint positions in scaled time. */
+  changepointTimes: number[];
+  holidayNames: string[];
+  yearly: boolean;
+  row(index: number, out: Float64Array): void;
+}
+
+function buildDesign(
+  n: number,
+  firstDay: number,
+  training: Uint8Array,
+  options: Required<
+    Pick<ForecastOptions, 'changepoints' | 'changepointRange' | 'weeklyOrder' | 'yearlyOrder'>
+  >,
+  holidays: readonly Holiday[],
+): Design {
+  const span = Math.max(n - 1, 1);
+  const cpCount = Math.min(options.changepoints, Math.floor((options.changepointRange * n) / 7));
+  const cpLast = Math.floor(options.changepointRange * n) - 1;
+  const changepointTimes: number[] = [];
+  for (let j = 1; j <= cpCount; j++) changepointTimes.push(Math.round((j * cpLast) / cpCount) / span);
+  const yearly = n >= 365;
+  const holidayOf = new Map<number, string>();
+  for (const h of holidays) holidayOf.set(h.day, h.name);
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const name = holidayOf.get(firstDay + i);
+    if (name !== undefined && training[i]) seen.add(name);
+  }
+  const holidayNames = [...seen].sort();
+  const holidayColumn = new Map(holidayNames.map((name, k) => [name, k]));
+  const kinds: ColumnKind[] = ['level', 'slope'];
+  for (let j = 0; j < cpCount; j++) kinds.push('changepoint');
+  const seasonalTerms = 2 * options.weeklyOrder + (yearly ? 2 * options.yearlyOrder : 0);
+  for (let j = 0; j < seasonalTerms; j++) kinds.push('seasonal');
+  for (let j = 0; j < holidayNames.length; j++) kinds.push('holiday');
+  const seasonalStart = 2 + cpCount;
+  const holidayStart = seasonalStart + seasonalTerms;
+  return {
+    kinds,
+    changepointTimes,
+    holidayNames,
+    yearly,
+    row(index, out) {
+      out.fill(0);
+      const t = index / span;
+      const day = firstDay + index;
+      out[0] = 1;
+      out[1] = t;
+      for (let j = 0; j < cpCount; j++) out[2 + j] = Math.max(0, t - changepointTimes[j]);
+      let c = seasonalStart;
+      for (let k = 1; k <= options.weeklyOrder; k++) {
+        const angle = (2 * Math.PI * k * day) / 7;
+        out[c++] = Math.sin(angle);
+        out[c++] = Math.cos(angle);
+      }
+      if (yearly)
+        for (let k = 1; k <= options.yearlyOrder; k++) {
+          const angle = (2 * Math.PI * k * day) / YEAR_DAYS;
+          out[c++] = Math.sin(angle);
+          out[c++] = Math.cos(angle);
+        }
+      const name = holidayOf.get(day);
+      const column = name === undefined ? undefined : holidayColumn.get(name);
+      if (column !== undefined) out[holidayStart + column] = 1;
+    },
+  };
+}
+
+/** Median absolute deviation based noise scale of the week-on-week differences (robust to trend and weekly cycle). */
+function robustNoise(y: Float64Array, training: Uint8Array): number {
+  const diffs: number[] = [];
+  for (let i = 7; i < y.length; i++)
+    if (training[i] && training[i - 7]) diffs.push(Math.abs(y[i] - y[i - 7]));
+  if (diffs.length === 0) return 0;
+  diffs.sort((a, b) => a - b);
+  const mad = diffs[Math.floor(diffs.length / 2)];
+  return mad / 0.6745 / Math.SQRT2;
+}
+
+function quantileSorted(sorted: Float64Array | number[], q: number): number {
+  const position = q * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const upper = Math.min(lower + 1, sorted.length - 1);
+  return sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower);
+}
+
+/** Orders the five values of each day (lower_95 ≤ lower_80 ≤ point ≤ upper_80 ≤ upper_95) and clamps at `floor`. */
+function orderIntervals(f: Forecast, floor: number): void {
+  for (let h = 0; h < f.point.length; h++) {
+    const point = Math.max(floor, f.point[h]);
+    const lower80 = Math.max(floor, Math.min(f.lower80[h], point));
+    const lower95 = Math.max(floor, Math.min(f.lower95[h], lower80));
+    const upper80 = Math.max(f.upper80[h], point);
+    const upper95 = Math.max(f.upper95[h], upper80);
+    f.point[h] = point;
+    f.lower80[h] = lower80;
+    f.lower95[h] = lower95;
+    f.upper80[h] = upper80;
+    f.upper95[h] = upper95;
+  }
+}
+
+const emptyForecast = (horizon: number): Forecast => ({
+  point: new Float64Array(horizon),
+  lower80: new Float64Array(horizon),
+  upper80: new Float64Array(horizon),
+  lower95: new Float64Array(horizon),
+  upper95: new Float64Array(horizon),
+});
+
+/**
+ * Fits the additive model to `values` (days from `firstDay`) and forecasts `horizon` days ahead.
+ *
+ * y(t) = trend(t) + weekly(t) + yearly(t) + holiday(t) + ε on the transformed, max-scaled series, with
+ * trend(t) = m + k·t + Σ δⱼ·(t − sⱼ)₊ (t from 0 to 1 over the history). The coefficients are the MAP
+ * estimate under a Laplace(0, changepointScale) prior on the δⱼ (iteratively reweighted ridge) and a
+ * Gaussian(0, seasonalityScale) prior on the seasonal and holiday coefficients, with the noise scale
+ * estimated robustly from week-on-week differences. Zero days on closed weekdays are left out of the
+ * fit and forecast as 0. Intervals: 1000 simulated futures of the trend (new changepoints at the
+ * history's rate, rate changes drawn from Laplace(0, mean |δ|)) plus residuals resampled from the fit.
+ */
+export function fitAdditive(values: Float64Array, firstDay: number, options: ForecastOptions): AdditiveFit {
+  const { horizon } = options;
+  requireSeries(values, horizon);
+  const n = values.length;
+  if (n < MIN_HISTORY_DAYS)
+    throw new Error(`the additive model needs at least ${MIN_HISTORY_DAYS} days of history, not ${n}`);
+  const notes: string[] = [];
+  const closedWeeks = options.closedWeeks ?? 4;
+  const closedWeekdays = [...(options.closedWeekdays ?? learnClosedWeekdays(values, firstDay, closedWeeks))];
+  const closed = new Set(closedWeekdays);
+  let minimum = Infinity;
+  for (const v of values) minimum = Math.min(minimum, v);
+  const requested = options.transform ?? 'auto';
+  if (requested === 'log1p' && minimum <= -1)
+    throw new Error('log1p needs every value above −1: use transform none for a series with refunds');
+  const transform: 'log1p' | 'none' =
+    requested === 'none' || (requested === 'auto' && minimum < 0) ? 'none' : 'log1p';
+  const forward = transform === 'log1p' ? Math.log1p : (v: number) => v;
+  const inverse = transform === 'log1p' ? Math.expm1 : (v: number) => v;
+
+  const training = new Uint8Array(n);
+  let trainingRows = 0;
+  for (let i = 0; i < n; i++)
+    if (!(values[i] === 0 && closed.has(isoWeekday(firstDay + i)))) {
+      training[i] = 1;
+      trainingRows++;
+    }
+  const transformed = Float64Array.from(values, forward);
+  let scale = 0;
+  for (let i = 0; i < n; i++) if (training[i]) scale = Math.max(scale, Math.abs(transformed[i]));
+  if (scale === 0) scale = 1;
+  const y = Float64Array.from(transformed, (v) => v / scale);
+
+  const holidays = options.holidays ?? [];
+  const design = buildDesign(
+    n,
+    firstDay,
+    training,
+    {
+      changepoints: options.changepoints ?? 25,
+      changepointRange: options.changepointRange ?? 0.8,
+      weeklyOrder: options.weeklyOrder ?? 3,
+      yearlyOrder: options.yearlyOrder ?? 10,
+    },
+    holidays,
+  );
+  if (!design.yearly) notes.push(`no yearly seasonality: ${n} days of history, under a year`);
+  if (closedWeekdays.length > 0)
+    notes.push(`closed weekdays ${closedWeekdays.join(', ')} (ISO) forecast as 0`);
+  const p = design.kinds.length;
+
+  // The training rows of the design, and the Gram matrix XᵀX and Xᵀy on the TensorFlow.js backend.
+  const X = new Float32Array(trainingRows * p);
+  const Y = new Float32Array(trainingRows);
+  const row = new Float64Array(p);
+  for (let i = 0, r = 0; i < n; i++) {
+    if (!training[i]) continue;
+    design.row(i, row);
+    X.set(row, r * p);
+    Y[r] = y[i];
+    r++;
+  }
+  const [gram, moment] = tf.tidy(() => {
+    const x = tf.tensor2d(X, [trainingRows, p]);
+    const yy = tf.tensor2d(Y, [trainingRows, 1]);
+    return [tf.matMul(x, x, true, false).dataSync(), tf.matMul(x, yy, true, false).dataSync()];
+  });
+  const G = Float64Array.from(gram);
+  const b = Float64Array.from(moment);
+
+  const sigma = Math.max(robustNoise(y, training), 1e-3);
+  const sigma2 = sigma * sigma;
+  const cpScale = options.changepointScale ?? 0.05;
+  const seasonalScale = options.seasonalityScale ?? 10;
+  const penalty = new Float64Array(p);
+  design.kinds.forEach((kind, j) => {
+    penalty[j] =
+      kind === 'level' || kind === 'slope'
+        ? 1e-8 * trainingRows
+        : kind === 'changepoint'
+          ? sigma2 / (cpScale * cpScale)
+          : sigma2 / (seasonalScale * seasonalScale);
+  });
+  const solve = () => {
+    const A = Float64Array.from(G);
+    for (let j = 0; j < p; j++) A[j * p + j] += penalty[j];
+    return choleskySolve(A, b, p);
+  };
+  let beta = solve();
+  // Laplace prior on the rate changes: |δ| ≤ δ²/(2|δ₀|) + |δ₀|/2, so each step is a ridge with λⱼ = σ²/(b·|δ₀ⱼ|).
+  for (let iteration = 0; iteration < 10; iteration++) {
+    design.kinds.forEach((kind, j) => {
+      if (kind === 'changepoint')
+        penalty[j] = sigma2 / (cpScale * Math.max(Math.abs(beta[j]), 1e-4 * cpScale));
+    });
+    beta = solve();
+  }
+
+  // Residuals on the training rows, scaled up for the degrees of freedom the fit used.
+  const fitted = new Float64Array(n);
+  const residuals: number[] = [];
+  for (let i = 0; i < n; i++) {
+    design.row(i, row);
+    let value = 0;
+    for (let j = 0; j < p; j++) value += row[j] * beta[j];
+    fitted[i] = value;
+    if (training[i]) residuals.push(y[i] - value);
+  }
+  const recent = residuals.slice(-Math.min(residuals.length, 365));
+  const inflation = Math.sqrt(trainingRows / Math.max(trainingRows - p, trainingRows / 2));
+
+  // The future: the design's rows past the history (time keeps its scale), with the last known holidays.
+  const future = new Float64Array(horizon);
+  for (let h = 0; h < horizon; h++) {
+    design.row(n + h, row);
+    let value = 0;
+    for (let j = 0; j < p; j++) value += row[j] * beta[j];
+    future[h] = value;
+  }
+
+  const cpIndices = design.kinds.flatMap((kind, j) => (kind === 'changepoint' ? [j] : []));
+  const deltas = cpIndices.map((j) => beta[j]);
+  const meanAbsDelta = deltas.length ? deltas.reduce((s, d) => s + Math.abs(d), 0) / deltas.length : 0;
+  const cpPerDay = deltas.length / n;
+  const dt = 1 / Math.max(n - 1, 1);
+  const simulations = options.simulations ?? 1000;
+  const random = new SeededRandom(options.seed ?? 1, 14);
+  const paths = Array.from({ length: horizon }, () => new Float64Array(simulations));
+  for (let s = 0; s < simulations; s++) {
+    let slopeChange = 0;
+    let offset = 0;
+    for (let h = 0; h < horizon; h++) {
+      offset += slopeChange * dt;
+      if (meanAbsDelta > 0 && random.next() < cpPerDay) {
+        // Laplace(0, mean|δ|) as the difference of two exponentials.
+        slopeChange += meanAbsDelta * (Math.log(1 - random.next()) - Math.log(1 - random.next()));
+      }
+      const noise = recent.length ? recent[random.below(recent.length)] * inflation : 0;
+      paths[h][s] = future[h] + offset + noise;
+    }
+  }
+  const result = emptyForecast(horizon);
+  const outputs = [result.lower95, result.lower80, result.upper80, result.upper95];
+  for (let h = 0; h < horizon; h++) {
+    const isClosed = closed.has(isoWeekday(firstDay + n + h));
+    result.point[h] = isClosed ? 0 : inverse(future[h] * scale);
+    const sorted = paths[h].sort();
+    QUANTILES.forEach((q, k) => {
+      outputs[k][h] = isClosed ? 0 : inverse(quantileSorted(sorted, q) * scale);
+    });
+  }
+  orderIntervals(result, minimum >= 0 ? 0 : -Infinity);
+
+  const slopeEnd = (beta[1] + deltas.reduce((s, d) => s + d, 0)) * dt * scale;
+  const holidayEffects: Record<string, number> = {};
+  const holidayStart = p - design.holidayNames.length;
+  design.holidayNames.forEach((name, k) => (holidayEffects[name] = beta[holidayStart + k] * scale));
+  const weeklyOrder = options.weeklyOrder ?? 3;
+  const seasonalStart = 2 + cpIndices.length;
+  const weekdayEffects = new Array<number>(7).fill(0);
+  for (let offset = 0; offset < 7; offset++) {
+    const day = firstDay + offset;
+    let value = 0;
+    for (let k = 1; k <= weeklyOrder; k++) {
+      const angle = (2 * Math.PI * k * day) / 7;
+      value +=
+        beta[seasonalStart + 2 * (k - 1)] * Math.sin(angle) +
+        beta[seasonalStart + 2 * (k - 1) + 1] * Math.cos(angle);
+    }
+    weekdayEffects[isoWeekday(day) - 1] = value * scale;
+  }
+  return {
+    ...result,
+    transform,
+    yearly: design.yearly,
+    changepoints: cpIndices.length,
+    closedWeekdays,
+    holidays: design.holidayNames,
+    finalSlopePerDay: slopeEnd,
+    holidayEffects,
+    weekdayEffects,
+    notes,
+  };
+}
+
+/** Empirical quantiles of a baseline's own past errors, as offsets from its point forecast. */
+function errorQuantiles(errors: number[]): number[] {
+  if (errors.length === 0) return QUANTILES.map(() => 0);
+  const sorted = [...errors].sort((a, b) => a - b);
+  return QUANTILES.map((q) => quantileSorted(sorted, q));
+}
+
+/**
+ * A baseline's forecast: `predict(i)` is its point forecast of day i from the days before `origin`
+ * only. The intervals add the quantiles of its errors over the last year of the history (its forecast
+ * of each past day from the days before it), widened by √(weeks ahead) for the horizon.
+ */
+function baselineForecast(
+  values: Float64Array,
+  horizon: number,
+  lookback: number,
+  predictAhead: (h: number) => number,
+  pastError: (i: number) => number,
+): Forecast {
+  const n = values.length;
+  const errors: number[] = [];
+  for (let i = Math.max(lookback, n - 364); i < n; i++) errors.push(pastError(i));
+  const [q025, q10, q90, q975] = errorQuantiles(errors);
+  const result = emptyForecast(horizon);
+  let minimum = Infinity;
+  for (const v of values) minimum = Math.min(minimum, v);
+  for (let h = 0; h < horizon; h++) {
+    const widen = Math.sqrt(Math.ceil((h + 1) / 7));
+    const point = predictAhead(h);
+    result.point[h] = point;
+    result.lower95[h] = point + q025 * widen;
+    result.lower80[h] = point + q10 * widen;
+    result.upper80[h] = point + q90 * widen;
+    result.upper95[h] = point + q975 * widen;
+  }
+  orderIntervals(result, minimum >= 0 ? 0 : -Infinity);
+  return result;
+}
+
+/** Seasonal naive: every day ahead is the same weekday of the last week of the history. */
+export function seasonalNaive(values: Float64Array, horizon: number): Forecast {
+  const n = values.length;
+  if (n < 7) throw new Error(`seasonal naive needs at least 7 days of history, not ${n}`);
+  return baselineForecast(
+    values,
+    horizon,
+    7,
+    (h) => values[n - 7 + (h % 7)],
+    (i) => values[i] - values[i - 7],
+  );
+}
+
+/** The mean of the same weekday over the last four weeks of the history. */
+export function weekdayMean(values: Float64Array, horizon: number): Forecast {
+  const n = values.length;
+  if (n < 28) throw new Error(`the weekday mean needs at least 28 days of history, not ${n}`);
+  const meanBefore = (i: number) => (values[i - 7] + values[i - 14] + values[i - 21] + values[i - 28]) / 4;
+  return baselineForecast(
+    values,
+    horizon,
+    28,
+    (h) => meanBefore(n + (h % 7)),
+    (i) => values[i] - meanBefore(i),
+  );
+}
+
+export interface AccuracyMetrics {
+  mae: number;
+  /** Symmetric MAPE in percent: mean of 2|y − ŷ| / (|y| + |ŷ|), a day with both 0 counting 0. */
+  smape: number;
+  coverage80: number;
+  coverage95: number;
+}
+
+export interface Backtest {
+  origins: number;
+  horizon: number;
+  points: number;
+  additive: AccuracyMetrics;
+  seasonal_naive: AccuracyMetrics;
+  weekday_mean: AccuracyMetrics;
+}
+
+class MetricsAccumulator {
+  private absolute = 0;
+  private symmetric = 0;
+  private in80 = 0;
+  private in95 = 0;
+  private count = 0;
+
+  add(actual: number, f: Forecast, h: number): void {
+    const error = Math.abs(actual - f.point[h]);
+    const denominator = Math.abs(actual) + Math.abs(f.point[h]);
+    this.absolute += error;
+    this.symmetric += denominator === 0 ? 0 : (2 * error) / denominator;
+    if (actual >= f.lower80[h] && actual <= f.upper80[h]) this.in80++;
+    if (actual >= f.lower95[h] && actual <= f.upper95[h]) this.in95++;
+    this.count++;
+  }
+
+  result(): AccuracyMetrics {
+    const n = Math.max(this.count, 1);
+    return {
+      mae: this.absolute / n,
+      smape: (100 * this.symmetric) / n,
+      coverage80: this.in80 / n,
+      coverage95: this.in95 / n,
+    };
+  }
+}
+
+/**
+ * Rolling-origin backtest: origins at the last `origins` week boundaries (n − 7, n − 14, …), each
+ * model fitted on the days before its origin only and scored on the `horizon` days from it. Origins
+ * that would leave fewer than MIN_HISTORY_DAYS of training history are dropped.
+ */
+export function backtest(
+  values: Float64Array,
+  firstDay: number,
+  options: Omit<ForecastOptions, 'horizon'> & { origins?: number; horizon?: number },
+): Backtest {
+  const horizon = options.horizon ?? 7;
+  const wanted = options.origins ?? 8;
+  const additive = new MetricsAccumulator();
+  const naive = new MetricsAccumulator();
+  const mean = new MetricsAccumulator();
+  let origins = 0;
+  for (let k = wanted; k >= 1; k--) {
+    const origin = values.length - 7 * k;
+    if (origin < MIN_HISTORY_DAYS || origin + horizon > values.length) continue;
+    const history = values.subarray(0, origin);
+    const forecasts: [MetricsAccumulator, Forecast][] = [
+      [additive, fitAdditive(history, firstDay, { ...options, horizon })],
+      [naive, seasonalNaive(history, horizon)],
+      [mean, weekdayMean(history, horizon)],
+    ];
+    for (const [metrics, f] of forecasts)
+      for (let h = 0; h < horizon; h++) metrics.add(values[origin + h], f, h);
+    origins++;
+  }
+  return {
+    origins,
+    horizon,
+    points: origins * horizon,
+    additive: additive.result(),
+    seasonal_naive: naive.result(),
+    weekday_mean: mean.result(),
+  };
+}
+
+export interface ServedForecast extends Forecast {
+  method: ForecastMethod;
+  backtest: Backtest;
+  /** The additive fit's description (transform, yearly term, closed days, holidays, notes). */
+  model: Omit<AdditiveFit, keyof Forecast>;
+  /** Why the series is served by a baseline, when it is. */
+  reason?: string;
+}
+
+/**
+ * The forecast a series is served with: the additive model, unless a baseline had a lower sMAPE in the
+ * backtest, in which case the better baseline (and the reason says so). Without any backtest origin
+ * (under five weeks of history) the model is served and the reason says it is untested.
+ */
+export function forecastSeries(
+  values: Float64Array,
+  firstDay: number,
+  options: ForecastOptions,
+): ServedForecast {
+  const tested = backtest(values, firstDay, { ...options, horizon: 7 });
+  const fit = fitAdditive(values, firstDay, options);
+  const { point, lower80, upper80, lower95, upper95, ...model } = fit;
+  const candidates: [ForecastMethod, number][] = [
+    ['seasonal_naive', tested.seasonal_naive.smape],
+    ['weekday_mean', tested.weekday_mean.smape],
+  ];
+  const [bestBaseline, baselineSmape] = candidates.reduce((best, c) => (c[1] < best[1] ? c : best));
+  if (tested.origins > 0 && baselineSmape < tested.additive.smape) {
+    const served =
+      bestBaseline === 'seasonal_naive'
+        ? seasonalNaive(values, options.horizon)
+        : weekdayMean(values, options.horizon);
+    return {
+      ...served,
+      method: bestBaseline,
+      backtest: tested,
+      model,
+      reason: `${bestBaseline} had sMAPE ${baselineSmape.toFixed(1)}% in the backtest against the model's ${tested.additive.smape.toFixed(1)}%`,
+    };
+  }
+  return {
+    point,
+    lower80,
+    upper80,
+    lower95,
+    upper95,
+    method: 'additive',
+    backtest: tested,
+    model,
+    ...(tested.origins === 0
+      ? { reason: 'too short a history for a backtest: the model is served untested' }
+      : {}),
+  };
+}

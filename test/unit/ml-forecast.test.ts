@@ -1,0 +1,239 @@
+import { useTensorFlow } from '../../ml/backend';
+import {
+  backtest,
+  fitAdditive,
+  forecastSeries,
+  learnClosedWeekdays,
+  seasonalNaive,
+  weekdayMean,
+  type Forecast,
+} from '../../ml/forecast';
+import {
+  easterSunday,
+  formatDay,
+  holidayCalendar,
+  holidayCountry,
+  isoWeekday,
+  parseDay,
+} from '../../ml/holidays';
+import { SeededRandom } from '../../ml/random';
+import { testBackendChoice } from '../helpers/ml-backend';
+
+beforeAll(async () => {
+  await useTensorFlow(testBackendChoice());
+});
+
+/** A planted series: `value(dayNumber, index)` plus Gaussian noise of `noise`, for `days` days from `start`. */
+function planted(
+  start: string,
+  days: number,
+  noise: number,
+  seed: number,
+  value: (day: number, i: number) => number,
+) {
+  const random = new SeededRandom(seed);
+  const firstDay = parseDay(start);
+  const truth = Float64Array.from({ length: days }, (_, i) => value(firstDay + i, i));
+  const values = Float64Array.from(truth, (v) => v + noise * random.normal());
+  return { firstDay, truth, values };
+}
+
+const WEEKLY = [0, 10, 20, 15, 30, 50, -25]; // ISO Monday..Sunday, added to the level
+const weekly = (day: number) => WEEKLY[isoWeekday(day) - 1];
+const mean = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
+const maeOf = (f: Forecast, actual: Float64Array) =>
+  mean(Array.from(actual, (y, h) => Math.abs(y - f.point[h])));
+
+function expectOrdered(f: Forecast) {
+  for (let h = 0; h < f.point.length; h++) {
+    expect(f.lower95[h]).toBeLessThanOrEqual(f.lower80[h]);
+    expect(f.lower80[h]).toBeLessThanOrEqual(f.point[h]);
+    expect(f.point[h]).toBeLessThanOrEqual(f.upper80[h]);
+    expect(f.upper80[h]).toBeLessThanOrEqual(f.upper95[h]);
+  }
+}
+
+describe('holiday calendar', () => {
+  it('computes Easter and each country’s holidays by rule', () => {
+    expect([2024, 2025, 2026, 2027].map((y) => formatDay(easterSunday(y)))).toEqual([
+      '2024-03-31',
+      '2025-04-20',
+      '2026-04-05',
+      '2027-03-28',
+    ]);
+    const of = (country: string, year: number) =>
+      holidayCalendar(holidayCountry(country), parseDay(`${year}-01-01`), parseDay(`${year}-12-31`)).map(
+        (h) => `${formatDay(h.day)} ${h.name}`,
+      );
+    expect(of('GB', 2026)).toEqual([
+      "2026-01-01 New Year's Day",
+      '2026-04-03 Good Friday',
+      '2026-04-06 Easter Monday',
+      '2026-05-04 Early May bank holiday',
+      '2026-05-25 Spring bank holiday',
+      '2026-08-31 Summer bank holiday',
+      '2026-12-25 Christmas Day',
+      '2026-12-28 Boxing Day', // the 26th is a Saturday
+    ]);
+    // 2021: Christmas on a Saturday, both moved to Monday 27 and Tuesday 28.
+    expect(of('GB', 2021).slice(-2)).toEqual(['2021-12-27 Christmas Day', '2021-12-28 Boxing Day']);
+    expect(of('US', 2026)).toContain('2026-11-26 Thanksgiving Day');
+    expect(of('US', 2026)).toContain('2026-07-03 Independence Day'); // the 4th is a Saturday
+    expect(of('DE', 2026)).toContain('2026-05-25 Pfingstmontag');
+    expect(of('DE', 2026)).toContain('2026-05-14 Christi Himmelfahrt');
+    expect(of('FR', 2026)).toContain('2026-07-14 Fête nationale');
+    expect(of('FR', 2026)).toHaveLength(11);
+    expect(() => holidayCountry('XX')).toThrow(
+      '"XX" has no built-in holiday table: use one of GB, DE, US, FR or none',
+    );
+    expect(holidayCountry('none')).toBeNull();
+  });
+});
+
+describe('the additive forecast', () => {
+  it('recovers a planted trend change and the weekly cycle', () => {
+    // Rising 0.5 a day for 220 days, then falling 0.3 a day: the forecast must follow the fall.
+    const trend = (i: number) => (i < 220 ? 100 + 0.5 * i : 210 - 0.3 * (i - 220));
+    const all = planted('2024-01-01', 330 + 30, 3, 1, (day, i) => trend(i) + weekly(day));
+    const history = all.values.subarray(0, 330);
+    const fit = fitAdditive(history, all.firstDay, { horizon: 30, transform: 'none' });
+    expect(fit.finalSlopePerDay).toBeCloseTo(-0.3, 1);
+    const meanEffect = mean(WEEKLY);
+    fit.weekdayEffects.forEach((effect, d) => expect(effect).toBeCloseTo(WEEKLY[d] - meanEffect, -0.5));
+    const mae = maeOf(fit, all.truth.subarray(330));
+    expect(mae).toBeLessThan(4);
+    expectOrdered(fit);
+  });
+
+  it('learns a yearly cycle with a year of data or more, and says so when there is less', () => {
+    const yearly = (day: number) => 40 * Math.sin((2 * Math.PI * (day - parseDay('2023-04-01'))) / 365.25);
+    const all = planted('2023-01-01', 3 * 365 + 60, 4, 2, (day) => 200 + yearly(day) + weekly(day));
+    const n = 3 * 365;
+    const fit = fitAdditive(all.values.subarray(0, n), all.firstDay, { horizon: 60, transform: 'none' });
+    expect(fit.yearly).toBe(true);
+    expect(fit.notes).toEqual([]);
+    expect(maeOf(fit, all.truth.subarray(n))).toBeLessThan(5);
+    const short = fitAdditive(all.values.subarray(0, 200), all.firstDay, { horizon: 7, transform: 'none' });
+    expect(short.yearly).toBe(false);
+    expect(short.notes).toContain('no yearly seasonality: 200 days of history, under a year');
+  });
+
+  it('learns a holiday’s effect from the calendar and forecasts it', () => {
+    const holidays = holidayCalendar(holidayCountry('GB'), parseDay('2022-01-01'), parseDay('2025-12-31'));
+    const christmas = new Set(holidays.filter((h) => h.name === 'Christmas Day').map((h) => h.day));
+    // Dec 2024's Christmas Day is the 25th (a Wednesday): the shop sells 80 more on it.
+    const all = planted('2022-06-01', 1000, 3, 3, (day) => 150 + weekly(day) + (christmas.has(day) ? 80 : 0));
+    const christmas2024 = parseDay('2024-12-25') - all.firstDay;
+    const origin = christmas2024 - 10;
+    const fit = fitAdditive(all.values.subarray(0, origin), all.firstDay, {
+      horizon: 20,
+      holidays,
+      transform: 'none',
+    });
+    expect(fit.holidays).toContain('Christmas Day');
+    expect(fit.holidayEffects['Christmas Day']).toBeGreaterThan(60);
+    expect(fit.holidayEffects['Christmas Day']).toBeLessThan(100);
+    const h = christmas2024 - origin;
+    expect(Math.abs(fit.point[h] - all.truth[christmas2024])).toBeLessThan(15);
+    expect(fit.point[h] - fit.point[h - 7]).toBeGreaterThan(60); // the Wednesday before
+  });
+
+  it('forecasts closed Sundays as 0, not as an average day', () => {
+    const all = planted('2025-01-06', 200 + 14, 3, 4, (day) =>
+      isoWeekday(day) === 7 ? 0 : 120 + weekly(day),
+    );
+    for (let i = 0; i < all.values.length; i++) if (isoWeekday(all.firstDay + i) === 7) all.values[i] = 0;
+    const history = all.values.subarray(0, 200);
+    expect(learnClosedWeekdays(history, all.firstDay, 4)).toEqual([7]);
+    const fit = fitAdditive(history, all.firstDay, { horizon: 14 });
+    expect(fit.closedWeekdays).toEqual([7]);
+    for (let h = 0; h < 14; h++) {
+      const sunday = isoWeekday(all.firstDay + 200 + h) === 7;
+      if (sunday) expect([fit.point[h], fit.lower95[h], fit.upper95[h]]).toEqual([0, 0, 0]);
+      else expect(Math.abs(fit.point[h] - all.truth[200 + h])).toBeLessThan(12);
+    }
+  });
+
+  it('has intervals that cover about as often as they claim, wider further ahead', () => {
+    let in80 = 0;
+    let in95 = 0;
+    let count = 0;
+    let widthFirstWeek = 0;
+    let widthLastWeek = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const all = planted('2024-03-01', 400 + 28, 10, 100 + seed, (day, i) => 300 + 0.2 * i + weekly(day));
+      const fit = fitAdditive(all.values.subarray(0, 400), all.firstDay, {
+        horizon: 28,
+        transform: 'none',
+        seed,
+      });
+      for (let h = 0; h < 28; h++) {
+        const y = all.values[400 + h];
+        if (y >= fit.lower80[h] && y <= fit.upper80[h]) in80++;
+        if (y >= fit.lower95[h] && y <= fit.upper95[h]) in95++;
+        count++;
+        if (h < 7) widthFirstWeek += fit.upper95[h] - fit.lower95[h];
+        if (h >= 21) widthLastWeek += fit.upper95[h] - fit.lower95[h];
+      }
+    }
+    expect(in80 / count).toBeGreaterThan(0.72);
+    expect(in80 / count).toBeLessThan(0.88);
+    expect(in95 / count).toBeGreaterThan(0.9);
+    expect(in95 / count).toBeLessThan(0.99);
+    expect(widthLastWeek).toBeGreaterThan(widthFirstWeek);
+  });
+
+  it('fails clearly on a bad series', () => {
+    expect(() => fitAdditive(new Float64Array(10), 0, { horizon: 7 })).toThrow(
+      'the additive model needs at least 28 days of history, not 10',
+    );
+    const bad = new Float64Array(60).fill(1);
+    bad[5] = NaN;
+    expect(() => fitAdditive(bad, 0, { horizon: 7 })).toThrow(
+      'day 5 of the series is not a finite number (NaN)',
+    );
+    expect(() => fitAdditive(new Float64Array(60), 0, { horizon: 0 })).toThrow(
+      'the horizon must be a whole number',
+    );
+  });
+});
+
+describe('baselines and the backtest', () => {
+  it('computes the two baselines as defined', () => {
+    const values = Float64Array.from({ length: 35 }, (_, i) => i);
+    expect(Array.from(seasonalNaive(values, 9).point)).toEqual([28, 29, 30, 31, 32, 33, 34, 28, 29]);
+    // Day 35 is the mean of days 28, 21, 14 and 7.
+    expect(Array.from(weekdayMean(values, 2).point)).toEqual([17.5, 18.5]);
+  });
+
+  it('scores the model against both baselines on a rolling origin and serves the model when it wins', () => {
+    const all = planted('2024-01-01', 340, 8, 7, (day, i) => 200 + 0.3 * i + weekly(day));
+    const tested = backtest(all.values, all.firstDay, {});
+    expect(tested).toMatchObject({ origins: 8, horizon: 7, points: 56 });
+    expect(tested.additive.smape).toBeLessThan(tested.seasonal_naive.smape);
+    expect(tested.additive.smape).toBeLessThan(tested.weekday_mean.smape);
+    expect(tested.additive.coverage95).toBeGreaterThan(0.85);
+    const served = forecastSeries(all.values, all.firstDay, { horizon: 30 });
+    expect(served.method).toBe('additive');
+    expect(served.reason).toBeUndefined();
+    expect(served.point).toHaveLength(30);
+    expectOrdered(served);
+  });
+
+  it('serves a series by the baseline that beat the model, and says so', () => {
+    // Each weekday wanders on its own random walk: last week's same weekday is the best guess.
+    const random = new SeededRandom(9);
+    const levels = [100, 300, 50, 400, 200, 150, 250];
+    const values = Float64Array.from({ length: 300 }, (_, i) => {
+      levels[i % 7] = Math.max(0, levels[i % 7] + 40 * random.normal());
+      return levels[i % 7];
+    });
+    const served = forecastSeries(values, parseDay('2024-01-01'), { horizon: 7 });
+    expect(served.backtest.seasonal_naive.smape).toBeLessThan(served.backtest.additive.smape);
+    expect(served.method).toBe('seasonal_naive');
+    expect(served.reason).toMatch(
+      /^seasonal_naive had sMAPE \d+\.\d% in the backtest against the model's \d+\.\d%$/,
+    );
+    expect(Array.from(served.point)).toEqual(Array.from(values.subarray(293)));
+  });
+});
