@@ -64,6 +64,21 @@ export interface ModelsConfig {
   readonly churnMonths: number;
   /** Seed of k-means' initialisation; the same seed and data give the same clusters. */
   readonly seed: number;
+  /** The recommendations' settings (docs/models-recommendations.md). */
+  readonly recommendations: RecommendationsConfig;
+}
+
+export interface RecommendationsConfig {
+  /** Interaction weight of a purchased, carted and viewed product (summed per customer and product). */
+  readonly weights: { readonly purchase: number; readonly cart: number; readonly view: number };
+  /** Latent factors of the matrix factorisation. */
+  readonly factors: number;
+  /** ALS alternations. */
+  readonly iterations: number;
+  /** A product the customer bought within this many days up to the date is not recommended to them. */
+  readonly excludeDays: number;
+  /** The evaluation tests on purchases in this many days up to the date and trains on what is before. */
+  readonly testDays: number;
 }
 
 export interface CartsConfig {
@@ -146,6 +161,14 @@ export const ENVIRONMENT = {
   CARTFLOW_CHURN_MONTHS:
     'a customer has churned after this many whole calendar months without a purchase, 1 to 24 (default: 2)',
   CARTFLOW_MODELS_SEED: "seed of the models' random initialisation, a whole number (default: 1)",
+  CARTFLOW_RECOMMEND_WEIGHTS:
+    'interaction weights of the recommendations, purchase:W,cart:W,view:W with W from 0 to 100 and purchase above 0 (default: purchase:1,cart:0.5,view:0.1)',
+  CARTFLOW_RECOMMEND_FACTORS: 'latent factors of the recommendations, 1 to 256 (default: 32)',
+  CARTFLOW_RECOMMEND_ITERATIONS: "the recommendations' ALS iterations, 1 to 100 (default: 15)",
+  CARTFLOW_RECOMMEND_EXCLUDE_DAYS:
+    'a product bought within this many days is not recommended to the same customer, 0 to 3650 (default: 90)',
+  CARTFLOW_RECOMMEND_TEST_DAYS:
+    "the recommendations' evaluation tests on the purchases of this many days up to the date, 1 to 365 (default: 28)",
 } as const;
 
 export class ConfigError extends Error {
@@ -296,7 +319,29 @@ function modelsConfig(env: Env): ModelsConfig {
     clvTimeUnit,
     churnMonths: whole('CARTFLOW_CHURN_MONTHS', 2, 1, 24),
     seed: whole('CARTFLOW_MODELS_SEED', 1, 0, 2 ** 31 - 1),
+    recommendations: Object.freeze({
+      weights: recommendationWeights(env),
+      factors: whole('CARTFLOW_RECOMMEND_FACTORS', 32, 1, 256),
+      iterations: whole('CARTFLOW_RECOMMEND_ITERATIONS', 15, 1, 100),
+      excludeDays: whole('CARTFLOW_RECOMMEND_EXCLUDE_DAYS', 90, 0, 3650),
+      testDays: whole('CARTFLOW_RECOMMEND_TEST_DAYS', 28, 1, 365),
+    }),
   });
+}
+
+function recommendationWeights(env: Env): RecommendationsConfig['weights'] {
+  const name = 'CARTFLOW_RECOMMEND_WEIGHTS';
+  const text = optional(env, name);
+  const weights = { purchase: 1, cart: 0.5, view: 0.1 };
+  if (text === undefined) return Object.freeze(weights);
+  for (const part of text.split(',')) {
+    const match = /^\s*(purchase|cart|view)\s*[:=]\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (!match || Number(match[2]) > 100)
+      throw new ConfigError(name, `must be like purchase:1,cart:0.5,view:0.1, and "${part.trim()}" is not`);
+    weights[match[1] as keyof typeof weights] = Number(match[2]);
+  }
+  if (!(weights.purchase > 0)) throw new ConfigError(name, 'must give purchases a weight above 0');
+  return Object.freeze(weights);
 }
 
 function duration(env: Env, name: keyof typeof ENVIRONMENT, fallback: string): number {

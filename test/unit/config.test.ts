@@ -61,6 +61,7 @@ describe('models config', () => {
       clvTimeUnit: 'weeks',
       churnMonths: 2,
       seed: 1,
+      recommendations: expect.objectContaining({ factors: 32, testDays: 28 }),
     });
     expect(
       loadConfig({ CARTFLOW_CLV_DISCOUNT: '0.02', CARTFLOW_CLV_TIME_UNIT: 'days' }).models,
