@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { BackendChoice } from '../ml/backend';
+import { HOLIDAY_COUNTRIES, type HolidayCountry } from '../ml/holidays';
 
 /**
  * The platform's configuration, read once from the environment by `loadConfig` and passed
@@ -66,6 +67,15 @@ export interface ModelsConfig {
   readonly seed: number;
   /** The recommendations' settings (docs/models-recommendations.md). */
   readonly recommendations: RecommendationsConfig;
+  /** The forecasts' and stock outlook's settings (docs/models-forecast.md). */
+  readonly forecast: ForecastConfig;
+}
+
+export interface ForecastConfig {
+  /** The country whose public holidays the forecasts learn (ISO code of ml/holidays.ts), or null for none. */
+  readonly country: HolidayCountry | null;
+  /** Daily units are forecast for this many best-selling products of the last 90 days. */
+  readonly topProducts: number;
 }
 
 export interface RecommendationsConfig {
@@ -169,6 +179,10 @@ export const ENVIRONMENT = {
     'a product bought within this many days is not recommended to the same customer, 0 to 3650 (default: 90)',
   CARTFLOW_RECOMMEND_TEST_DAYS:
     "the recommendations' evaluation tests on the purchases of this many days up to the date, 1 to 365 (default: 28)",
+  CARTFLOW_FORECAST_COUNTRY:
+    "the shop's country for the forecasts' public holidays: GB, DE, US, FR or none (default: GB)",
+  CARTFLOW_FORECAST_PRODUCTS:
+    'daily units are forecast for this many best sellers of the last 90 days, 0 to 1000 (default: 50)',
 } as const;
 
 export class ConfigError extends Error {
@@ -326,7 +340,22 @@ function modelsConfig(env: Env): ModelsConfig {
       excludeDays: whole('CARTFLOW_RECOMMEND_EXCLUDE_DAYS', 90, 0, 3650),
       testDays: whole('CARTFLOW_RECOMMEND_TEST_DAYS', 28, 1, 365),
     }),
+    forecast: Object.freeze({
+      country: forecastCountry(env),
+      topProducts: whole('CARTFLOW_FORECAST_PRODUCTS', 50, 0, 1000),
+    }),
   });
+}
+
+function forecastCountry(env: Env): ForecastConfig['country'] {
+  const text = (optional(env, 'CARTFLOW_FORECAST_COUNTRY') ?? 'GB').toUpperCase();
+  if (text === 'NONE') return null;
+  if (!(HOLIDAY_COUNTRIES as readonly string[]).includes(text))
+    throw new ConfigError(
+      'CARTFLOW_FORECAST_COUNTRY',
+      `must be ${HOLIDAY_COUNTRIES.join(', ')} or none, not "${text}"`,
+    );
+  return text as HolidayCountry;
 }
 
 function recommendationWeights(env: Env): RecommendationsConfig['weights'] {

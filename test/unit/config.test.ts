@@ -46,6 +46,8 @@ describe('loadConfig', () => {
     ['CARTFLOW_CLV_TIME_UNIT', 'months', /CARTFLOW_CLV_TIME_UNIT must be weeks or days/],
     ['CARTFLOW_CLV_DISCOUNT', '80%', /CARTFLOW_CLV_DISCOUNT must be a rate from 0 to 0.5/],
     ['CARTFLOW_CHURN_MONTHS', '0', /CARTFLOW_CHURN_MONTHS must be a whole number from 1 to 24/],
+    ['CARTFLOW_FORECAST_COUNTRY', 'XX', /CARTFLOW_FORECAST_COUNTRY must be GB, DE, US, FR or none, not "XX"/],
+    ['CARTFLOW_FORECAST_PRODUCTS', '-1', /CARTFLOW_FORECAST_PRODUCTS must be a whole number from 0 to 1000/],
   ])('names %s when it is malformed', (variable, value, message) => {
     const load = () => loadConfig({ [variable]: value });
     expect(load).toThrow(ConfigError);
@@ -62,6 +64,7 @@ describe('models config', () => {
       churnMonths: 2,
       seed: 1,
       recommendations: expect.objectContaining({ factors: 32, testDays: 28 }),
+      forecast: { country: 'GB', topProducts: 50 },
     });
     expect(
       loadConfig({ CARTFLOW_CLV_DISCOUNT: '0.02', CARTFLOW_CLV_TIME_UNIT: 'days' }).models,
