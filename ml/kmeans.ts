@@ -22,6 +22,9 @@ export const NAME_KEEP_DISTANCE = 0.3;
 const DEFAULT_RESTARTS = 10;
 const DEFAULT_MAX_ITERATIONS = 300;
 const DEFAULT_TOLERANCE = 1e-4;
+/** Above this many points, each start first converges on a sample of this many (see KMeansOptions). */
+export const DEFAULT_WARM_START_SAMPLE = 10_000;
+const WARM_START_STREAM = 0x3a7;
 /** Upper bound on the elements of one distance block, so memory stays flat as n grows. */
 const BLOCK_ELEMENTS = 1 << 22;
 
@@ -81,6 +84,12 @@ export interface KMeansOptions {
   maxIterations?: number;
   /** A start has converged when its centroids moved (sum of squares) less than tolerance × the mean feature variance (default 1e-4, as scikit-learn). */
   tolerance?: number;
+  /**
+   * With more points than this (default 10,000), each start is seeded and first iterated to convergence
+   * on a sample of this many points (drawn by the seed), then iterated on all points from there: the
+   * same fixed point of Lloyd's iterations on all points, in far fewer full passes. 0 turns it off.
+   */
+  warmStartSample?: number;
 }
 
 export interface KMeansFit {
@@ -89,7 +98,7 @@ export interface KMeansFit {
   assignments: Int32Array;
   /** Sum over points of the squared distance to their centroid. */
   inertia: number;
-  /** Lloyd iterations of the winning start. */
+  /** Lloyd iterations of the winning start on all points (after its warm start on a sample, if any). */
   iterations: number;
 }
 
@@ -110,15 +119,80 @@ export function kMeans(features: Float32Array, dims: number, k: number, options:
   requireSeed(options.seed);
   requireFinite(features);
 
-  const shiftLimit = tolerance * meanVariance(features, dims);
-  const found = new Float32Array(restarts * k * dims);
-  for (let r = 0; r < restarts; r += 1) {
-    found.set(kMeansPlusPlus(features, dims, k, new SeededRandom(options.seed, r)), r * k * dims);
+  const warmStartSample = options.warmStartSample ?? DEFAULT_WARM_START_SAMPLE;
+  if (!Number.isInteger(warmStartSample) || warmStartSample < 0) {
+    throw new Error(`warmStartSample must be an integer ≥ 0 (0: none), got ${warmStartSample}`);
   }
+  const shiftLimit = tolerance * meanVariance(features, dims);
+  const lloyd = { k, dims, restarts, maxIterations, shiftLimit };
+
+  let starts: Float32Array;
+  if (warmStartSample > 0 && n > warmStartSample && warmStartSample >= k) {
+    const sample = gatherRows(
+      features,
+      dims,
+      new SeededRandom(options.seed, WARM_START_STREAM).sampleIndices(n, warmStartSample),
+    );
+    starts = lloydIterations(sample, seedStarts(sample, lloyd, options.seed), lloyd).centroids;
+  } else {
+    starts = seedStarts(features, lloyd, options.seed);
+  }
+  const { centroids: found, iterations } = lloydIterations(features, starts, lloyd);
+
+  const blocks = pointBlocks(features, dims, restarts * k);
+  const all = tf.tensor2d(found, [restarts * k, dims]);
+  let perStart: Float32Array;
+  try {
+    const inertias = tf.tidy(() => {
+      const columns = distanceColumns(all);
+      return tf.addN(blocks.map((block) => tf.sum(nearestDistances(block, columns, restarts, k), 0)));
+    });
+    perStart = inertias.dataSync() as Float32Array;
+    inertias.dispose();
+  } finally {
+    all.dispose();
+    disposeBlocks(blocks);
+  }
+  let best = 0;
+  for (let r = 1; r < restarts; r += 1) if (perStart[r] < perStart[best]) best = r;
+  const centroids = Float64Array.from(found.subarray(best * k * dims, (best + 1) * k * dims));
+  const assignments = assignTensorFlow(features, dims, centroids, k);
+  return orderBySize(features, dims, k, centroids, assignments, iterations[best]);
+}
+
+interface LloydSettings {
+  k: number;
+  dims: number;
+  restarts: number;
+  maxIterations: number;
+  shiftLimit: number;
+}
+
+/** One greedy k-means++ start per restart, restart r drawing from stream r of the seed. */
+function seedStarts(features: Float32Array, settings: LloydSettings, seed: number): Float32Array {
+  const { k, dims, restarts } = settings;
+  const starts = new Float32Array(restarts * k * dims);
+  for (let r = 0; r < restarts; r += 1) {
+    starts.set(kMeansPlusPlus(features, dims, k, new SeededRandom(seed, r)), r * k * dims);
+  }
+  return starts;
+}
+
+/**
+ * Lloyd's iterations from every start at once: assign each point to its nearest centroid, move each
+ * centroid to the mean of its points, until the centroids move (sum of squares) at most `shiftLimit`.
+ * Starts that have converged leave the batch, so the batch shrinks as the fit goes on.
+ */
+function lloydIterations(
+  features: Float32Array,
+  starts: Float32Array,
+  settings: LloydSettings,
+): { centroids: Float32Array; iterations: Int32Array } {
+  const { k, dims, restarts, maxIterations, shiftLimit } = settings;
+  const found = Float32Array.from(starts);
   const iterations = new Int32Array(restarts);
   const blocks = pointBlocks(features, dims, restarts * k);
   try {
-    // Starts that have converged leave the batch, so the batch shrinks as the fit goes on.
     let running = Array.from({ length: restarts }, (_, r) => r);
     for (let iteration = 1; iteration <= maxIterations && running.length > 0; iteration += 1) {
       const batch = running.length;
@@ -138,21 +212,10 @@ export function kMeans(features: Float32Array, dims: number, k: number, options:
       });
       running = running.filter((_, position) => shift[position] > shiftLimit);
     }
-    const all = tf.tensor2d(found, [restarts * k, dims]);
-    const inertias = tf.tidy(() => {
-      const columns = distanceColumns(all);
-      return tf.addN(blocks.map((block) => tf.sum(nearestDistances(block, columns, restarts, k), 0)));
-    });
-    const perStart = inertias.dataSync();
-    tf.dispose([all, inertias]);
-    let best = 0;
-    for (let r = 1; r < restarts; r += 1) if (perStart[r] < perStart[best]) best = r;
-    const centroids = Float64Array.from(found.subarray(best * k * dims, (best + 1) * k * dims));
-    const assignments = assignTensorFlow(features, dims, centroids, k);
-    return orderBySize(features, dims, k, centroids, assignments, iterations[best]);
   } finally {
     disposeBlocks(blocks);
   }
+  return { centroids: found, iterations };
 }
 
 /**
@@ -639,6 +702,15 @@ function clusterSums(
     counts.push(tf.denseBincount(slots, tf.tensor1d([], 'float32'), starts * k));
   }
   return { sums: tf.addN(sums), counts: tf.reshape(tf.addN(counts), [starts * k, 1]) };
+}
+
+/** The given rows of a row-major matrix, in that order. */
+function gatherRows(features: Float32Array, dims: number, rows: Int32Array): Float32Array {
+  const gathered = new Float32Array(rows.length * dims);
+  rows.forEach((row, position) =>
+    gathered.set(features.subarray(row * dims, (row + 1) * dims), position * dims),
+  );
+  return gathered;
 }
 
 /** The concatenated slices of `values` (each `width` long) for the given starts. */

@@ -245,6 +245,37 @@ describe('kMeans and chooseClusterCount', () => {
     expect(together.inertia).toBeLessThanOrEqual(single.inertia + 1e-9);
   });
 
+  it('with more points than the warm-start sample, converges on all points to an inertia within 0.5% of a cold start', () => {
+    const { features } = blobs(planted, 3_000, 1.8, 24);
+    const before = tf.memory().numTensors;
+    const warm = kMeans(features, 3, 5, { seed: 6, warmStartSample: 2_000 });
+    const cold = kMeans(features, 3, 5, { seed: 6, warmStartSample: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.abs(warm.inertia / cold.inertia - 1)).toBeLessThan(0.005);
+    // Converged on all points: one more Lloyd step moves the centroids (sum of squares) by no more than
+    // the order of the stopping tolerance, 1e-4 × the mean variance of the features (twice it, at most).
+    const sums = new Float64Array(5 * 3);
+    const counts = new Float64Array(5);
+    warm.assignments.forEach((cluster, i) => {
+      counts[cluster] += 1;
+      for (let j = 0; j < 3; j += 1) sums[cluster * 3 + j] += features[i * 3 + j];
+    });
+    let step = 0;
+    for (let c = 0; c < 5; c += 1) {
+      for (let j = 0; j < 3; j += 1) step += (sums[c * 3 + j] / counts[c] - warm.centroids[c * 3 + j]) ** 2;
+    }
+    let variance = 0;
+    for (let j = 0; j < 3; j += 1) {
+      const values = Array.from({ length: warm.assignments.length }, (_, i) => features[i * 3 + j]);
+      const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+      variance += values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / values.length / 3;
+    }
+    expect(step).toBeLessThan(2 * 1e-4 * variance);
+    expect(() => kMeans(features, 3, 5, { seed: 6, warmStartSample: -1 })).toThrow(
+      'warmStartSample must be an integer ≥ 0 (0: none), got -1',
+    );
+  });
+
   it('assigns each point to its nearest centroid the same way in plain JavaScript and on the backend', () => {
     const { features } = blobs(planted, 250, 1.2, 23);
     const fit = kMeans(features, 3, 5, { seed: 2 });
