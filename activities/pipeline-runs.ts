@@ -19,7 +19,7 @@ export function createPipelineRunActivities({ warehouse }: PipelineRunsDeps) {
 
     async finishPipelineRun(input: {
       runId: string;
-      status: 'succeeded' | 'failed';
+      status: 'succeeded' | 'partial' | 'failed';
       summary: PipelineSummary;
       error?: string;
     }): Promise<void> {

@@ -16,8 +16,8 @@ export function datesBetween(from: string, to: string): string[] {
 
 /**
  * Runs the daily pipeline for every date from `from` to `to`, at most `parallel` at a time, oldest
- * first; a failed date does not stop the others. Runs of one source serialize where they must (on
- * its tables' locks), so parallel dates are safe.
+ * first; a failed date does not stop the others. Dates run side by side, but each source's extract,
+ * transform and reconciliation take turns between dates (docs/pipeline.md, "Parallel dates").
  */
 export async function backfill(
   context: CliContext,
@@ -85,7 +85,8 @@ export function registerBackfillCommand(program: Command, context: CliContext): 
         const quarantined = Object.values(o.summary?.quarantinedByRule ?? {}).reduce((a, b) => a + b, 0);
         const seconds =
           o.summary?.durationMs !== undefined ? `${(o.summary.durationMs / 1000).toFixed(1)} s` : '';
-        return `  ${o.date}  ${o.status.padEnd(9)} ${String(rows).padStart(9)} rows loaded  ${String(quarantined).padStart(7)} quarantined  ${seconds}${o.status === 'failed' ? `\n      ${o.error}` : ''}`;
+        const status = o.summary?.status === 'partial' ? 'partial' : o.status;
+        return `  ${o.date}  ${status.padEnd(9)} ${String(rows).padStart(9)} rows loaded  ${String(quarantined).padStart(7)} quarantined  ${seconds}${o.status === 'failed' ? `\n      ${o.error}` : ''}`;
       });
       process.stdout.write(`\n${lines.join('\n')}\n\n${total - failed} of ${total} days succeeded.\n`);
       if (failed > 0) process.exitCode = 1;

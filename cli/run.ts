@@ -1,4 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type Client,
+} from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
 import { lastImportedDate } from '../activities/imports/last-date';
 import { dailyPipelineWorkflowId, TASK_QUEUES } from '../lib/names';
@@ -37,8 +42,13 @@ export type DailyOutcome =
       workflowId: string;
     };
 
-/** The message at the bottom of a failure chain: what actually went wrong. */
+/**
+ * What went wrong: the message at the bottom of a failure chain, or, when sources failed while the
+ * others went on, the run's own message naming each failed source and step.
+ */
 function rootMessage(error: unknown): string {
+  const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+  if (cause instanceof ApplicationFailure && cause.type === 'SourcesFailed') return cause.message;
   let current = error as { cause?: unknown; message?: string } | undefined;
   while (current?.cause) current = current.cause as typeof current;
   return current?.message ?? String(error);
@@ -54,6 +64,7 @@ export async function runDailyFor(
   date: string,
   onStarted?: (workflowId: string, runId: string, joined: boolean) => void,
   taskQueue: string = TASK_QUEUES.etl,
+  sources?: string[],
 ): Promise<DailyOutcome> {
   const workflowId = dailyPipelineWorkflowId(date);
   let runId: string;
@@ -62,7 +73,7 @@ export async function runDailyFor(
     const handle = await client.workflow.start(DailyPipelineWorkflow, {
       workflowId,
       taskQueue,
-      args: [{ date, timezone: context.config.timezone }],
+      args: [{ date, timezone: context.config.timezone, ...(sources?.length ? { sources } : {}) }],
       staticSummary: `Daily pipeline for ${date} (cartflow CLI)`,
     });
     runId = handle.firstExecutionRunId;
@@ -110,7 +121,13 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       'build as of this date; without one, the last day in the imported files (docs/imports.md)',
       calendarDate,
     )
-    .action(async (options: { date?: string; asOf?: string | true }) => {
+    .option(
+      '--source <name>',
+      'run only this source (repeat for several; `cartflow source list` names them)',
+      (name: string, names: string[]) => [...names, name],
+      [] as string[],
+    )
+    .action(async (options: { date?: string; asOf?: string | true; source: string[] }) => {
       if (options.date && options.asOf) throw new InvalidArgumentError('Give --date or --as-of, not both.');
       let asOf = options.asOf;
       if (asOf === true) {
@@ -120,18 +137,29 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       const date = options.date ?? asOf ?? today(context.config.timezone);
       const client = await context.temporal();
       const ui = context.endpoints().temporalUiUrl;
-      const outcome = await runDailyFor(context, client, date, (workflowId, runId, joined) => {
-        process.stdout.write(
-          `${joined ? 'Joined the run already under way' : 'Started'} ${workflowId} (run ${runId})` +
-            (ui
-              ? `\n  ${ui}/namespaces/${context.config.temporal.namespace}/workflows/${workflowId}/${runId}`
-              : '') +
-            '\n',
-        );
-      });
+      const outcome = await runDailyFor(
+        context,
+        client,
+        date,
+        (workflowId, runId, joined) => {
+          process.stdout.write(
+            `${joined ? 'Joined the run already under way' : 'Started'} ${workflowId} (run ${runId})` +
+              (ui
+                ? `\n  ${ui}/namespaces/${context.config.temporal.namespace}/workflows/${workflowId}/${runId}`
+                : '') +
+              '\n',
+          );
+        },
+        TASK_QUEUES.etl,
+        options.source,
+      );
       if (outcome.summary) process.stdout.write('\n' + plain(formatSummary(outcome.summary)) + '\n');
       if (outcome.status === 'failed') {
-        process.stdout.write(`\nThe run failed: ${outcome.error}\n`);
+        process.stdout.write(
+          outcome.summary?.status === 'partial'
+            ? `\nThe run is partial: ${outcome.error}\nRe-run a failed source alone with --source NAME once it is fixed.\n`
+            : `\nThe run failed: ${outcome.error}\n`,
+        );
         process.exitCode = 1;
       }
       if (dailyExitStatus(outcome) === 3) {

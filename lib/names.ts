@@ -17,6 +17,15 @@ export function dailyPipelineWorkflowId(date: string): string {
   return `daily-${date}`;
 }
 
+/**
+ * The workflow that extracts, transforms and reconciles one source for a daily run. One id per source
+ * and task queue (one deployment's workers): Temporal runs at most one workflow per id at a time, so
+ * two dates' runs of a source take turns, and another deployment on the same namespace is not held up.
+ */
+export function sourcePipelineWorkflowId(taskQueue: string, source: string): string {
+  return `${taskQueue}-source-${source}`;
+}
+
 export function cartWorkflowId(userSession: string): string {
   return `cart-${userSession}`;
 }

@@ -56,9 +56,19 @@ export interface ReconciliationSummary {
   }[];
 }
 
+/** A source whose extract, transform or reconciliation failed; the other sources went on without it. */
+export interface SourceFailure {
+  source: string;
+  step: 'extract' | 'transform' | 'reconcile';
+  error: string;
+  /** The failure's type (`MappingFailed`, `ReconciliationMismatch`, …), when it has one. */
+  type?: string;
+}
+
 export interface PipelineSummary {
   date: string;
-  status: 'running' | 'succeeded' | 'failed';
+  /** `partial`: some sources failed (see `failures`), the others landed; `failed`: none landed. */
+  status: 'running' | 'succeeded' | 'partial' | 'failed';
   startedAt: string;
   finishedAt?: string;
   durationMs?: number;
@@ -67,6 +77,8 @@ export interface PipelineSummary {
   reconciliations: ReconciliationSummary[];
   /** Rows quarantined per rule, over all sources and entities. */
   quarantinedByRule: Record<string, number>;
+  /** The sources that failed, and at which step. */
+  failures?: SourceFailure[];
   /** The customer models fitted after the star schema (docs/models.md), one result each. */
   models?: ModelStepResult[];
   error?: string;
@@ -94,6 +106,7 @@ export function oneLineSummary(summary: PipelineSummary): string {
   return (
     `${summary.date} ${summary.status}: ${n(rows)} rows loaded, ${n(lines)} order-line facts changed, ` +
     `${n(quarantined)} quarantined` +
+    (summary.failures?.length ? `, failed: ${summary.failures.map((f) => f.source).join(', ')}` : '') +
     (summary.durationMs !== undefined ? `, ${duration(summary.durationMs)}` : '')
   );
 }
@@ -106,6 +119,10 @@ export function formatSummary(summary: PipelineSummary): string {
       (summary.durationMs !== undefined ? ` in ${duration(summary.durationMs)}` : ''),
   );
   if (summary.error) out.push('', `Error: ${summary.error}`);
+  if (summary.failures?.length) {
+    out.push('', 'Failed sources (the others went on without them):');
+    for (const f of summary.failures) out.push(`- ${f.source}, ${f.step}: ${f.error}`);
+  }
   if (summary.loads.length > 0) {
     out.push('', 'Rows loaded into staging:');
     for (const l of summary.loads)

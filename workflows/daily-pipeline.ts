@@ -1,6 +1,9 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import {
-  ActivityFailure,
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/common';
+import {
   ApplicationFailure,
   ChildWorkflowFailure,
   executeChild,
@@ -8,6 +11,8 @@ import {
   patched,
   proxyActivities,
   setCurrentDetails,
+  sleep,
+  startChild,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -19,16 +24,14 @@ import {
   oneLineSummary,
   quarantinedByRule,
   type PipelineSummary,
-  type ReconciliationSummary,
 } from '../lib/pipeline-summary';
 import type { ModelName } from '../lib/model-summary';
-import { TASK_QUEUES } from '../lib/names';
-import { ExtractLoadWorkflow } from './extract-load';
+import { sourcePipelineWorkflowId, TASK_QUEUES } from '../lib/names';
 import { ModelsWorkflow } from './models';
-import { BOOKKEEPING, RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
+import { BOOKKEEPING, type SourceRetry } from './pipeline-options';
+import { rootMessage, SourcePipelineWorkflow, type SourcePipelineResult } from './source-pipeline';
 
-const { startPipelineRun, finishPipelineRun } = proxyActivities<Activities>(BOOKKEEPING);
-const { transformSource } = proxyActivities<Activities>(TRANSFORM);
+const { startPipelineRun, finishPipelineRun, listPipelineSources } = proxyActivities<Activities>(BOOKKEEPING);
 
 export interface DailyPipelineInput {
   /**
@@ -44,6 +47,8 @@ export interface DailyPipelineInput {
   loadConcurrency?: number;
   /** Overrides of the source retry policy, for operators and tests: attempts and the first interval. */
   sourceRetry?: SourceRetry;
+  /** The sources to run (`cartflow run daily --source NAME`); all registered sources when absent. */
+  sources?: string[];
   /** The customer models to fit after the star schema (default all; false for none). */
   models?: ModelName[] | false;
   /**
@@ -88,19 +93,17 @@ function isCalendarDate(text: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
-/** The message of the failure at the bottom of an activity failure, which says what went wrong. */
-function describe(error: unknown): string {
-  let current: unknown = error;
-  while ((current instanceof ActivityFailure || current instanceof ChildWorkflowFailure) && current.cause)
-    current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}
+/** The first wait for a source another run holds, and the longest, between tries to take it. */
+const SOURCE_WAIT_FIRST_MS = 1_000;
+const SOURCE_WAIT_MAX_MS = 15_000;
 
 /**
- * The daily pipeline for one logical date: for every source, extract-load the rows changed since the
- * last checkpoint into staging (big tables in chunks several workers share), then quality and the
- * star schema, then reconciliation against the source; the run and its summary go to
- * `ops.pipeline_runs`, and the summary to the Temporal UI (current details and memo).
+ * The daily pipeline for one logical date: for every source, on its own and beside the others (a
+ * `SourcePipelineWorkflow` child each), extract-load the rows changed since the last checkpoint into
+ * staging (big tables in chunks several workers share), then quality and the star schema, then
+ * reconciliation against the source. A source that fails stops only itself: the others go on, and
+ * the run ends `partial` (failing in Temporal as `SourcesFailed`, naming them). The run and its
+ * summary go to `ops.pipeline_runs`, and the summary to the Temporal UI (current details and memo).
  */
 export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Promise<DailyPipelineResult> {
   const info = workflowInfo();
@@ -119,8 +122,6 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
   const { runId } = info;
   upsertSearchAttributes({ PipelineDate: [date] });
 
-  const { reconcileSource } = proxyActivities<Activities>(withSourceRetry(RECONCILE, input.sourceRetry));
-
   const started = Date.now();
   const summary: PipelineSummary = {
     date,
@@ -131,33 +132,94 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
     reconciliations: [],
     quarantinedByRule: {},
   };
+  // Sources whose pipeline another run (another date) holds: this run waits its turn for them.
+  const waiting = new Set<string>();
   const publish = () => {
-    const details = formatSummary(summary);
+    const details =
+      formatSummary(summary) +
+      (waiting.size > 0
+        ? `\n\nWaiting for another run's turn with: ${[...waiting].join(', ')} (a source's runs take turns)`
+        : '');
     setCurrentDetails(details);
     upsertMemo({ summary: oneLineSummary(summary), details });
   };
   publish();
   await startPipelineRun({ runId, pipelineDate: date });
 
-  try {
-    // Extract-load is a child workflow: its chunk activities fill its own history, not this one's.
-    const extracted = await executeChild(ExtractLoadWorkflow, {
-      workflowId: `${info.workflowId}-extract-${runId}`,
-      args: [{ sizes: input.sizes, loadConcurrency: input.loadConcurrency, sourceRetry: input.sourceRetry }],
-    });
-    const sources = extracted.sources;
-    summary.loads = extracted.loads;
-    publish();
+  /** A source's pipeline, once no other run holds it: its child's id is the source's turn. */
+  const startSourcePipeline = async (source: string) => {
+    for (let wait = SOURCE_WAIT_FIRST_MS; ; wait = Math.min(wait * 2, SOURCE_WAIT_MAX_MS)) {
+      try {
+        const child = await startChild(SourcePipelineWorkflow, {
+          workflowId: sourcePipelineWorkflowId(info.taskQueue, source),
+          args: [
+            {
+              source,
+              runId,
+              date,
+              sizes: input.sizes,
+              loadConcurrency: input.loadConcurrency,
+              sourceRetry: input.sourceRetry,
+            },
+          ],
+        });
+        if (waiting.delete(source)) publish();
+        return child;
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        if (!waiting.has(source)) {
+          waiting.add(source);
+          log.info('Waiting for another run of the source to finish', { date, source });
+          publish();
+        }
+        await sleep(wait);
+      }
+    }
+  };
+  const results = new Map<string, SourcePipelineResult>();
+  const sourceFailures: ChildWorkflowFailure[] = [];
+  let sourcesFailed: string | undefined;
+  /** The summary's per-source parts, in the order of the sources, from what has finished. */
+  const collect = (sources: string[]) => {
+    const done = sources.flatMap((s) => results.get(s) ?? []);
+    summary.loads = done.flatMap((r) => r.loads);
+    summary.transforms = done.flatMap((r) => r.transform ?? []);
+    summary.reconciliations = done.flatMap((r) => r.reconciliation ?? []);
+    summary.quarantinedByRule = quarantinedByRule(summary.transforms);
+    const failures = done.flatMap((r) => r.failure ?? []);
+    if (failures.length > 0) summary.failures = failures;
+  };
 
-    for (const source of sources) {
-      summary.transforms.push(await transformSource({ source, runId, date }));
-      summary.quarantinedByRule = quarantinedByRule(summary.transforms);
-      publish();
-    }
-    for (const source of sources) {
-      summary.reconciliations.push(await reconcileSource({ source, runId }));
-      publish();
-    }
+  try {
+    const known = await listPipelineSources();
+    const unknown = (input.sources ?? []).filter((s) => !known.includes(s));
+    if (unknown.length > 0)
+      throw ApplicationFailure.nonRetryable(
+        `No source named ${unknown.join(', ')}; the sources are: ${known.join(', ') || 'none'} (cartflow source list).`,
+        'InvalidInput',
+      );
+    const sources = input.sources ? [...new Set(input.sources)] : known;
+    await Promise.all(
+      sources.map(async (source) => {
+        const child = await startSourcePipeline(source);
+        try {
+          results.set(source, await child.result());
+        } catch (error) {
+          const failed = error instanceof ChildWorkflowFailure ? error.cause : undefined;
+          if (!(
+            failed instanceof ApplicationFailure &&
+            failed.type === 'SourceFailed' &&
+            failed.details?.[0]
+          ))
+            throw error;
+          results.set(source, failed.details[0] as SourcePipelineResult);
+          sourceFailures.push(error as ChildWorkflowFailure);
+        }
+        collect(sources);
+        publish();
+      }),
+    );
+    const failedSources = summary.failures?.length ?? 0;
 
     // The customer models read the star schema just built; a child, so their steps stay out of this history.
     if (input.models !== false && patched(MODELS_PATCH)) {
@@ -168,23 +230,42 @@ export async function DailyPipelineWorkflow(input: DailyPipelineInput = {}): Pro
       publish();
     }
 
-    summary.status = 'succeeded';
+    summary.status =
+      failedSources === 0 ? 'succeeded' : failedSources < sources.length ? 'partial' : 'failed';
     summary.finishedAt = new Date(Date.now()).toISOString();
     summary.durationMs = Date.now() - started;
-    await finishPipelineRun({ runId, status: 'succeeded', summary });
+    if (summary.failures) sourcesFailed = sourcesFailedMessage(summary);
+    await finishPipelineRun({ runId, status: summary.status, summary, error: sourcesFailed });
     publish();
-    log.info('Daily pipeline succeeded', { date, summary: oneLineSummary(summary) });
-    return { runId, date, status: 'succeeded', summary };
   } catch (error) {
     summary.status = 'failed';
-    summary.error = describe(error);
+    summary.error = rootMessage(error);
     summary.finishedAt = new Date(Date.now()).toISOString();
     summary.durationMs = Date.now() - started;
-    const cause = error instanceof ActivityFailure ? error.cause : undefined; // reconciliation runs here, not in a child
-    if (cause instanceof ApplicationFailure && cause.type === 'ReconciliationMismatch' && cause.details?.[0])
-      summary.reconciliations.push(cause.details[0] as ReconciliationSummary);
     publish();
     await finishPipelineRun({ runId, status: 'failed', summary, error: summary.error });
     throw error;
   }
+  if (sourcesFailed !== undefined) {
+    log.warn('Daily pipeline: sources failed', { date, summary: oneLineSummary(summary) });
+    // Failed in Temporal, so that it shows in the UI and to alerts, after the other sources landed.
+    throw ApplicationFailure.create({
+      type: 'SourcesFailed',
+      message: sourcesFailed,
+      nonRetryable: true,
+      details: [summary.failures],
+      cause: sourceFailures[0],
+    });
+  }
+  log.info('Daily pipeline succeeded', { date, summary: oneLineSummary(summary) });
+  return { runId, date, status: 'succeeded', summary };
+}
+
+/** "Source b failed in transform: …; source c …", and whether the other sources landed. */
+function sourcesFailedMessage(summary: PipelineSummary): string {
+  const failures = summary.failures ?? [];
+  return (
+    failures.map((f) => `Source ${f.source} failed in ${f.step}: ${f.error}`).join('; ') +
+    (summary.status === 'partial' ? ' (the other sources landed)' : '')
+  );
 }

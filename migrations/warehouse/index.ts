@@ -11,6 +11,7 @@ import * as cartRetargeting from './20261123_202_cart_retargeting';
 import * as rawEventIdsBySession from './20261123_203_raw_event_ids_by_session';
 import * as partitionRace from './20261123_204_partition_race';
 import * as imports from './20261123_301_imports';
+import * as partialPipelineRuns from './20261201_110_partial_pipeline_runs';
 import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
 import * as models from './20261201_401_models';
@@ -31,5 +32,6 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_301_imports': imports,
   '20261201_120_orders_payments_repeats': ordersPaymentsRepeats,
   '20261201_121_fact_order_paid': factOrderPaid,
+  '20261201_110_partial_pipeline_runs': partialPipelineRuns,
   '20261201_401_models': models,
 };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../../lib/db';
+import { sourcePipelineWorkflowId } from '../../lib/names';
 import { DailyPipelineWorkflow } from '../../workflows';
 import { fillShop, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';
@@ -151,7 +152,7 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
 
     // The killed attempt's heartbeats had stopped, so Temporal retried the chunk: attempt 2 finished it.
     const history = await client.workflow
-      .getHandle(`${handle.workflowId}-extract-${result.runId}`)
+      .getHandle(`${sourcePipelineWorkflowId(taskQueue, 'shop')}-extract-${result.runId}`)
       .fetchHistory();
     const attempts = (history.events ?? [])
       .filter((e) => e.activityTaskStartedEventAttributes)
