@@ -402,8 +402,9 @@ export interface ClusterCountChoice {
 
 /**
  * Fits k-means for every k in kMin..kMax (default 2..10) and keeps the k with the highest silhouette
- * (the smaller k on a tie). k stops below the number of distinct points, since a k-means fit needs that
- * many different centres and the silhouette needs at least one point more than clusters.
+ * (the smaller k on a tie). k goes no higher than the number of distinct points (a fit needs that many
+ * different centres) nor than n − 1 (the silhouette needs a point more than clusters). The silhouettes
+ * of all k are computed together, on one sample, after the last fit; onProgress follows each fit.
  */
 export function chooseClusterCount(
   features: Float32Array,
@@ -413,6 +414,8 @@ export function chooseClusterCount(
     kMax?: number;
     seed: number;
     restarts?: number;
+    /** Passed to kMeans (default there: 10,000). */
+    warmStartSample?: number;
     onProgress?: (k: number) => void;
   },
 ): ClusterCountChoice {
@@ -431,7 +434,8 @@ export function chooseClusterCount(
   }
   const fits: KMeansFit[] = [];
   for (let k = kMin; k <= highest; k += 1) {
-    fits.push(kMeans(features, dims, k, { seed: options.seed, restarts: options.restarts }));
+    const { seed, restarts, warmStartSample } = options;
+    fits.push(kMeans(features, dims, k, { seed, restarts, warmStartSample }));
     options.onProgress?.(k);
   }
   const silhouettes = silhouetteScores(
