@@ -703,7 +703,8 @@ function clusterSums(
     ]);
     const points = repeatedPoints(block, starts, dims);
     sums.push(tf.scatterND(tf.expandDims(slots, 1), points, [starts * k, dims]));
-    counts.push(tf.denseBincount(slots, tf.tensor1d([], 'float32'), starts * k));
+    // scatterND adds the updates of repeated indices; tfjs-node has no DenseBincount kernel.
+    counts.push(tf.scatterND(tf.expandDims(slots, 1), tf.ones([block.rows * starts]), [starts * k]));
   }
   return { sums: tf.addN(sums), counts: tf.reshape(tf.addN(counts), [starts * k, 1]) };
 }
