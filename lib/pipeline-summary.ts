@@ -13,6 +13,8 @@ export interface TableLoadSummary {
   /** Chunks (full) or batches (incremental) the rows came in. */
   pieces: number;
   notes: string[];
+  /** From the start of the table's first piece to the end of its last (absent when nothing was loaded). */
+  durationMs?: number;
 }
 
 export interface TransformSummary {
@@ -27,6 +29,10 @@ export interface TransformSummary {
   payments: { inserted: number; updated: number; deleted: number };
   /** core.fact_order: one row per order (absent in summaries of runs before it existed). */
   orders?: { inserted: number; updated: number; deleted: number };
+  /** The whole transform of the source, as the run saw it. */
+  durationMs?: number;
+  /** Each mapping select's time, per entity: where a slow mapping shows. */
+  mappingMs?: Record<string, number>;
 }
 
 export interface ReconciliationSummary {
@@ -46,6 +52,7 @@ export interface ReconciliationSummary {
    * (CARTFLOW_QUARANTINE_THRESHOLD, or the source's quarantineThreshold): what and how much.
    */
   quarantineWarning?: string;
+  durationMs?: number;
   /** Up to ten differing days, for the reader. */
   differences: {
     day: string;
@@ -128,13 +135,21 @@ export function formatSummary(summary: PipelineSummary): string {
     for (const l of summary.loads)
       out.push(
         `- ${l.source}.${l.table}: ${n(l.rows)} (${l.mode}${l.pieces > 0 ? `, ${l.pieces} ${l.mode === 'full' ? 'chunk' : 'batch'}${l.pieces === 1 ? '' : l.mode === 'full' ? 's' : 'es'}` : ''})` +
+          (l.durationMs !== undefined ? ` in ${duration(l.durationMs)}` : '') +
           (l.notes.length > 0 ? ` — ${l.notes.join('; ')}` : ''),
       );
   }
   for (const t of summary.transforms) {
     out.push(
       '',
-      `Star schema from ${t.source}:`,
+      `Star schema from ${t.source}${t.durationMs !== undefined ? ` (${duration(t.durationMs)})` : ''}:`,
+      ...(t.mappingMs && Object.keys(t.mappingMs).length > 0
+        ? [
+            `- mappings: ${Object.entries(t.mappingMs)
+              .map(([entity, ms]) => `${entity} ${duration(ms)}`)
+              .join(', ')}`,
+          ]
+        : []),
       `- customers: ${n(t.customers.new)} new, ${n(t.customers.newVersions)} new versions, ${n(t.customers.overwritten)} overwritten`,
       `- products: ${n(t.products.new)} new, ${n(t.products.newVersions)} new versions, ${n(t.products.overwritten)} overwritten`,
       `- order lines: ${n(t.orderLines.inserted)} inserted, ${n(t.orderLines.updated)} updated, ${n(t.orderLines.deleted)} deleted`,
@@ -155,7 +170,8 @@ export function formatSummary(summary: PipelineSummary): string {
   for (const r of summary.reconciliations) {
     out.push(
       '',
-      `Reconciliation of ${r.source}: ${r.mismatchedDays === 0 ? 'every day matches' : `${r.mismatchedDays} of ${r.days} days differ${r.unsettled ? ' (the source changed during the run; checked again next run)' : ''}`}`,
+      `Reconciliation of ${r.source}: ${r.mismatchedDays === 0 ? 'every day matches' : `${r.mismatchedDays} of ${r.days} days differ${r.unsettled ? ' (the source changed during the run; checked again next run)' : ''}`}` +
+        (r.durationMs !== undefined ? ` (${duration(r.durationMs)})` : ''),
       `- source: ${n(r.source_lines)} lines, revenue ${formatMoney(r.source_amount)}`,
       `- warehouse: ${n(r.warehouse_lines - r.quarantined_lines)} facts + ${n(r.quarantined_lines)} quarantined = ${n(r.warehouse_lines)} lines, revenue ${formatMoney(r.warehouse_amount)} (of which quarantined ${formatMoney(r.quarantined_amount)})`,
     );

@@ -35,22 +35,39 @@ export async function ExtractLoadWorkflow(input: ExtractLoadInput = {}): Promise
     await Promise.all(sources.map((source) => planExtract({ source, sizes: input.sizes })))
   ).flat();
   const tasks: (() => Promise<LoadResult>)[] = [];
-  for (const plan of plans) {
+  // Per table, when its first piece started and its last one ended: the table's extract time.
+  const spans = plans.map(() => ({ first: Infinity, last: -Infinity }));
+  const timed = (index: number, load: () => Promise<LoadResult>) => async () => {
+    spans[index].first = Math.min(spans[index].first, Date.now());
+    const result = await load();
+    spans[index].last = Math.max(spans[index].last, Date.now());
+    return result;
+  };
+  for (const [index, plan] of plans.entries()) {
     if (plan.mode === 'full')
       for (const chunkNo of plan.chunks)
-        tasks.push(() =>
-          loadChunk({
-            source: plan.source,
-            table: plan.table,
-            generation: plan.generation,
-            chunkNo,
-            step: plan.step,
-          }),
+        tasks.push(
+          timed(index, () =>
+            loadChunk({
+              source: plan.source,
+              table: plan.table,
+              generation: plan.generation,
+              chunkNo,
+              step: plan.step,
+            }),
+          ),
         );
     else if (plan.mode === 'incremental' && plan.upTo !== null) {
       const upTo = plan.upTo;
-      tasks.push(() =>
-        loadIncremental({ source: plan.source, table: plan.table, upTo, batchRows: input.sizes?.batchRows }),
+      tasks.push(
+        timed(index, () =>
+          loadIncremental({
+            source: plan.source,
+            table: plan.table,
+            upTo,
+            batchRows: input.sizes?.batchRows,
+          }),
+        ),
       );
     }
   }
@@ -64,7 +81,7 @@ export async function ExtractLoadWorkflow(input: ExtractLoadInput = {}): Promise
   const loads = await runBounded(tasks, input.loadConcurrency ?? 4);
   return {
     sources,
-    loads: plans.map((plan) => {
+    loads: plans.map((plan, index) => {
       const mine = loads.filter((l) => l.source === plan.source && l.table === plan.table);
       return {
         source: plan.source,
@@ -72,6 +89,9 @@ export async function ExtractLoadWorkflow(input: ExtractLoadInput = {}): Promise
         mode: plan.mode,
         rows: mine.reduce((sum, l) => sum + l.rows, 0),
         pieces: plan.mode === 'full' ? mine.length : mine.reduce((sum, l) => sum + l.batches, 0),
+        ...(spans[index].last >= spans[index].first
+          ? { durationMs: spans[index].last - spans[index].first }
+          : {}),
         notes: [
           ...plan.notes,
           ...(mine.some((l) => l.resumed) ? ['resumed after an interrupted attempt'] : []),

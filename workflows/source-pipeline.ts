@@ -16,9 +16,10 @@ import type {
   TransformSummary,
 } from '../lib/pipeline-summary';
 import { ExtractLoadWorkflow } from './extract-load';
-import { RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
+import { EXTRACT_LOAD, RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
 
 const { transformSource } = proxyActivities<Activities>(TRANSFORM);
+const { indexStagedKeys } = proxyActivities<Activities>(EXTRACT_LOAD);
 
 export interface SourcePipelineInput {
   source: string;
@@ -79,14 +80,27 @@ export async function SourcePipelineWorkflow(input: SourcePipelineInput): Promis
       ],
     });
     result.loads = extracted.loads;
+    // The mappings join staged tables by their keys: a table a full load left without an index gets one.
+    for (const { table, ms } of await indexStagedKeys({ source: input.source }))
+      result.loads.find((l) => l.table === table)?.notes.push(`key indexed in ${ms} ms`);
 
     step = 'transform';
     setCurrentDetails(`${input.source} for ${input.date}: transform`);
-    result.transform = await transformSource({ source: input.source, runId: input.runId, date: input.date });
+    const transformStarted = Date.now();
+    const transformed = await transformSource({ source: input.source, runId: input.runId, date: input.date });
+    // The activity's own time, when it says; else the time as the run saw it.
+    result.transform = {
+      ...transformed,
+      durationMs: transformed.durationMs ?? Date.now() - transformStarted,
+    };
 
     step = 'reconcile';
     setCurrentDetails(`${input.source} for ${input.date}: reconciliation`);
-    result.reconciliation = await reconcileSource({ source: input.source, runId: input.runId });
+    const reconcileStarted = Date.now();
+    result.reconciliation = {
+      ...(await reconcileSource({ source: input.source, runId: input.runId })),
+      durationMs: Date.now() - reconcileStarted,
+    };
     setCurrentDetails(`${input.source} for ${input.date}: done`);
     return result;
   } catch (error) {

@@ -118,6 +118,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
      * exactly as it was, and under a lock per source, so two runs do not interleave.
      */
     async transformSource(input: { source: string; runId: string; date: string }): Promise<TransformSummary> {
+      const transformStarted = Date.now();
       const source = await findSource(warehouse, input.source);
       const context = Context.current();
       let step = 'starting';
@@ -161,6 +162,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           await client.query(`select set_config('search_path', 'pg_temp', true)`);
 
           const mapped: Record<string, number> = {};
+          const mappingMs: Record<string, number> = {};
           for (const entity of ENTITY_ORDER) {
             await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
             const sql = source.mapping[entity];
@@ -171,10 +173,11 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             try {
               const result = await client.query(canonicalInsert(entity, sql, present), [input.source]);
               mapped[entity] = result.rowCount ?? 0;
+              mappingMs[entity] = Date.now() - began;
               log.debug('Mapped', {
                 source: source.name,
                 entity,
-                ms: Date.now() - began,
+                ms: mappingMs[entity],
                 rows: result.rowCount,
               });
             } catch (error) {
@@ -267,6 +270,8 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             orderLines,
             payments,
             orders,
+            durationMs: Date.now() - transformStarted,
+            mappingMs,
           };
           log.info('Transformed source', { source: source.name, ...summary.orderLines });
           return summary;
