@@ -3,7 +3,7 @@
  * Pure: the models workflow builds it, the CLI prints it.
  */
 
-export const CUSTOMER_MODELS = ['rfm', 'clusters', 'growth', 'clv'] as const;
+export const CUSTOMER_MODELS = ['rfm', 'clusters', 'growth', 'clv', 'forecast'] as const;
 export type ModelName = (typeof CUSTOMER_MODELS)[number];
 
 /** Every mart `cartflow export` knows, and the model that writes it. */
@@ -13,6 +13,7 @@ export const MARTS = {
   cluster_centroids: 'clusters',
   growth: 'growth',
   clv: 'clv',
+  forecast: 'forecast',
 } as const satisfies Record<string, ModelName>;
 
 export interface ModelStepResult {

@@ -17,6 +17,7 @@ const FIT_ACTIVITY = {
   clusters: 'fitClusters',
   growth: 'fitGrowth',
   clv: 'fitClv',
+  forecast: 'fitForecast',
 } as const satisfies Record<ModelName, keyof Activities>;
 
 /** The message at the bottom of a failure chain, which says what went wrong. */
