@@ -75,6 +75,7 @@ export async function startApplication(options: {
       carts: endpoints.ingestToken
         ? { config, ingestToken: endpoints.ingestToken, logger: log.scope({ component: 'server' }) }
         : undefined,
+      recommendations: endpoints.ingestToken ? { ingestToken: endpoints.ingestToken } : undefined,
     });
     await app.listen({ port: config.httpPort, host: '0.0.0.0' });
     stoppers.push({ name: 'HTTP server', stop: () => app.close() });

@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CUSTOMER_MODELS, MARTS, type ModelName } from '../lib/model-summary';
-import { describeForecast, describeStock } from './models-forecast';
 import type { CliContext } from './context';
 import { calendarDate } from './run';
 
@@ -103,10 +102,27 @@ function describeFit(version: ModelVersionRow): string[] {
         `CLV: ${String(p.horizonMonths)} months ahead, discounted ${fixed(Number(p.monthlyDiscount) * 100, 2)}% a month`,
       ];
     }
-    case 'forecast':
-      return describeForecast(p, m);
-    case 'stock':
-      return describeStock(p, m);
+    case 'recommendations': {
+      const evaluation = (m.evaluation ?? {}) as Record<
+        string,
+        { k: number; customers: number } & Record<string, { hr: number; ndcg: number }>
+      >;
+      const weights = (p.weights ?? {}) as Record<string, number>;
+      const methods = ['factorisation', 'cooccurrence', 'blend', 'popular'] as const;
+      return [
+        `customers: ${String(m.customers)}, products: ${String(m.products)}`,
+        `ALS: ${String(p.factors)} factors, ${String(p.iterations)} iterations, alpha ${String(p.alpha)}, lambda ${String(p.regularization)};` +
+          ` weights purchase ${String(weights.purchase)}, cart ${String(weights.cart)}, view ${String(weights.view)}`,
+        `bought in the last ${String(p.excludeDays)} days not recommended; ${String(p.stock)}`,
+        ...Object.entries(evaluation).flatMap(([source, e]) => [
+          `evaluation of ${source}: trained up to ${String(p.split)}, tested on ${e.customers} customers' new purchases of the ${String(p.testDays)} days after`,
+          ...methods.map(
+            (method) =>
+              `  ${method.padEnd(14)} HR@${e.k} ${fixed(e[method].hr, 4)}  NDCG@${e.k} ${fixed(e[method].ndcg, 4)}`,
+          ),
+        ]),
+      ];
+    }
     default:
       return [];
   }

@@ -2,17 +2,20 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { listStoredMail } from '../lib/embedded/smtp';
 import { registerCartRoutes, type CartServerDeps } from './carts';
 import { checkHealth, type HealthDeps } from './health';
+import { registerRecommendationRoutes, type RecommendationRoutesDeps } from './recommendations';
 
 export interface ServerDeps extends HealthDeps {
   /** The embedded SMTP sink's folder, when it runs: its messages are listed at /mail. */
   mailDir?: string;
   /** The abandoned-cart feature: POST /v1/events, unsubscribe links, the cart page and the outbox relay. */
   carts?: CartServerDeps;
+  /** GET /v1/customers/:id/recommendations and /v1/products/:id/related, with the storefront's token. */
+  recommendations?: Omit<RecommendationRoutesDeps, 'warehouse'>;
 }
 
 /** The HTTP API and the dashboard's JSON endpoints. Routes are added by the features that own them. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024, maxParamLength: 256 });
 
   app.get('/health', async (_request, reply) => {
     const report = await checkHealth(deps);
@@ -28,6 +31,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         temporal: deps.temporal,
       }),
     );
+  }
+
+  if (deps.recommendations) {
+    const recommendations = { ...deps.recommendations, warehouse: deps.warehouse };
+    void app.register(async (scope) => registerRecommendationRoutes(scope, recommendations));
   }
 
   if (deps.mailDir) {

@@ -18,6 +18,7 @@ const FIT_ACTIVITY = {
   growth: 'fitGrowth',
   clv: 'fitClv',
   forecast: 'fitForecast',
+  recommendations: 'fitRecommendations',
 } as const satisfies Record<ModelName, keyof Activities>;
 
 /** The message at the bottom of a failure chain, which says what went wrong. */

@@ -152,6 +152,7 @@ describe('the customer models in the daily pipeline', () => {
       ['clusters', 'succeeded'],
       ['growth', 'succeeded'],
       ['clv', 'succeeded'],
+      ['recommendations', 'succeeded'],
     ]);
     const { rows } = await deps.warehouse.query(
       `select model, status, backend, training_rows > 0 as trained, output_rows, code_version ~ '^\\d+\\.\\d+\\.\\d+' as versioned
@@ -168,6 +169,7 @@ describe('the customer models in the daily pipeline', () => {
       }),
       expect.objectContaining({ model: 'clv', status: 'succeeded', backend: 'float64-js', trained: true }),
       expect.objectContaining({ model: 'growth', status: 'succeeded', backend: 'sql', trained: true }),
+      expect.objectContaining({ model: 'recommendations', status: 'succeeded', trained: true }),
       expect.objectContaining({ model: 'rfm', status: 'succeeded', backend: 'js', trained: true }),
     ]);
     for (const step of models)
