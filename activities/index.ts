@@ -4,6 +4,7 @@ import type { Config } from '../lib/config';
 import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
 import { createModelActivities } from './models';
+import { createForecastActivities } from './models/forecast';
 import { createRecommendationActivities } from './models/recommendations';
 import { createPipelineRunActivities } from './pipeline-runs';
 
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDailyPipelineActivities(deps),
     ...createCartActivities(deps),
     ...createModelActivities(deps),
+    ...createForecastActivities(deps),
     ...createRecommendationActivities(deps),
   };
 }

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { CUSTOMER_MODELS, MARTS, type ModelName } from '../lib/model-summary';
+import { describeForecast, describeStock } from './models-forecast';
 import type { CliContext } from './context';
 import { calendarDate } from './run';
 
@@ -123,6 +124,10 @@ function describeFit(version: ModelVersionRow): string[] {
         ]),
       ];
     }
+    case 'forecast':
+      return describeForecast(p, m);
+    case 'stock':
+      return describeStock(p, m);
     default:
       return [];
   }

@@ -97,15 +97,15 @@ export function learnClosedWeekdays(values: Float64Array, firstDay: number, week
   return closed.sort((a, b) => a - b);
 }
 
-/** Solves (A) x = b for a symmetric positive definite A (row-major p×p) in Float64, by Cholesky. */
-function choleskySolve(A: Float64Array, b: Float64Array, p: number): Float64Array {
+/** Solves A x = b for a symmetric positive definite A (row-major p×p) in Float64 by Cholesky; undefined when A is not. */
+function choleskySolve(A: Float64Array, b: Float64Array, p: number): Float64Array | undefined {
   const L = new Float64Array(p * p);
   for (let i = 0; i < p; i++) {
     for (let j = 0; j <= i; j++) {
       let sum = A[i * p + j];
       for (let k = 0; k < j; k++) sum -= L[i * p + k] * L[j * p + k];
       if (i === j) {
-        if (!(sum > 0)) throw new Error('the regularised normal equations are not positive definite');
+        if (!(sum > 0)) return undefined;
         L[i * p + i] = Math.sqrt(sum);
       } else L[i * p + j] = sum / L[j * p + j];
     }
@@ -335,10 +335,20 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
           ? sigma2 / (cpScale * cpScale)
           : sigma2 / (seasonalScale * seasonalScale);
   });
+  // The Gram matrix is formed in float32: a jitter of 1e-6 of its largest diagonal entry (raised
+  // tenfold while Cholesky still fails) keeps the nearly collinear trend columns solvable.
+  let largestDiagonal = 0;
+  for (let j = 0; j < p; j++) largestDiagonal = Math.max(largestDiagonal, G[j * p + j]);
   const solve = () => {
-    const A = Float64Array.from(G);
-    for (let j = 0; j < p; j++) A[j * p + j] += penalty[j];
-    return choleskySolve(A, b, p);
+    for (let jitter = 1e-6 * largestDiagonal; ; jitter *= 10) {
+      const A = Float64Array.from(G);
+      for (let j = 0; j < p; j++) A[j * p + j] += penalty[j] + jitter;
+      const x = choleskySolve(A, b, p);
+      if (x || jitter > largestDiagonal) {
+        if (!x) throw new Error('the regularised normal equations are not positive definite');
+        return x;
+      }
+    }
   };
   let beta = solve();
   // Laplace prior on the rate changes: |δ| ≤ δ²/(2|δ₀|) + |δ₀|/2, so each step is a ridge with λⱼ = σ²/(b·|δ₀ⱼ|).

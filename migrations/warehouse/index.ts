@@ -16,6 +16,7 @@ import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
+import * as forecasts from './20261201_420_forecasts';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
 export const warehouseMigrations: Record<string, MigrationModule> = {
@@ -36,4 +37,5 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261201_110_partial_pipeline_runs': partialPipelineRuns,
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
+  '20261201_420_forecasts': forecasts,
 };

@@ -1,0 +1,110 @@
+/**
+ * The readable lines of `cartflow models show forecast` and `cartflow models show stock`: the
+ * backtest of the model against both baselines, and the stock model's evaluation against its baseline.
+ */
+
+interface Accuracy {
+  mae: number;
+  smape: number;
+  coverage80: number;
+  coverage95: number;
+}
+
+interface SeriesBacktest {
+  series: string;
+  product_source?: string;
+  product_id?: string;
+  method: string;
+  reason?: string;
+  transform: string;
+  yearly: boolean;
+  origins: number;
+  additive: Accuracy;
+  seasonal_naive: Accuracy;
+  weekday_mean: Accuracy;
+}
+
+const METHODS = ['additive', 'seasonal_naive', 'weekday_mean'] as const;
+/** Series printed one by one; past this many, the units series are summed up with the worst named. */
+const LISTED_SERIES = 12;
+
+const pct = (value: number) => `${value.toFixed(1)}%`.padStart(7);
+const num = (value: unknown, digits: number) => (typeof value === 'number' ? value.toFixed(digits) : '—');
+
+function seriesName(b: SeriesBacktest): string {
+  return b.product_id ? `units ${b.product_id}` : b.series;
+}
+
+function seriesLine(b: SeriesBacktest): string {
+  const cells = METHODS.map(
+    (m) =>
+      `${pct(b[m].smape)} ${num(b[m].mae, 2).padStart(9)} ${pct(100 * b[m].coverage80)} ${pct(100 * b[m].coverage95)}`,
+  );
+  return `  ${seriesName(b).slice(0, 24).padEnd(24)} ${b.method.padEnd(14)} ${cells.join(' |')}`;
+}
+
+export function describeForecast(p: Record<string, unknown>, m: Record<string, unknown>): string[] {
+  const backtests = (m.backtest ?? []) as SeriesBacktest[];
+  const servedBy = (m.servedBy ?? {}) as Record<string, number>;
+  const mean = (m.meanSmape ?? {}) as Record<string, number>;
+  const header =
+    `  ${'series'.padEnd(24)} ${'served by'.padEnd(14)} ` +
+    METHODS.map((name) => `${name.padEnd(8).slice(0, 14)}: sMAPE MAE cov80 cov95`.padEnd(39)).join('|');
+  const lines = [
+    `history: ${String(p.historyDays)} days from ${String(p.historyFrom)}; ${String(m.series)} series, ${String(p.horizonDays)} days ahead` +
+      `; holidays of ${String(p.country ?? 'none')}; closed weekdays: ${((p.closedWeekdays ?? []) as number[]).join(', ') || 'none'}`,
+    `backtest: ${String(p.backtest)}; ${num(m.fitMsPerSeries, 1)} ms per series (fit and backtest)`,
+    `mean sMAPE over the series: model ${num(mean.additive, 2)}%, seasonal naive ${num(mean.seasonal_naive, 2)}%,` +
+      ` weekday mean ${num(mean.weekday_mean, 2)}%; as served ${num(mean.served, 2)}%`,
+    `served by the model: ${servedBy.additive ?? 0}, by seasonal naive: ${servedBy.seasonal_naive ?? 0}, by the weekday mean: ${servedBy.weekday_mean ?? 0}`,
+    ...((m.notes ?? []) as string[]).map((note) => `note: ${note}`),
+    header,
+  ];
+  const listed =
+    backtests.length <= LISTED_SERIES ? backtests : backtests.filter((b) => b.series !== 'units');
+  lines.push(...listed.map(seriesLine));
+  if (listed.length < backtests.length) {
+    const units = backtests.filter((b) => b.series === 'units');
+    const average = (pick: (b: SeriesBacktest) => number) =>
+      units.reduce((s, b) => s + pick(b), 0) / units.length;
+    const aggregate: SeriesBacktest = {
+      series: `units (${units.length} products)`,
+      method: `${units.filter((b) => b.method === 'additive').length} by model`,
+      transform: '',
+      yearly: false,
+      origins: 0,
+      ...Object.fromEntries(
+        METHODS.map((name) => [
+          name,
+          {
+            mae: average((b) => b[name].mae),
+            smape: average((b) => b[name].smape),
+            coverage80: average((b) => b[name].coverage80),
+            coverage95: average((b) => b[name].coverage95),
+          },
+        ]),
+      ),
+    } as SeriesBacktest;
+    lines.push(seriesLine(aggregate));
+    const worst = units.reduce((a, b) =>
+      b[b.method as (typeof METHODS)[number]].smape > a[a.method as (typeof METHODS)[number]].smape ? b : a,
+    );
+    lines.push(`  worst units series as served: ${worst.product_id ?? ''}`, seriesLine(worst));
+  }
+  for (const b of backtests) if (b.reason) lines.push(`  ${seriesName(b)}: ${b.reason}`);
+  return lines;
+}
+
+export function describeStock(p: Record<string, unknown>, m: Record<string, unknown>): string[] {
+  const evaluation = (m.evaluation ?? {}) as Record<string, Record<string, number>>;
+  const rows = Object.entries(evaluation).map(
+    ([name, e]) =>
+      `  ${name.padEnd(22)} AUC ${num(e.auc, 4)}  log loss ${num(e.logLoss, 4)}  units MAE ${num(e.unitsMae, 3)}`,
+  );
+  return [
+    `products: ${String(m.products)}, trained on windows ending up to ${String(p.trainedUpTo)}, evaluated on the 7 days to ${String(p.evaluatedUpTo)}`,
+    `features: ${((p.features ?? []) as string[]).join(', ')}`,
+    `stock: ${String(p.stock)}`,
+    ...rows,
+  ];
+}

@@ -1,0 +1,151 @@
+import { simulateShop } from '../../simulator';
+import { ModelsWorkflow } from '../../workflows';
+import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
+
+const DATE = '2026-11-20';
+const EARLIER = '2026-10-15';
+const DAY_MS = 86_400_000;
+const keyOf = (date: string) => Number(date.replace(/-/g, ''));
+
+interface ForecastRow {
+  series: string;
+  product_id: string;
+  date: string;
+  days_ahead: number;
+  point: number;
+  lower_80: number;
+  upper_80: number;
+  lower_95: number;
+  upper_95: number;
+  method: string;
+}
+
+describe('the forecasts in the daily pipeline', () => {
+  let stack: PipelineStack;
+
+  const forecastRows = async (asOf: string) =>
+    (
+      await stack.deps.warehouse.query<ForecastRow>(
+        `select series, product_id, to_char(date, 'YYYY-MM-DD') as date, days_ahead, point, lower_80, upper_80,
+                lower_95, upper_95, method
+           from mart.forecast where as_of = $1 order by series, product_source, product_id, date`,
+        [asOf],
+      )
+    ).rows;
+
+  const version = async (asOf: string) =>
+    (
+      await stack.deps.warehouse.query(
+        `select status, parameters, metrics, backend, output_rows from ops.model_versions
+          where model = 'forecast' and as_of = $1 order by version_id desc limit 1`,
+        [asOf],
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    stack = await startPipelineStack('models-forecast');
+    await simulateShop(stack.shop, { customers: 1200, days: 400, seed: 14, endDate: DATE });
+    const result = await runDailyPipeline(stack.worker, {
+      date: DATE,
+      models: ['forecast'],
+      modelTaskQueue: stack.worker.taskQueues.ml,
+    });
+    expect(result.summary.models?.map((m) => [m.model, m.status, m.error])).toEqual([
+      ['forecast', 'succeeded', undefined],
+    ]);
+  });
+
+  afterAll(() => stack?.stop());
+
+  it('fills mart.forecast with 30 ordered days per series: revenue, orders and the best sellers', async () => {
+    const rows = await forecastRows(DATE);
+    const fit = await version(DATE);
+    expect(fit).toMatchObject({ status: 'succeeded', backend: expect.stringMatching(/^(wasm|tensorflow)$/) });
+    const series = new Set(rows.map((r) => `${r.series}/${r.product_id}`));
+    const products = [...series].filter((s) => s.startsWith('units/'));
+    expect(series.has('revenue/') && series.has('orders/')).toBe(true);
+    expect(products.length).toBe(50);
+    expect(rows.length).toBe(series.size * 30);
+    expect(Number(fit.output_rows)).toBe(rows.length);
+    const first = new Date(Date.parse(`${DATE}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+    expect(rows.filter((r) => r.days_ahead === 1).every((r) => r.date === first)).toBe(true);
+    for (const r of rows) {
+      expect(r.lower_95).toBeLessThanOrEqual(r.lower_80);
+      expect(r.lower_80).toBeLessThanOrEqual(r.point);
+      expect(r.point).toBeLessThanOrEqual(r.upper_80);
+      expect(r.upper_80).toBeLessThanOrEqual(r.upper_95);
+      expect(r.lower_95).toBeGreaterThanOrEqual(0); // orders and units are never negative
+    }
+    // The intervals widen with the horizon: the last week's 95% band is wider than the first's.
+    const orders = rows.filter((r) => r.series === 'orders');
+    const width = (from: number, to: number) =>
+      orders.slice(from, to).reduce((s, r) => s + r.upper_95 - r.lower_95, 0);
+    expect(width(23, 30)).toBeGreaterThan(width(0, 7));
+  });
+
+  it('keeps the backtest of every series against both baselines, the orders’ naive computed independently', async () => {
+    const fit = await version(DATE);
+    const backtests = fit.metrics.backtest as {
+      series: string;
+      method: string;
+      origins: number;
+      reason?: string;
+      additive: { smape: number; mae: number; coverage80: number; coverage95: number };
+      seasonal_naive: { smape: number; mae: number };
+      weekday_mean: { smape: number; mae: number };
+    }[];
+    expect(backtests.length).toBe(52);
+    for (const b of backtests) {
+      expect(b.origins).toBe(8);
+      for (const method of ['additive', 'seasonal_naive', 'weekday_mean'] as const)
+        expect(Number.isFinite(b[method].smape) && Number.isFinite(b[method].mae)).toBe(true);
+      if (b.method !== 'additive') expect(b.reason).toMatch(/had sMAPE .* against the model's/);
+    }
+    // Seasonal naive over 8 weekly origins × 7 days scores each of the last 56 days against the day a week earlier.
+    const { rows } = await stack.deps.warehouse.query<{ day: string; orders: number }>(
+      `select to_char(d.date, 'YYYY-MM-DD') as day,
+              count(distinct f.order_id) filter (where f.status not in ('cancelled', 'returned'))::int as orders
+         from core.dim_date d left join core.fact_order_line f on f.date_key = d.date_key
+        where d.date_key between $1 and $2 group by d.date order by d.date`,
+      [
+        keyOf(new Date(Date.parse(`${DATE}T00:00:00Z`) - 62 * DAY_MS).toISOString().slice(0, 10)),
+        keyOf(DATE),
+      ],
+    );
+    expect(rows.length).toBe(63);
+    const errors = rows.slice(7).map((r, i) => Math.abs(r.orders - rows[i].orders));
+    const naiveMae = errors.reduce((a, b) => a + b, 0) / errors.length;
+    const ordersBacktest = backtests.find((b) => b.series === 'orders')!;
+    expect(ordersBacktest.seasonal_naive.mae).toBeCloseTo(naiveMae, 3);
+    // The shop-wide series are smooth enough for the model to beat last week's same day.
+    expect(ordersBacktest.additive.smape).toBeLessThan(ordersBacktest.seasonal_naive.smape);
+    expect(fit.metrics.meanSmape).toEqual(
+      expect.objectContaining({ additive: expect.any(Number), seasonal_naive: expect.any(Number) }),
+    );
+    expect(fit.parameters).toMatchObject({ country: 'GB', topProducts: 50, horizonDays: 30 });
+  });
+
+  it('reads no fact after its date: the same forecast for an earlier date with the later facts gone', async () => {
+    await runDailyPipeline(stack.worker, {
+      date: EARLIER,
+      models: ['forecast'],
+      modelTaskQueue: stack.worker.taskQueues.ml,
+    });
+    const before = await forecastRows(EARLIER);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((r) => r.date > EARLIER)).toBe(true);
+    const { rowCount } = await stack.deps.warehouse.query(
+      `delete from core.fact_order_line where date_key > $1`,
+      [keyOf(EARLIER)],
+    );
+    expect(rowCount).toBeGreaterThan(100);
+    // The models step alone: a daily run would rebuild core from the shop.
+    const steps = await stack.worker.client.workflow.execute(ModelsWorkflow, {
+      workflowId: `models-forecast-test-${Date.now()}`,
+      taskQueue: stack.worker.taskQueues.etl,
+      args: [{ date: EARLIER, taskQueue: stack.worker.taskQueues.ml, models: ['forecast'] }],
+    });
+    expect(steps.map((s) => s.status)).toEqual(['succeeded']);
+    expect(await forecastRows(EARLIER)).toEqual(before);
+  });
+});
