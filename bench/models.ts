@@ -11,7 +11,8 @@
  *   3. k-means' reference: one assignment pass over the same features in plain JavaScript against
  *      one pass on TensorFlow.js.
  *
- * Options (environment): BENCH_MODELS_CUSTOMERS (default 100,000), BENCH_MODELS_DAYS (365).
+ * The shop is bench:el's generated one (`bench/generated-shop.ts`): exact sizes, a year of orders.
+ * Options (environment): BENCH_MODELS_CUSTOMERS (default 100,000), BENCH_MODELS_LINES (1,000,000).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,13 +30,13 @@ import { TASK_QUEUES } from '../lib/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { useTensorFlow, type BackendChoice } from '../ml/backend';
 import { assignPlainJs, assignTensorFlow, kMeans, standardiseRfm } from '../ml/kmeans';
-import { simulateShop } from '../simulator';
+import { generateShop } from './generated-shop';
 import { DailyPipelineWorkflow, ModelsWorkflow } from '../workflows';
 import { RFM_FEATURES } from '../activities/models/features.sql';
 
 const projectRoot = path.resolve(__dirname, '..');
 const CUSTOMERS = Number(process.env.BENCH_MODELS_CUSTOMERS ?? 100_000);
-const DAYS = Number(process.env.BENCH_MODELS_DAYS ?? 365);
+const LINES = Number(process.env.BENCH_MODELS_LINES ?? 1_000_000);
 const DATE = '2026-11-20';
 
 const say = (line = '') => process.stdout.write(line + '\n');
@@ -156,12 +157,16 @@ async function main(): Promise<void> {
     const shop = createPool(postgres.url('shop'), 'bench', 4);
     const warehouse = createPool(postgres.url('warehouse'), 'bench', 4);
     pools.push(shop, warehouse);
-    const [simulated, simulateMs] = await timed(() =>
-      simulateShop(shop, { customers: CUSTOMERS, days: DAYS, seed: 1, endDate: DATE }),
-    );
+    const [, generateMs] = await timed(() => generateShop(shop, CUSTOMERS, LINES));
+    const counts = (
+      await shop.query<{ c: number; o: number; l: number }>(
+        `select (select count(*) from customers)::int as c, (select count(*) from orders)::int as o,
+                (select count(*) from order_lines)::int as l`,
+      )
+    ).rows[0];
     say(
-      `simulated shop: ${simulated.customers.toLocaleString('en-US')} customers, ${simulated.orders.toLocaleString('en-US')} orders, ` +
-        `${simulated.orderLines.toLocaleString('en-US')} order lines over ${DAYS} days, in ${seconds(simulateMs)}`,
+      `generated shop: ${counts.c.toLocaleString('en-US')} customers, ${counts.o.toLocaleString('en-US')} orders, ` +
+        `${counts.l.toLocaleString('en-US')} order lines over a year, in ${seconds(generateMs)}`,
     );
 
     say('');

@@ -35,6 +35,14 @@ const CART_WORKER_OPTIONS = (cacheSize: number) => ({
   nonStickyToStickyPollRatio: 0.5,
 });
 
+/**
+ * A model fit is CPU-bound and runs in the worker's one JavaScript thread (TensorFlow.js included), so
+ * fits started together only take turns, each looking as slow as all of them. The ml worker runs one
+ * fit at a time: each fit's recorded time is its own, and fits run in parallel across ml worker
+ * processes (`cartflow worker --queue ml`, one per core).
+ */
+const ML_WORKER_OPTIONS = { maxConcurrentActivityTaskExecutions: 1 };
+
 let runtimeInstalled = false;
 
 /**
@@ -96,6 +104,7 @@ export async function startWorkers(options: {
         workflowBundle,
         activities,
         ...(queue === 'carts' ? CART_WORKER_OPTIONS(options.deps.config.carts.workerCacheSize) : {}),
+        ...(queue === 'ml' ? ML_WORKER_OPTIONS : {}),
       }),
     ),
   );
