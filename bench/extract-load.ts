@@ -8,8 +8,9 @@
  *      pipe into an unindexed table of the warehouse, then cartflow's extract-load of that table
  *      into staging (ExtractLoadWorkflow: chunks, batches, checkpoints, a primary key): rows/s, ratio.
  *   2. The incremental re-run after 1 % of the rows changed, against the full load's time.
- *   3. The whole DailyPipelineWorkflow over a shop of 100,000 customers and 1,000,000 order lines,
- *      and the worker's peak memory.
+ *   3. The whole DailyPipelineWorkflow over a shop of 100,000 customers and 1,000,000 order lines:
+ *      the first run, a second with nothing changed and a third after 1 % of the lines (and their
+ *      orders) changed, each against the first, and the worker's peak memory.
  *
  * Options (environment): BENCH_EL_ROWS (default 5,000,000), BENCH_DAY_CUSTOMERS (100,000),
  * BENCH_DAY_LINES (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4).
@@ -176,7 +177,11 @@ async function main(): Promise<void> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-el-'));
   fs.chmodSync(home, 0o755);
   say(
-    `cartflow extract-load benchmark (${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; state in ${home})`,
+    `cartflow extract-load benchmark (${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM; state in ${home}; ` +
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')} at the start)`,
   );
   const postgres = await startEmbeddedPostgres({
     dir: path.join(home, 'postgres'),
@@ -387,8 +392,32 @@ async function main(): Promise<void> {
         );
         return ms;
       };
-      await runDay('first run (everything new):');
-      await runDay('second run (nothing changed):');
+      const full = await runDay('first run (everything new):');
+      const unchanged = await runDay('second run (nothing changed):');
+      // One line in a hundred changed at the source (the trigger moves its updated_at), with its order.
+      const [changedLines] = await timed(async () => {
+        const { rowCount } = await dayShop.query(
+          `update order_lines set quantity = quantity + 1 where order_line_id % 100 = 42 and quantity > 0`,
+        );
+        await dayShop.query(
+          `update orders set status = 'shipped' where order_id in (select order_id from order_lines where order_line_id % 100 = 42)`,
+        );
+        return rowCount ?? 0;
+      });
+      say(
+        `   changed ${changedLines.toLocaleString('en-US')} order lines (1 %) and their orders at the source`,
+      );
+      const onePercent = await runDay('third run (1 % changed):');
+      say(
+        `   unchanged day / full day:               ${((100 * unchanged) / full).toFixed(1)} %   (target ≤ 10 %)` +
+          `\n   1 %-changed day / full day:             ${((100 * onePercent) / full).toFixed(1)} %   (target ≤ 15 %)`,
+      );
+      say(
+        `   load average now: ${os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')} (1, 5, 15 min)`,
+      );
       say(
         `   worker peak memory:                     ${peakMemoryMb(worker.pid!)?.toFixed(0) ?? '?'} MB   (target < 1 GB)`,
       );

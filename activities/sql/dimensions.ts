@@ -99,21 +99,9 @@ function scd2(s: Scd2) {
 export const DIM_CUSTOMER = scd2(CUSTOMER);
 export const DIM_PRODUCT = scd2(PRODUCT);
 
-/**
- * Every day an order or payment of source $1 falls on (in the session's time zone, the shop's), the
- * logical date $2, and the days between them (when they span less than a century).
- */
-export const DIM_DATE = `
-  with dates as (
-    select placed_at_ts::date as d from staging.canonical_orders where source = $1 and rule is null
-    union select paid_at_ts::date from staging.canonical_payments where source = $1 and rule is null
-    union select $2::date
-  ),
-  bounds as (select min(d) as lo, max(d) as hi from dates),
-  days as (
-    select g::date as d from bounds, generate_series(lo, hi, interval '1 day') g where hi - lo <= 36525
-    union select d from dates
-  )
+/** Inserts the days of `days` (a query of one date column, `d`) into core.dim_date; days already there stay. */
+const insertDays = (days: string) => `
+  with days as (${days})
   insert into core.dim_date
     (date_key, date, year, quarter, month, month_name, day_of_month, iso_day_of_week, day_name, iso_year, iso_week, is_weekend)
   select to_char(d, 'YYYYMMDD')::int, d, extract(year from d), extract(quarter from d), extract(month from d),
@@ -121,3 +109,26 @@ export const DIM_DATE = `
          extract(isoyear from d), extract(week from d), extract(isodow from d) >= 6
     from days
   on conflict (date_key) do nothing`;
+
+/**
+ * Every day an order or payment of source $1 falls on (in the session's time zone, the shop's), the
+ * logical date $2, and the days between them (when they span less than a century).
+ */
+export const DIM_DATE = insertDays(`
+    with dates as (
+      select placed_at_ts::date as d from staging.canonical_orders where source = $1 and rule is null
+      union select paid_at_ts::date from staging.canonical_payments where source = $1 and rule is null
+      union select $2::date
+    ),
+    bounds as (select min(d) as lo, max(d) as hi from dates)
+    select g::date as d from bounds, generate_series(lo, hi, interval '1 day') g where hi - lo <= 36525
+    union select d from dates`);
+
+/**
+ * The logical date $1 and the days since the latest day before it already there: what a run adds to
+ * core.dim_date when its sources' facts are unchanged (their days are there since they were written).
+ */
+export const DIM_DATE_UP_TO = insertDays(`
+    select g::date as d
+      from generate_series(coalesce((select max(date) from core.dim_date where date <= $1::date), $1::date),
+                           $1::date, interval '1 day') g`);

@@ -5,13 +5,20 @@ import { ident, literal, qualified } from '../extract/identifiers';
 import type { StagedColumn } from '../extract/catalog';
 import { failure, permanent } from '../pipeline-errors';
 import { findSource, SourcePools } from '../sources/registry';
-import { COMPARE_DAILY_TOTALS, sourceDailyTotals } from '../sql/reconcile';
+import { COMPARE_DAILY_TOTALS, sourceDailyTotals, sourceWholeTotals } from '../sql/reconcile';
 import { mappingColumns } from './transform';
 
 export interface ReconcileDeps {
   warehouse: pg.Pool;
   pools: SourcePools;
   timezone: string;
+}
+
+/** A source's whole-source totals (sourceWholeTotals), as text. */
+interface WholeTotals {
+  lines: string;
+  amount: string;
+  key_hash: string;
 }
 
 interface ComparedRow {
@@ -53,6 +60,29 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
     return moved;
   }
 
+  /**
+   * Keeps a reconciliation in which every day matched, with the source's whole-source totals and the
+   * transform it saw, for the next run's cheap check; forgets it otherwise (`transformRun` null).
+   */
+  async function rememberReconciliation(
+    sourceName: string,
+    transformRun: string | null,
+    whole: WholeTotals,
+    summary: ReconciliationSummary,
+  ): Promise<void> {
+    if (transformRun === null) {
+      await warehouse.query(`delete from ops.reconciled_sources where source = $1`, [sourceName]);
+      return;
+    }
+    await warehouse.query(
+      `insert into ops.reconciled_sources (source, transform_run, lines, amount, key_hash, summary)
+       values ($1, $2, $3, $4, $5, $6)
+       on conflict (source) do update set transform_run = excluded.transform_run, lines = excluded.lines,
+         amount = excluded.amount, key_hash = excluded.key_hash, summary = excluded.summary, reconciled_at = now()`,
+      [sourceName, transformRun, whole.lines, whole.amount, whole.key_hash, JSON.stringify(summary)],
+    );
+  }
+
   return {
     /**
      * Compares order lines and revenue per day between the source (through its own mapping) and the
@@ -63,7 +93,24 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
     async reconcileSource(input: { source: string; runId: string }): Promise<ReconciliationSummary> {
       const source = await findSource(warehouse, input.source);
       const schema = SourcePools.schemaOf(source);
-      let sourceTotals: { day: string; lines: number; amount: string }[];
+      // The run whose transform last wrote this source's core rows, and the last reconciliation that
+      // matched while they were as they are now (if any).
+      const { rows: states } = await warehouse.query<{
+        transform_run: string | null;
+        matched: (WholeTotals & { summary: ReconciliationSummary }) | null;
+      }>(
+        `select t.run_id as transform_run,
+                case when r.source is not null then jsonb_build_object('lines', r.lines::text, 'amount', r.amount::text,
+                       'key_hash', r.key_hash::text, 'summary', r.summary) end as matched
+           from ops.transform_state t
+           left join ops.reconciled_sources r on r.source = t.source and r.transform_run = t.run_id
+          where t.source = $1`,
+        [source.name],
+      );
+      const transformRun = states[0]?.transform_run ?? null;
+      const matched = states[0]?.matched ?? null;
+      let whole: WholeTotals;
+      let sourceTotals: { day: string; lines: number; amount: string; key_hash: string }[];
       let moved: string[];
       let src: pg.PoolClient;
       try {
@@ -82,6 +129,35 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         );
         const present = await mappingColumns(src, source, 'orderLines', 'source');
         await mappingColumns(src, source, 'orders', 'source');
+        if (matched) {
+          let current: WholeTotals;
+          try {
+            current = (
+              await src.query<WholeTotals>(
+                sourceWholeTotals(source.mapping.orderLines, new Set(present.keys())),
+              )
+            ).rows[0];
+          } catch (error) {
+            failure(error, `Counting the order lines of source ${source.name}`, {
+              side: 'source',
+              type: 'MappingFailed',
+            });
+          }
+          if (
+            matched.lines === current.lines &&
+            matched.amount === current.amount &&
+            matched.key_hash === current.key_hash
+          ) {
+            // Every day matched; since then neither the warehouse side nor the source's totals changed.
+            await src.query('commit');
+            src.release();
+            log.info('Reconciled by whole-source totals: unchanged since every day last matched', {
+              source: source.name,
+              lines: current.lines,
+            });
+            return matched.summary;
+          }
+        }
         try {
           sourceTotals = (
             await src.query(sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000))
@@ -111,6 +187,15 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         rows = (
           await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [source.name, JSON.stringify(sourceTotals)])
         ).rows;
+        // The whole-source totals, summed from the days (exact: numeric), for the next run's cheap check.
+        whole = (
+          await client.query<WholeTotals>(
+            `select coalesce(sum(lines), 0)::text as lines, coalesce(sum(amount), 0)::text as amount,
+                    coalesce(sum(key_hash), 0)::text as key_hash
+               from jsonb_to_recordset($1::jsonb) as s(lines bigint, amount numeric, key_hash numeric)`,
+            [JSON.stringify(sourceTotals)],
+          )
+        ).rows[0];
         await client.query('commit');
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
@@ -139,6 +224,12 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
           warehouse_amount: d.warehouse_amount,
         })),
       };
+      await rememberReconciliation(
+        source.name,
+        differences.length === 0 ? transformRun : null,
+        whole,
+        summary,
+      );
       if (differences.length > 0 && moved.length === 0) {
         const listed = summary.differences
           .map(

@@ -14,6 +14,7 @@ import * as imports from './20261123_301_imports';
 import * as partialPipelineRuns from './20261201_110_partial_pipeline_runs';
 import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
+import * as incrementalRuns from './20261201_130_incremental_runs';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
 import * as forecasts from './20261201_420_forecasts';
@@ -34,6 +35,7 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261123_301_imports': imports,
   '20261201_120_orders_payments_repeats': ordersPaymentsRepeats,
   '20261201_121_fact_order_paid': factOrderPaid,
+  '20261201_130_incremental_runs': incrementalRuns,
   '20261201_110_partial_pipeline_runs': partialPipelineRuns,
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
