@@ -98,7 +98,7 @@ export function learnClosedWeekdays(values: Float64Array, firstDay: number, week
 }
 
 /** Solves A x = b for a symmetric positive definite A (row-major p×p) in Float64 by Cholesky; undefined when A is not. */
-function choleskySolve(A: Float64Array, b: Float64Array, p: number): Float64Array | undefined {
+export function choleskySolve(A: Float64Array, b: Float64Array, p: number): Float64Array | undefined {
   const L = new Float64Array(p * p);
   for (let i = 0; i < p; i++) {
     for (let j = 0; j <= i; j++) {
