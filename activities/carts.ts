@@ -14,8 +14,8 @@ export interface CartActivityDeps {
   warehouse: pg.Pool;
   shop: pg.Pool;
   mailer: Transporter;
-  /** Suggests products for the e-mail; absent until the recommender exists, and then the section is left out. */
-  recommend?: (customerId: string, limit: number) => Promise<RecommendedProduct[]>;
+  /** Suggests products for the e-mail, never those of the cart; none (or absent): the section is left out. */
+  recommend?: (customerId: string, cartProductIds: string[], limit: number) => Promise<RecommendedProduct[]>;
 }
 
 /** The cart as the workflow hands it to an activity: ids, quantities and prices, no personal data. */
@@ -390,7 +390,8 @@ export function createCartActivities(deps: CartActivityDeps) {
         let recommendations: RecommendedProduct[] = [];
         if (deps.recommend) {
           try {
-            recommendations = await deps.recommend(customerId, 3);
+            const inCart = row.content.lines.map((line) => line.productId);
+            recommendations = await deps.recommend(customerId, inCart, 3);
           } catch (error) {
             log.warn('The recommender failed; the e-mail goes without recommendations', {
               error: (error as Error).message,

@@ -1,6 +1,7 @@
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
+import { createCartRecommender } from './cart-recommendations';
 import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
 import { createModelActivities } from './models';
@@ -21,7 +22,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createPipelineRunActivities(deps),
     ...createDailyPipelineActivities(deps),
-    ...createCartActivities(deps),
+    ...createCartActivities({ ...deps, recommend: createCartRecommender(deps) }),
     ...createModelActivities(deps),
     ...createForecastActivities(deps),
     ...createRecommendationActivities(deps),
