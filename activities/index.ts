@@ -6,6 +6,7 @@ import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
 import { createModelActivities } from './models';
 import { createForecastActivities } from './models/forecast';
+import { createStockActivities } from './models/stock';
 import { createRecommendationActivities } from './models/recommendations';
 import { createPipelineRunActivities } from './pipeline-runs';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCartActivities({ ...deps, recommend: createCartRecommender(deps) }),
     ...createModelActivities(deps),
     ...createForecastActivities(deps),
+    ...createStockActivities(deps),
     ...createRecommendationActivities(deps),
   };
 }

@@ -3,7 +3,7 @@
  * Pure: the models workflow builds it, the CLI prints it.
  */
 
-export const CUSTOMER_MODELS = ['rfm', 'clusters', 'growth', 'clv', 'recommendations', 'forecast'] as const;
+export const CUSTOMER_MODELS = ['rfm', 'clusters', 'growth', 'clv', 'recommendations', 'forecast', 'stock'] as const;
 export type ModelName = (typeof CUSTOMER_MODELS)[number];
 
 /** Every mart `cartflow export` knows, and the model that writes it. */
@@ -14,6 +14,7 @@ export const MARTS = {
   growth: 'growth',
   clv: 'clv',
   forecast: 'forecast',
+  stock_outlook: 'stock',
   recommendations: 'recommendations',
   related_products: 'recommendations',
   popular_products: 'recommendations',

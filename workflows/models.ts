@@ -18,6 +18,7 @@ const FIT_ACTIVITY = {
   growth: 'fitGrowth',
   clv: 'fitClv',
   forecast: 'fitForecast',
+  stock: 'fitStock',
   recommendations: 'fitRecommendations',
 } as const satisfies Record<ModelName, keyof Activities>;
 

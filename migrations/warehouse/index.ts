@@ -18,6 +18,7 @@ import * as incrementalRuns from './20261201_130_incremental_runs';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
 import * as forecasts from './20261201_420_forecasts';
+import * as stockOutlook from './20261201_421_stock_outlook';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
 export const warehouseMigrations: Record<string, MigrationModule> = {
@@ -40,4 +41,5 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
   '20261201_420_forecasts': forecasts,
+  '20261201_421_stock_outlook': stockOutlook,
 };

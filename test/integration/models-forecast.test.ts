@@ -1,7 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { simulateShop } from '../../simulator';
 import { ModelsWorkflow } from '../../workflows';
 import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
+import { testServices } from '../helpers/services';
 
+const ROOT = path.resolve(__dirname, '../..');
 const DATE = '2026-11-20';
 const EARLIER = '2026-10-15';
 const DAY_MS = 86_400_000;
@@ -20,7 +26,7 @@ interface ForecastRow {
   method: string;
 }
 
-describe('the forecasts in the daily pipeline', () => {
+describe('the forecasts and the stock outlook in the daily pipeline', () => {
   let stack: PipelineStack;
 
   const forecastRows = async (asOf: string) =>
@@ -47,11 +53,12 @@ describe('the forecasts in the daily pipeline', () => {
     await simulateShop(stack.shop, { customers: 1200, days: 400, seed: 14, endDate: DATE });
     const result = await runDailyPipeline(stack.worker, {
       date: DATE,
-      models: ['forecast'],
+      models: ['forecast', 'stock'],
       modelTaskQueue: stack.worker.taskQueues.ml,
     });
     expect(result.summary.models?.map((m) => [m.model, m.status, m.error])).toEqual([
       ['forecast', 'succeeded', undefined],
+      ['stock', 'succeeded', undefined],
     ]);
   });
 
@@ -123,6 +130,76 @@ describe('the forecasts in the daily pipeline', () => {
       expect.objectContaining({ additive: expect.any(Number), seasonal_naive: expect.any(Number) }),
     );
     expect(fit.parameters).toMatchObject({ country: 'GB', topProducts: 50, horizonDays: 30 });
+  });
+
+  it('ranks every product by its expected units of the week ahead, with its stock from the shop database', async () => {
+    const { rows } = await stack.deps.warehouse.query(
+      `select o.product_id, o.probability_sells_7d as p, o.expected_units_7d as units, o.stock::float8 as stock,
+              o.days_of_stock, o.rank
+         from mart.stock_outlook o where o.as_of = $1 order by o.rank`,
+      [DATE],
+    );
+    const shop = await stack.shop.query<{ product_id: string; stock: number }>(
+      `select product_id::text as product_id, stock::float8 as stock from products`,
+    );
+    const stockOf = new Map(shop.rows.map((r) => [r.product_id, r.stock]));
+    expect(rows.length).toBeGreaterThan(50);
+    expect(rows.map((r) => r.rank)).toEqual(rows.map((_, i) => i + 1));
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      expect(r.p).toBeGreaterThanOrEqual(0);
+      expect(r.p).toBeLessThanOrEqual(1);
+      if (i > 0) expect(r.units).toBeLessThanOrEqual(rows[i - 1].units);
+      expect(r.stock).toBe(stockOf.get(r.product_id));
+      expect(r.days_of_stock).toBeCloseTo(Math.max(r.stock, 0) / (r.units / 7), 6);
+    }
+    const fit = await stack.deps.warehouse.query(
+      `select metrics, parameters from ops.model_versions where model = 'stock' and as_of = $1`,
+      [DATE],
+    );
+    const { evaluation } = fit.rows[0].metrics;
+    expect(fit.rows[0].parameters.trainedUpTo).toBe('2026-11-06');
+    // Recent sales, views and carts rank the held-out week's sellers better than "sold last week" alone.
+    expect(evaluation.model.auc).toBeGreaterThan(0.6);
+    expect(evaluation.model.auc).toBeGreaterThan(evaluation['sold last week'].auc);
+    expect(evaluation.model.logLoss).toBeLessThan(evaluation['sold last week'].logLoss);
+  });
+
+  it('prints the backtest and the stock evaluation with `cartflow models show`, and exports both marts', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-forecast-cli-'));
+    const cartflow = (...args: string[]) =>
+      spawnSync(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'cli/main.ts'), ...args], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          CARTFLOW_HOME: home,
+          CARTFLOW_WAREHOUSE_URL: stack.databases.warehouseUrl,
+          CARTFLOW_SHOP_URL: stack.databases.shopUrl,
+          TEMPORAL_ADDRESS: testServices().temporalAddress,
+          SMTP_URL: 'smtp://127.0.0.1:1',
+        },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    try {
+      const forecast = cartflow('models', 'show', 'forecast', '--date', DATE);
+      expect(forecast.stderr).toBe('');
+      expect(forecast.stdout).toMatch(
+        /mean sMAPE over the series: model \d+\.\d+%, seasonal naive \d+\.\d+%/,
+      );
+      expect(forecast.stdout).toMatch(/^ {2}orders +(additive|seasonal_naive|weekday_mean) +\d+\.\d%/m);
+      expect(forecast.stdout).toMatch(/worst units series as served: \S+/);
+      const stock = cartflow('models', 'show', 'stock', '--date', DATE);
+      expect(stock.stdout).toMatch(/^ {2}model +AUC 0\.\d{4} {2}log loss \d\.\d{4}/m);
+      expect(stock.stdout).toMatch(/^ {2}sold last week +AUC 0\.\d{4}/m);
+      const csv = cartflow('export', 'forecast', '--date', DATE);
+      expect(csv.stdout.split('\n')[0]).toBe(
+        'as_of,series,product_source,product_id,date,days_ahead,point,lower_80,upper_80,lower_95,upper_95,method,version_id',
+      );
+      expect(cartflow('export', 'stock_outlook', '--date', DATE).status).toBe(0);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('reads no fact after its date: the same forecast for an earlier date with the later facts gone', async () => {
