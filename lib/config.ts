@@ -85,6 +85,8 @@ export interface RecommendationsConfig {
   readonly factors: number;
   /** ALS alternations. */
   readonly iterations: number;
+  /** α of the confidence c = 1 + α·w an interaction of weight w gets in the factorisation. */
+  readonly alpha: number;
   /** A product the customer bought within this many days up to the date is not recommended to them. */
   readonly excludeDays: number;
   /** The evaluation tests on purchases in this many days up to the date and trains on what is before. */
@@ -175,6 +177,8 @@ export const ENVIRONMENT = {
     'interaction weights of the recommendations, purchase:W,cart:W,view:W with W from 0 to 100 and purchase above 0 (default: purchase:1,cart:0.5,view:0.1)',
   CARTFLOW_RECOMMEND_FACTORS: 'latent factors of the recommendations, 1 to 256 (default: 32)',
   CARTFLOW_RECOMMEND_ITERATIONS: "the recommendations' ALS iterations, 1 to 100 (default: 15)",
+  CARTFLOW_RECOMMEND_ALPHA:
+    'α of the confidence 1 + α·weight of an interaction in the factorisation, above 0 and at most 1000 (default: 0.3)',
   CARTFLOW_RECOMMEND_EXCLUDE_DAYS:
     'a product bought within this many days is not recommended to the same customer, 0 to 3650 (default: 90)',
   CARTFLOW_RECOMMEND_TEST_DAYS:
@@ -337,6 +341,7 @@ function modelsConfig(env: Env): ModelsConfig {
       weights: recommendationWeights(env),
       factors: whole('CARTFLOW_RECOMMEND_FACTORS', 32, 1, 256),
       iterations: whole('CARTFLOW_RECOMMEND_ITERATIONS', 15, 1, 100),
+      alpha: recommendationAlpha(env),
       excludeDays: whole('CARTFLOW_RECOMMEND_EXCLUDE_DAYS', 90, 0, 3650),
       testDays: whole('CARTFLOW_RECOMMEND_TEST_DAYS', 28, 1, 365),
     }),
@@ -356,6 +361,18 @@ function forecastCountry(env: Env): ForecastConfig['country'] {
       `must be ${HOLIDAY_COUNTRIES.join(', ')} or none, not "${text}"`,
     );
   return text as HolidayCountry;
+}
+
+function recommendationAlpha(env: Env): number {
+  const text = optional(env, 'CARTFLOW_RECOMMEND_ALPHA');
+  if (text === undefined) return 0.3;
+  const alpha = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(alpha > 0 && alpha <= 1000))
+    throw new ConfigError(
+      'CARTFLOW_RECOMMEND_ALPHA',
+      `must be a number above 0 and at most 1000, not "${text}"`,
+    );
+  return alpha;
 }
 
 function recommendationWeights(env: Env): RecommendationsConfig['weights'] {

@@ -25,7 +25,6 @@ const POPULAR_OVERALL = 100;
 /** Days of sales that make a product popular ("recent"). */
 const RECENT_DAYS = 28;
 /** Fixed hyperparameters, recorded with every version. */
-const ALPHA = 10;
 const REGULARIZATION = 0.1;
 const CG_STEPS = 3;
 const NEIGHBOURS = 50;
@@ -208,7 +207,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           factors: settings.factors,
           iterations: settings.iterations,
           regularization: REGULARIZATION,
-          alpha: ALPHA,
+          alpha: settings.alpha,
           cgSteps: CG_STEPS,
           seed: config.models.seed,
           neighbours: NEIGHBOURS,
@@ -272,7 +271,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
             weights: settings.weights,
             factors: options.factors,
             iterations: options.iterations,
-            alpha: ALPHA,
+            alpha: settings.alpha,
             regularization: REGULARIZATION,
             cgSteps: CG_STEPS,
             neighbours: NEIGHBOURS,

@@ -6,6 +6,7 @@ describe('the recommendations config', () => {
       weights: { purchase: 1, cart: 0.5, view: 0.1 },
       factors: 32,
       iterations: 15,
+      alpha: 0.3,
       excludeDays: 90,
       testDays: 28,
     });
@@ -37,6 +38,11 @@ describe('the recommendations config', () => {
     ],
     ['CARTFLOW_RECOMMEND_ITERATIONS', 'ten', /from 1 to 100, not "ten"/],
     ['CARTFLOW_RECOMMEND_TEST_DAYS', '400', /from 1 to 365/],
+    [
+      'CARTFLOW_RECOMMEND_ALPHA',
+      '0',
+      /CARTFLOW_RECOMMEND_ALPHA must be a number above 0 and at most 1000, not "0"/,
+    ],
   ])('refuses %s=%s, naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
   });
