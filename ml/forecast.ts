@@ -33,6 +33,11 @@ export interface ForecastOptions {
   closedWeeks?: number;
   /** The closed weekdays (ISO 1..7) instead of learning them from this series (a shop's, for its products). */
   closedWeekdays?: readonly number[];
+  /**
+   * Days (day numbers) the shop was closed outside its closed weekdays and holidays (e.g. no order at
+   * all that day): left out of the fit, as they say nothing about demand on an open day.
+   */
+  skipDays?: readonly number[];
   /** `auto`: log1p when the series has no negative value, else none. */
   transform?: 'auto' | 'log1p' | 'none';
   /** Simulated paths for the intervals (default 1000). */
@@ -273,9 +278,14 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
   const inverse = transform === 'log1p' ? Math.expm1 : (v: number) => v;
 
   const training = new Uint8Array(n);
+  const skipped = new Set(options.skipDays ?? []);
+  const holidayDays = new Set((options.holidays ?? []).map((h) => h.day));
   let trainingRows = 0;
   for (let i = 0; i < n; i++)
-    if (!(values[i] === 0 && closed.has(isoWeekday(firstDay + i)))) {
+    if (
+      !(values[i] === 0 && closed.has(isoWeekday(firstDay + i))) &&
+      !(skipped.has(firstDay + i) && !holidayDays.has(firstDay + i))
+    ) {
       training[i] = 1;
       trainingRows++;
     }

@@ -191,6 +191,10 @@ export function createForecastActivities(deps: ModelDeps) {
         // The shop's closed weekdays, learnt from its orders, hold for every series (a product sells nothing when the shop is closed).
         const closedWeekdays = learnClosedWeekdays(series[1].values, firstDay, 4);
         const holidays = holidayCalendar(settings.country, firstDay, lastDay + FORECAST_DAYS);
+        // Days without any order (the shop closed, outside its closed weekdays) are left out of every fit.
+        const skipDays = Array.from(series[1].values.entries())
+          .filter(([, orders]) => orders === 0)
+          .map(([i]) => firstDay + i);
         const timings: number[] = [];
         const results = series.map((s, index) => {
           heartbeat({ step: 'forecast', series: index, of: series.length });
@@ -199,6 +203,7 @@ export function createForecastActivities(deps: ModelDeps) {
             horizon: FORECAST_DAYS,
             holidays,
             closedWeekdays,
+            skipDays,
             seed: config.models.seed,
           });
           timings.push(Date.now() - started);

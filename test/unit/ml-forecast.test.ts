@@ -154,6 +154,26 @@ describe('the additive forecast', () => {
     }
   });
 
+  it('leaves the days the shop was closed out of the fit, but keeps closed holidays as holidays', () => {
+    const holidays = holidayCalendar(holidayCountry('GB'), parseDay('2024-01-01'), parseDay('2025-12-31'));
+    const christmas = new Set(holidays.filter((h) => h.name.startsWith('Christmas')).map((h) => h.day));
+    const all = planted('2024-06-03', 300, 3, 5, (day) => (christmas.has(day) ? 0 : 100 + weekly(day)));
+    // Closed from 20 to 31 December: zeros on open weekdays, Christmas Day among them.
+    const closedFrom = parseDay('2024-12-20') - all.firstDay;
+    const skipDays: number[] = [];
+    for (let i = closedFrom; i < closedFrom + 12; i++) {
+      all.values[i] = 0;
+      skipDays.push(all.firstDay + i);
+    }
+    const options = { horizon: 14, holidays, transform: 'log1p' as const };
+    const skipping = fitAdditive(all.values.subarray(0, 250), all.firstDay, { ...options, skipDays });
+    const notSkipping = fitAdditive(all.values.subarray(0, 250), all.firstDay, options);
+    const truth = all.truth.subarray(250, 264);
+    expect(maeOf(skipping, truth)).toBeLessThan(4);
+    expect(maeOf(skipping, truth)).toBeLessThan(maeOf(notSkipping, truth));
+    expect(skipping.holidayEffects['Christmas Day']).toBeLessThan(-2); // log scale: about log1p(0) − log1p(100)
+  });
+
   it('has intervals that cover about as often as they claim, wider further ahead', () => {
     let in80 = 0;
     let in95 = 0;
