@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';
+import { startSmtpSink } from '../lib/embedded/smtp';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
 import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
@@ -116,12 +117,14 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: 'default' });
   const warehouse = createPool(postgres.url('warehouse'), 'bench', 2);
   const httpPort = await findFreePort();
+  // A real SMTP sink and a running worker, so that /health, the reference, answers up.
+  const smtp = await startSmtpSink({ dir: path.join(home, 'mail'), port: await findFreePort() });
   const env = {
     CARTFLOW_HOME: path.join(home, 'cartflow'),
     CARTFLOW_WAREHOUSE_URL: postgres.url('warehouse'),
     CARTFLOW_SHOP_URL: postgres.url('shop'),
     TEMPORAL_ADDRESS: temporal.address,
-    SMTP_URL: 'smtp://127.0.0.1:1',
+    SMTP_URL: smtp.url,
     CARTFLOW_INGEST_TOKEN: TOKEN,
     CARTFLOW_HTTP_PORT: String(httpPort),
     CARTFLOW_ML_BACKEND: process.env.CARTFLOW_ML_BACKEND ?? 'wasm',
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     if (imported.status !== 0) throw new Error(`cartflow import failed: ${imported.stderr}`);
     const summary = JSON.parse(imported.stdout) as { source: string; lastDate: string; loaded: number };
     say(`imported ${summary.loaded} lines into source ${summary.source}, last date ${summary.lastDate}`);
-    worker = await startChild(['worker', '--queue', 'etl', 'ml'], env, 'Workers are running');
+    worker = await startChild(['worker', '--queue', 'etl', 'ml', 'carts'], env, 'Workers are running');
     const result = await client.workflow.execute(DailyPipelineWorkflow, {
       workflowId: `bench-recommendations-${Date.now()}`,
       taskQueue: TASK_QUEUES.etl,
@@ -180,8 +183,6 @@ async function main(): Promise<void> {
           `${(m.hr / evaluation.popular.hr).toFixed(2).padStart(11)}  ${(m.ndcg / evaluation.popular.ndcg).toFixed(2).padStart(14)}`,
       );
     }
-    await stopChild(worker);
-    worker = undefined;
 
     say('');
     say(`2. Serving: ${CLIENTS} concurrent clients, ${SECONDS} s per endpoint, against cartflow server`);
@@ -232,6 +233,7 @@ async function main(): Promise<void> {
     await stopChild(server);
     await stopChild(worker);
     await warehouse.end();
+    await smtp.stop();
     await connection.close();
     await temporal.stop();
     await postgres.stop();
