@@ -54,12 +54,12 @@ describe('an unchanged day', () => {
   });
 
   it('maps nothing again and writes nothing when no source changed, and still reconciles', async () => {
-    const first = await runDailyPipeline(stack.worker, { date: '2026-11-20' });
+    const first = await runDailyPipeline(stack.worker, { date: '2026-11-20', models: false });
     expect(first.status).toBe('succeeded');
     const canonical = await canonicalFingerprint(stack);
     const core = await coreFingerprint(stack.deps.warehouse);
 
-    const second = await runDailyPipeline(stack.worker, { date: '2026-11-21' });
+    const second = await runDailyPipeline(stack.worker, { date: '2026-11-21', models: false });
     expect(second.status).toBe('succeeded');
     expect(second.summary.transforms[0].orderLines).toEqual({ inserted: 0, updated: 0, deleted: 0 });
     expect(await canonicalFingerprint(stack)).toBe(canonical);
@@ -79,20 +79,20 @@ describe('an unchanged day', () => {
 
   it('transforms and reconciles a change as before', async () => {
     await stack.shop.query(`update order_lines set quantity = quantity + 1 where order_line_id in (5, 77)`);
-    const third = await runDailyPipeline(stack.worker, { date: '2026-11-21' });
+    const third = await runDailyPipeline(stack.worker, { date: '2026-11-21', models: false });
     expect(third.status).toBe('succeeded');
     expect(third.summary.transforms[0].orderLines.updated).toBe(2);
     const reconciled = third.summary.reconciliations[0];
     expect(reconciled.mismatchedDays).toBe(0);
     expect(Number(reconciled.warehouse_amount)).toBeCloseTo(Number(await shopRevenue()), 6);
     // And unchanged again: the same as the run before.
-    const fourth = await runDailyPipeline(stack.worker, { date: '2026-11-21' });
+    const fourth = await runDailyPipeline(stack.worker, { date: '2026-11-21', models: false });
     expect(fourth.summary.reconciliations[0].warehouse_amount).toBe(reconciled.warehouse_amount);
   });
 
   it('still fails the reconciliation when a row is deleted at the source, which the extract cannot see', async () => {
     await stack.shop.query(`delete from order_lines where order_line_id = 9`);
-    const outcome = await runDailyPipeline(stack.worker, { date: '2026-11-21' }).then(
+    const outcome = await runDailyPipeline(stack.worker, { date: '2026-11-21', models: false }).then(
       (result) => ({ message: JSON.stringify(result.summary) }),
       (error: unknown) => error,
     );
