@@ -247,8 +247,10 @@ const isAllowed = (exclusions: Exclusions, excluded: ReadonlySet<number> | undef
   (exclusions.allowed === undefined || exclusions.allowed[item] === 1) && !excluded?.has(item);
 
 /**
- * The `n` products with the highest x_u·y_j for each of `users`, scored in blocks on the TensorFlow.js
- * backend (block × items at a time), leaving out each customer's exclusions.
+ * The `n` products with the highest x_u·y_j for each of `users`, leaving out each customer's
+ * exclusions. Scores and the selection run in blocks of `block` customers on the TensorFlow.js
+ * backend: products not allowed get −∞, and `topk` takes n plus the block's largest exclusion set, so
+ * that n remain after the customer's own exclusions. Ties go to the lower index, as topk orders them.
  */
 export function factorisationTopN(
   model: AlsModel,
@@ -260,26 +262,43 @@ export function factorisationTopN(
   const k = model.factors;
   const out: Ranked[] = [];
   const items = tf.tensor2d(model.itemFactors, [model.items, k]);
+  const mask = exclusions.allowed
+    ? tf.tensor1d(Float32Array.from(exclusions.allowed, (a) => (a === 1 ? 0 : -Infinity)))
+    : undefined;
   try {
     for (let from = 0; from < users.length; from += block) {
       const count = Math.min(block, users.length - from);
       const rows = new Float32Array(count * k);
-      for (let b = 0; b < count; b++)
-        rows.set(model.userFactors.subarray(users[from + b] * k, (users[from + b] + 1) * k), b * k);
-      const scoresTensor = tf.tidy(() => tf.matMul(tf.tensor2d(rows, [count, k]), items, false, true));
-      const scores = scoresTensor.dataSync();
-      scoresTensor.dispose();
+      const excluded: (ReadonlySet<number> | undefined)[] = [];
+      let largest = 0;
       for (let b = 0; b < count; b++) {
-        const excluded = exclusions.byUser?.(users[from + b]);
-        const top = new TopN(n);
-        const offset = b * model.items;
-        for (let j = 0; j < model.items; j++)
-          if (isAllowed(exclusions, excluded, j)) top.offer(j, scores[offset + j]);
-        out.push(top.ranked());
+        const u = users[from + b];
+        rows.set(model.userFactors.subarray(u * k, (u + 1) * k), b * k);
+        excluded.push(exclusions.byUser?.(u));
+        largest = Math.max(largest, excluded[b]?.size ?? 0);
+      }
+      const take = Math.min(model.items, n + largest);
+      const [values, indices] = tf.tidy(() => {
+        const scores = tf.matMul(tf.tensor2d(rows, [count, k]), items, false, true);
+        const top = tf.topk(mask ? tf.add(scores, mask) : scores, take, true);
+        return [top.values, top.indices];
+      });
+      const topValues = values.dataSync();
+      const topIndices = indices.dataSync();
+      tf.dispose([values, indices]);
+      for (let b = 0; b < count; b++) {
+        const ranked: Ranked = { items: [], scores: [] };
+        for (let t = b * take; t < (b + 1) * take && ranked.items.length < n; t++) {
+          const j = topIndices[t];
+          if (topValues[t] === -Infinity || excluded[b]?.has(j)) continue;
+          ranked.items.push(j);
+          ranked.scores.push(topValues[t]);
+        }
+        out.push(ranked);
       }
     }
   } finally {
-    items.dispose();
+    tf.dispose(mask ? [items, mask] : [items]);
   }
   return out;
 }
