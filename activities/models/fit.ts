@@ -5,7 +5,7 @@ import { inTransaction } from '../../lib/db';
 import type { Config } from '../../lib/config';
 import { codeVersion } from '../../lib/code-version';
 import type { ModelName, ModelStepResult } from '../../lib/model-summary';
-import { isTransient } from '../pipeline-errors';
+import { isConnectionError, isTransient, sqlState } from '../pipeline-errors';
 import { recordModelVersion } from './versions';
 
 export interface ModelDeps {
@@ -109,7 +109,8 @@ export function createModelFitter(deps: ModelDeps) {
         headline: result.headline,
       };
     } catch (error) {
-      if (isTransient(error)) throw error; // the database: Temporal retries the fit
+      // The database down or a retryable SQLSTATE: Temporal retries the fit. Anything else is the fit's own failure.
+      if (sqlState(error) ? isTransient(error) : isConnectionError(error)) throw error;
       if (error instanceof NotEnoughData)
         throw ApplicationFailure.create({
           message: error.message,
