@@ -25,7 +25,7 @@ import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort } from '../lib/embedded/ports';
 import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
-import { CUSTOMER_MODELS, type ModelName, type ModelStepResult } from '../lib/model-summary';
+import { MODELS, type ModelName, type ModelStepResult } from '../lib/model-summary';
 import { TASK_QUEUES } from '../lib/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { useTensorFlow, type BackendChoice } from '../ml/backend';
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     say(
       `   ${'model'.padEnd(10)}${backends.map((b) => `${b.padEnd(10)} time      peak memory   `).join('')}`,
     );
-    for (const model of CUSTOMER_MODELS) {
+    for (const model of MODELS) {
       const cells: string[] = [];
       for (const backend of backends) {
         worker = await startWorker(workerEnv('warehouse', backend), ['ml']);

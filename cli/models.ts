@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { CUSTOMER_MODELS, MARTS, type ModelName } from '../lib/model-summary';
+import { MODELS, MARTS, type ModelName } from '../lib/model-summary';
 import { describeForecast, describeStock } from './models-forecast';
 import type { CliContext } from './context';
 import { calendarDate } from './run';
@@ -30,8 +30,8 @@ const VERSION_COLUMNS = `version_id, model, to_char(as_of, 'YYYY-MM-DD') as as_o
   to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at`;
 
 function modelName(text: string): ModelName {
-  if (!(CUSTOMER_MODELS as readonly string[]).includes(text))
-    throw new InvalidArgumentError(`"${text}" is not a model: use one of ${CUSTOMER_MODELS.join(', ')}.`);
+  if (!(MODELS as readonly string[]).includes(text))
+    throw new InvalidArgumentError(`"${text}" is not a model: use one of ${MODELS.join(', ')}.`);
   return text as ModelName;
 }
 
@@ -182,7 +182,7 @@ export function registerModelCommands(program: Command, context: CliContext): vo
   models
     .command('show')
     .description("one model's latest fit (or that date's): parameters, metrics, backend")
-    .argument('<model>', CUSTOMER_MODELS.join(' | '), modelName)
+    .argument('<model>', MODELS.join(' | '), modelName)
     .option('--date <YYYY-MM-DD>', 'the logical date of the fit (default: the latest)', calendarDate)
     .option('--json', 'print JSON, for scripts')
     .action(async (model: ModelName, options: { date?: string; json?: boolean }) => {

@@ -3,8 +3,8 @@
  * Pure: the models workflow builds it, the CLI prints it.
  */
 
-export const CUSTOMER_MODELS = ['rfm', 'clusters', 'growth', 'clv', 'recommendations', 'forecast', 'stock'] as const;
-export type ModelName = (typeof CUSTOMER_MODELS)[number];
+export const MODELS = ['rfm', 'clusters', 'growth', 'clv', 'recommendations', 'forecast', 'stock'] as const;
+export type ModelName = (typeof MODELS)[number];
 
 /** Every mart `cartflow export` knows, and the model that writes it. */
 export const MARTS = {

@@ -1,7 +1,7 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ModelInput } from '../activities/models';
-import { CUSTOMER_MODELS, type ModelName, type ModelStepResult } from '../lib/model-summary';
+import { MODELS, type ModelName, type ModelStepResult } from '../lib/model-summary';
 import { TASK_QUEUES } from '../lib/names';
 import { MODEL_FIT } from './pipeline-options';
 
@@ -40,7 +40,7 @@ export async function ModelsWorkflow(input: ModelsInput): Promise<ModelStepResul
     ...MODEL_FIT,
     taskQueue: input.taskQueue ?? TASK_QUEUES.ml,
   });
-  const models = input.models ?? [...CUSTOMER_MODELS];
+  const models = input.models ?? [...MODELS];
   const started = Date.now();
   return Promise.all(
     models.map(async (model): Promise<ModelStepResult> => {
