@@ -12,7 +12,8 @@
  *      one pass on TensorFlow.js.
  *
  * The shop is bench:el's generated one (`bench/generated-shop.ts`): exact sizes, a year of orders.
- * Options (environment): BENCH_MODELS_CUSTOMERS (default 100,000), BENCH_MODELS_LINES (1,000,000).
+ * Options (environment): BENCH_MODELS_CUSTOMERS (default 100,000), BENCH_MODELS_LINES (1,000,000),
+ * BENCH_MODELS (the models to fit, comma-separated; default all).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +38,9 @@ import { RFM_FEATURES } from '../activities/models/features.sql';
 const projectRoot = path.resolve(__dirname, '..');
 const CUSTOMERS = Number(process.env.BENCH_MODELS_CUSTOMERS ?? 100_000);
 const LINES = Number(process.env.BENCH_MODELS_LINES ?? 1_000_000);
+const BENCH_MODELS = (process.env.BENCH_MODELS?.split(',').map((m) => m.trim()) ?? [
+  ...MODELS,
+]) as ModelName[];
 const DATE = '2026-11-20';
 
 const say = (line = '') => process.stdout.write(line + '\n');
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
       client.workflow.execute(DailyPipelineWorkflow, {
         workflowId: `bench-daily-${models ? 'models' : 'reference'}-${Date.now()}`,
         taskQueue: TASK_QUEUES.etl,
-        args: [{ date: DATE, models: models ? undefined : false }],
+        args: [{ date: DATE, models: models ? BENCH_MODELS : false }],
       }),
     );
 
@@ -196,7 +200,7 @@ async function main(): Promise<void> {
     say(
       `   ${'model'.padEnd(10)}${backends.map((b) => `${b.padEnd(10)} time      peak memory   `).join('')}`,
     );
-    for (const model of MODELS) {
+    for (const model of BENCH_MODELS) {
       const cells: string[] = [];
       for (const backend of backends) {
         worker = await startWorker(workerEnv('warehouse', backend), ['ml']);
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
           client.workflow.execute(ModelsWorkflow, {
             workflowId: `bench-${model}-${backend}-${Date.now()}`,
             taskQueue: TASK_QUEUES.ml,
-            args: [{ date: DATE, models: [model as ModelName] }],
+            args: [{ date: DATE, models: [model] }],
           }),
         );
         const step: ModelStepResult = steps[0];
