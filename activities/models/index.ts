@@ -26,6 +26,13 @@ import { clearMartDate } from './versions';
 export type { ModelDeps, ModelInput } from './fit';
 
 /**
+ * BG/NBD and Gamma-Gamma converge in 20–30 iterations on real shops. One that has not after 200 is
+ * degenerate (e.g. every customer buying at one steady rate: r and α grow without bound, there is no
+ * heterogeneity to estimate); it stops there and says so rather than run 1,000 iterations.
+ */
+const MAX_LIKELIHOOD_ITERATIONS = 200;
+
+/**
  * The customer models' activities (docs/models.md): each reads the warehouse as of its date with
  * set-based SQL, fits in `ml/`, and replaces its mart's rows for the date together with a row of
  * `ops.model_versions`, in one transaction. A failed fit records a failed version and leaves the last
@@ -277,12 +284,20 @@ export function createModelActivities(deps: ModelDeps) {
           );
         const bgNbd = fitBgNbd(
           { frequency, recency, T: age },
-          { onProgress: (iteration) => heartbeat({ step: 'bg/nbd', iteration }) },
+          {
+            maxIterations: MAX_LIKELIHOOD_ITERATIONS,
+            onProgress: (iteration) => heartbeat({ step: 'bg/nbd', iteration }),
+          },
         );
         const gammaGamma = fitGammaGamma(
           Float64Array.from(repeaters, (r) => r.spend_days),
           Float64Array.from(repeaters, (r) => r.mean_repeat_spend as number),
+          { maxIterations: MAX_LIKELIHOOD_ITERATIONS },
         );
+        const unconverged = [
+          bgNbd.converged ? '' : 'BG/NBD',
+          gammaGamma.converged ? '' : 'Gamma-Gamma',
+        ].filter(Boolean);
         const horizon = (horizonMonths * 365.25) / 12 / daysPerUnit;
         const params = bgNbd.params;
         return {
@@ -304,7 +319,9 @@ export function createModelActivities(deps: ModelDeps) {
           trainingRows: rows.length,
           outputRows: rows.length,
           backend: FLOAT64_JS,
-          headline: `r ${params.r.toFixed(3)}, α ${params.alpha.toFixed(3)} ${unit}, a ${params.a.toFixed(3)}, b ${params.b.toFixed(3)}; p ${gammaGamma.params.p.toFixed(2)}, q ${gammaGamma.params.q.toFixed(2)}, γ ${gammaGamma.params.gamma.toFixed(2)}`,
+          headline:
+            (unconverged.length ? `NOT CONVERGED (${unconverged.join(', ')}; see docs/models.md): ` : '') +
+            `r ${params.r.toFixed(3)}, α ${params.alpha.toFixed(3)} ${unit}, a ${params.a.toFixed(3)}, b ${params.b.toFixed(3)}; p ${gammaGamma.params.p.toFixed(2)}, q ${gammaGamma.params.q.toFixed(2)}, γ ${gammaGamma.params.gamma.toFixed(2)}`,
           write: async (client, versionId) => {
             await clearMartDate(client, 'mart.clv', input.date);
             const writer = new CopyWriter(client, 'mart.clv', [
