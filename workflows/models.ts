@@ -30,9 +30,10 @@ function rootMessage(error: unknown): string {
 }
 
 /**
- * The customer models for one logical date, after the star schema is built: RFM, clusters, growth
- * and lifetime value read the same facts and do not depend on each other, so they run at once on the
- * `ml` task queue. A model that fails fails its own step (its mart keeps the last good rows); a model
+ * The models for one logical date, after the star schema is built: RFM, clusters, growth, lifetime
+ * value, recommendations, forecasts and the stock outlook read the same facts and do not depend on
+ * each other, so they are all scheduled at once on the `ml` task queue (each ml worker process fits
+ * one at a time; more processes fit more at once). A model that fails fails its own step (its mart keeps the last good rows); a model
  * without enough data is skipped and says why; the others go on. Returns one small result per model.
  */
 export async function ModelsWorkflow(input: ModelsInput): Promise<ModelStepResult[]> {
