@@ -83,7 +83,14 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
       workflowId: `daily-kill-${crypto.randomUUID()}`,
       taskQueue,
       // Two chunks of order lines, each loaded in many batches; one chunk at a time.
-      args: [{ date: '2026-11-20', sizes: { chunkRows: 200_000, batchRows: 10_000 }, loadConcurrency: 1 }],
+      args: [
+        {
+          date: '2026-11-20',
+          sizes: { chunkRows: 200_000, batchRows: 10_000 },
+          loadConcurrency: 1,
+          models: false,
+        },
+      ],
     });
 
     // Kill the worker once order lines are partly loaded: some batches committed, the load not done.
