@@ -15,7 +15,7 @@
  * Options (environment): BENCH_EL_ROWS (default 5,000,000), BENCH_DAY_CUSTOMERS (100,000),
  * BENCH_DAY_LINES (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,10 +32,10 @@ import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { TASK_QUEUES } from '../lib/names';
 import { ensureSearchAttributes } from '../lib/temporal';
+import { peakMemoryMb, startWorker, stopWorker } from './worker-process';
 import { DailyPipelineWorkflow, ExtractLoadWorkflow } from '../workflows';
 import { generateShop } from './generated-shop';
 
-const projectRoot = path.resolve(__dirname, '..');
 const EL_ROWS = Number(process.env.BENCH_EL_ROWS ?? 5_000_000);
 const DAY_CUSTOMERS = Number(process.env.BENCH_DAY_CUSTOMERS ?? 100_000);
 const DAY_LINES = Number(process.env.BENCH_DAY_LINES ?? 1_000_000);
@@ -54,48 +54,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const result = await work();
   return [result, performance.now() - started];
-}
-
-/** The production worker for the etl queue, in a process of its own so its memory can be read. */
-async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), 'worker', '--queue', 'etl'],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes('Workers are running')) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`The worker exited (${code}):\n${output}`)));
-  });
-}
-
-async function stopWorker(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-/** Peak resident memory of a process, from /proc (Linux). */
-function peakMemoryMb(pid: number): number | undefined {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-    return kb ? Number(kb) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `rows` order lines in an empty shop database, by SQL alone (foreign-key triggers off while generating). */
@@ -221,7 +179,7 @@ async function main(): Promise<void> {
         connection: { kind: 'postgres', url: postgres.url('el_shop') },
         tables: [{ name: 'order_lines', primaryKey: ['order_line_id'], cursor: 'updated_at' }],
       });
-      worker = await startWorker(workerEnv('el_shop', 'el_warehouse'));
+      worker = await startWorker(workerEnv('el_shop', 'el_warehouse'), ['etl']);
       const extractLoad = async () => {
         const [result, ms] = await timed(() =>
           client.workflow.execute(ExtractLoadWorkflow, {
@@ -315,7 +273,7 @@ async function main(): Promise<void> {
         `   generated ${counts.c.toLocaleString('en-US')} customers, ${counts.o.toLocaleString('en-US')} orders, ` +
           `${counts.l.toLocaleString('en-US')} order lines, ${counts.p.toLocaleString('en-US')} payments in ${seconds(shopMs)}`,
       );
-      worker = await startWorker(workerEnv('day_shop', 'day_warehouse'));
+      worker = await startWorker(workerEnv('day_shop', 'day_warehouse'), ['etl']);
       const runDay = async (label: string) => {
         const [result, ms] = await timed(() =>
           client.workflow.execute(DailyPipelineWorkflow, {

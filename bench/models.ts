@@ -15,7 +15,7 @@
  * Options (environment): BENCH_MODELS_CUSTOMERS (default 100,000), BENCH_MODELS_LINES (1,000,000),
  * BENCH_MODELS (the models to fit, comma-separated; default all).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,10 +32,12 @@ import { ensureSearchAttributes } from '../lib/temporal';
 import { useTensorFlow, type BackendChoice } from '../ml/backend';
 import { assignPlainJs, assignTensorFlow, kMeans, standardiseRfm } from '../ml/kmeans';
 import { generateShop } from './generated-shop';
+import { peakMemoryMb, startWorker, stopWorker } from './worker-process';
+
+const megabytes = (mb: number | undefined) => (mb === undefined ? '?' : `${mb.toFixed(0)} MB`);
 import { DailyPipelineWorkflow, ModelsWorkflow } from '../workflows';
 import { RFM_FEATURES } from '../activities/models/features.sql';
 
-const projectRoot = path.resolve(__dirname, '..');
 const CUSTOMERS = Number(process.env.BENCH_MODELS_CUSTOMERS ?? 100_000);
 const LINES = Number(process.env.BENCH_MODELS_LINES ?? 1_000_000);
 const BENCH_MODELS = (process.env.BENCH_MODELS?.split(',').map((m) => m.trim()) ?? [
@@ -55,46 +57,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
   const result = await work();
   return [result, performance.now() - started];
-}
-
-async function startWorker(env: Record<string, string>, queues: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), 'worker', '--queue', ...queues],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes('Workers are running')) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`The worker exited (${code}):\n${output}`)));
-  });
-}
-
-async function stopWorker(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-/** Peak resident memory of a process, from /proc (Linux). */
-function peakMemoryMb(pid: number | undefined): string {
-  try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? `${(Number(kb) / 1024).toFixed(0)} MB` : '?';
-  } catch {
-    return '?';
-  }
 }
 
 async function nativeAvailable(): Promise<boolean> {
@@ -180,7 +142,7 @@ async function main(): Promise<void> {
     await stopWorker(worker);
     worker = await startWorker(workerEnv('warehouse'), ['etl', 'ml']);
     const [withModels, withModelsMs] = await daily(true);
-    const workerPeak = peakMemoryMb(worker.pid);
+    const workerPeak = megabytes(peakMemoryMb(worker.pid));
     await stopWorker(worker);
     worker = undefined;
     say(`   without models: ${seconds(referenceMs)}`);
@@ -213,7 +175,7 @@ async function main(): Promise<void> {
         );
         const step: ModelStepResult = steps[0];
         cells.push(
-          `${(step.backend ?? step.status).padEnd(10)} ${seconds(step.status === 'succeeded' ? step.durationMs : ms).padEnd(9)} ${peakMemoryMb(worker.pid).padEnd(13)} `,
+          `${(step.backend ?? step.status).padEnd(10)} ${seconds(step.status === 'succeeded' ? step.durationMs : ms).padEnd(9)} ${megabytes(peakMemoryMb(worker.pid)).padEnd(13)} `,
         );
         await stopWorker(worker);
         worker = undefined;
