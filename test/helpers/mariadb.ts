@@ -35,7 +35,7 @@ function findProgram(name: string): string {
     if (dir && fs.existsSync(candidate)) return candidate;
   }
   throw new Error(
-    `${name} was not found: install Debian's mariadb-server (apt-get install mariadb-server), as .ci/run does.`,
+    `${name} was not found: install Debian's mariadb-server (apt-get install mariadb-server), as npm test's pretest step does (scripts/test-prerequisites.ts).`,
   );
 }
 
