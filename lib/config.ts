@@ -27,6 +27,8 @@ export interface Config {
   readonly httpPort: number;
   /** The storefront's bearer token; undefined means generate one at first start and keep it in `home`. */
   readonly ingestToken: string | undefined;
+  /** The dashboard's sign-in token (read only); undefined means generate one and keep it in `home`. */
+  readonly dashboardToken: string | undefined;
   /** A session expires after this many milliseconds without events. */
   readonly sessionIdleMs: number;
   /** The shop's IANA time zone. */
@@ -134,6 +136,8 @@ export const ENVIRONMENT = {
   SMTP_URL: 'where e-mail goes, smtp://user:pass@host:587 (default: embedded SMTP sink)',
   CARTFLOW_HTTP_PORT: 'the API and dashboard (default: 3000)',
   CARTFLOW_INGEST_TOKEN: "the storefront's bearer token (default: generated and printed at first start)",
+  CARTFLOW_DASHBOARD_TOKEN:
+    "the dashboard's read-only sign-in token, not the storefront's (default: generated into CARTFLOW_HOME/dashboard-token)",
   CARTFLOW_SESSION_IDLE: 'a session expires after this long without events, e.g. 30m, 5s (default: 30m)',
   CARTFLOW_TIMEZONE: "the shop's time zone (default: UTC)",
   CARTFLOW_QUARANTINE_THRESHOLD:
@@ -293,6 +297,7 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
     smtpUrl,
     httpPort,
     ingestToken: optional(env, 'CARTFLOW_INGEST_TOKEN'),
+    dashboardToken: optional(env, 'CARTFLOW_DASHBOARD_TOKEN'),
     sessionIdleMs,
     timezone,
     quarantineThreshold: quarantineThreshold(env),

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { IncomingEvent } from './events-schema';
+import { LIVE_AGGREGATE_CTES } from './live-store';
 
 /** An event as stored, in the order of its batch: what the forwarder sends to the cart workflow. */
 export interface StoredEvent {
@@ -59,6 +60,7 @@ const NO_PARTITION = '23514';
  * Stores a validated batch atomically, in one statement: it claims each new event_id in
  * staging.raw_event_ids (the idempotency ledger, and the outbox) and inserts exactly those events into
  * staging.raw_events. Either the whole batch's new events are stored or, on any error, none is.
+ * The same statement adds exactly the new events to the live dashboard's aggregates (server/live-store.ts).
  */
 export async function storeEvents(pool: pg.Pool, events: readonly IncomingEvent[]): Promise<StoreResult> {
   try {
@@ -109,9 +111,12 @@ async function storeOnce(pool: pg.Pool, events: readonly IncomingEvent[]): Promi
               i.quantity, i.category_code, i.brand, i.email
          from incoming i join claimed c using (event_id)
        returning event_id
-     )
+     ), fresh as (
+       select i.* from incoming i join claimed c using (event_id)
+     ), ${LIVE_AGGREGATE_CTES}
      select i.ord, to_char(c.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as received_at
        from incoming i join stored s using (event_id) join claimed c using (event_id)
+       left join live_notified on true
       order by i.ord`,
     [JSON.stringify(rows)],
   );

@@ -15,10 +15,12 @@ import * as partialPipelineRuns from './20261201_110_partial_pipeline_runs';
 import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
 import * as incrementalRuns from './20261201_130_incremental_runs';
+import * as inputIsValid from './20261201_150_input_is_valid';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
 import * as forecasts from './20261201_420_forecasts';
 import * as stockOutlook from './20261201_421_stock_outlook';
+import * as live from './20261201_600_live';
 
 /** The warehouse's migrations, oldest first. Never edit a landed one; add a new one. */
 export const warehouseMigrations: Record<string, MigrationModule> = {
@@ -38,8 +40,10 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261201_120_orders_payments_repeats': ordersPaymentsRepeats,
   '20261201_121_fact_order_paid': factOrderPaid,
   '20261201_130_incremental_runs': incrementalRuns,
+  '20261201_150_input_is_valid': inputIsValid,
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
   '20261201_420_forecasts': forecasts,
   '20261201_421_stock_outlook': stockOutlook,
+  '20261201_600_live': live,
 };
