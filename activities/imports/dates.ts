@@ -327,11 +327,11 @@ export class DateColumn {
  */
 export function dateValueSql(prefix: string, dayFirst: boolean): string {
   const text = dayFirst ? `coalesce(${prefix}_day_first, ${prefix}_iso)` : `${prefix}_iso`;
-  return `(case when pg_input_is_valid(${text}, 'timestamptz') then (${text})::timestamptz end)`;
+  return `(case when ops.input_is_valid(${text}, 'timestamptz') then (${text})::timestamptz end)`;
 }
 
 /** Like dateValueSql, for ISO and day-first texts given as SQL expressions (e.g. from JSON). */
 export function dateFromTextSql(iso: string, dayFirstText: string, dayFirst: boolean): string {
   const text = dayFirst ? `coalesce(${dayFirstText}, ${iso})` : iso;
-  return `(case when pg_input_is_valid(${text}, 'timestamptz') then (${text})::timestamptz end)`;
+  return `(case when ops.input_is_valid(${text}, 'timestamptz') then (${text})::timestamptz end)`;
 }

@@ -14,4 +14,4 @@ export const blank = (expression: string): string => `nullif(btrim(${expression}
 
 /** The text as a numeric when it is one, else null. */
 export const numericOrNull = (expression: string): string =>
-  `(case when pg_input_is_valid(${expression}, 'numeric') then (${expression})::numeric end)`;
+  `(case when ops.input_is_valid(${expression}, 'numeric') then (${expression})::numeric end)`;

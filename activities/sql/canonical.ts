@@ -171,7 +171,7 @@ export function canonicalInsert(
     ...spec.dates.flatMap((c) => [
       c,
       `${c}_typed`,
-      `${c} is null or pg_input_is_valid(${c}, 'timestamptz') as ${c}_ok`,
+      `${c} is null or ops.input_is_valid(${c}, 'timestamptz') as ${c}_ok`,
     ]),
   ];
   // Level 3: parsed dates, and the first rule broken.

@@ -43,8 +43,12 @@ export async function startEmbeddedPostgres(options: {
   databases: readonly string[];
   logFile: string;
   portVariable?: string;
+  /** Another release's `bin` directory (the tests' version matrix); the installed package's by default. */
+  binDir?: string;
 }): Promise<EmbeddedPostgresHandle> {
-  const binDir = postgresBinDir();
+  const binDir = options.binDir ?? postgresBinDir();
+  if (!fs.existsSync(path.join(binDir, 'postgres')))
+    throw new Error(`There is no Postgres server program in ${binDir}.`);
   const dataDir = path.join(options.dir, 'data');
   const credentialsFile = path.join(options.dir, 'credentials.json');
   fs.mkdirSync(options.dir, { recursive: true });
