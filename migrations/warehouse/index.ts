@@ -16,7 +16,6 @@ import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
 import * as incrementalRuns from './20261201_130_incremental_runs';
 import * as inputIsValid from './20261201_150_input_is_valid';
-import * as inputIsValid from './20261201_150_input_is_valid';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
 import * as forecasts from './20261201_420_forecasts';
@@ -41,7 +40,6 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261201_120_orders_payments_repeats': ordersPaymentsRepeats,
   '20261201_121_fact_order_paid': factOrderPaid,
   '20261201_130_incremental_runs': incrementalRuns,
-  '20261201_150_input_is_valid': inputIsValid,
   '20261201_150_input_is_valid': inputIsValid,
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
