@@ -23,6 +23,7 @@ import { useTensorFlow, type BackendChoice } from '../ml/backend';
 import { forecastSeries, learnClosedWeekdays, type AccuracyMetrics } from '../ml/forecast';
 import { dayNumber, formatDay, holidayCalendar, isoWeekday } from '../ml/holidays';
 import { SeededRandom } from '../ml/random';
+import { compareWithProphet, type PreparedData } from './models-forecast-prophet';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
 const say = (line = '') => process.stdout.write(line + '\n');
@@ -132,7 +133,11 @@ function onlineRetail() {
 const cell = (m: AccuracyMetrics) =>
   `${m.smape.toFixed(1).padStart(6)}% ${m.mae.toFixed(2).padStart(9)} ${(100 * m.coverage80).toFixed(0).padStart(4)}% ${(100 * m.coverage95).toFixed(0).padStart(4)}%`;
 
-function report(title: string, data: { firstDay: number; series: Series[] }, country: 'GB' | null) {
+function report(
+  title: string,
+  data: { firstDay: number; series: Series[] },
+  country: 'GB' | null,
+): PreparedData {
   const { firstDay, series } = data;
   const lastDay = firstDay + series[0].values.length - 1;
   say(
@@ -175,6 +180,7 @@ function report(title: string, data: { firstDay: number; series: Series[] }, cou
     `mean sMAPE over the ${k} series: model ${(sums.additive / k).toFixed(2)}%, seasonal naive ${(sums.seasonal_naive / k).toFixed(2)}%,` +
       ` weekday mean ${(sums.weekday_mean / k).toFixed(2)}%, as served ${(sums.served / k).toFixed(2)}%; the model beats seasonal naive on ${wins} of ${k}`,
   );
+  return { title, firstDay, series, holidays, closedWeekdays, skipDays };
 }
 
 /** A two-year shop's series: revenue, orders and 50 products, trend, weekly and yearly cycles, Poisson-ish noise. */
@@ -215,8 +221,11 @@ async function main() {
       .map((l) => l.toFixed(2))
       .join(' ')}; ${os.cpus().length} cores`,
   );
-  report('Salon (../shared/data/salon-transactions.csv)', salon(), null);
-  report('Online Retail sample (../shared/data/online-retail-sample.csv.gz)', onlineRetail(), 'GB');
+  const prepared = [
+    report('Salon (../shared/data/salon-transactions.csv)', salon(), null),
+    report('Online Retail sample (../shared/data/online-retail-sample.csv.gz)', onlineRetail(), 'GB'),
+  ];
+  if (process.argv.includes('--compare-prophet')) await compareWithProphet(prepared);
 
   const shop = simulatedShop();
   const holidays = holidayCalendar('GB', shop.firstDay, shop.firstDay + 760);

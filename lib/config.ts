@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { BackendChoice } from '../ml/backend';
-import { HOLIDAY_COUNTRIES, type HolidayCountry } from '../ml/holidays';
+import { HOLIDAY_COUNTRIES, parseCustomHolidays, type Holiday, type HolidayCountry } from '../ml/holidays';
 
 /**
  * The platform's configuration, read once from the environment by `loadConfig` and passed
@@ -76,6 +77,8 @@ export interface ModelsConfig {
 export interface ForecastConfig {
   /** The country whose public holidays the forecasts learn (ISO code of ml/holidays.ts), or null for none. */
   readonly country: HolidayCountry | null;
+  /** The shop's own dates (sales, closures), learnt like holidays on top of the country's (`CARTFLOW_FORECAST_HOLIDAYS`). */
+  readonly customHolidays: readonly Holiday[];
   /** Daily units are forecast for this many best-selling products of the last 90 days. */
   readonly topProducts: number;
 }
@@ -189,6 +192,8 @@ export const ENVIRONMENT = {
     "the recommendations' evaluation tests on the purchases of this many days up to the date, 1 to 365 (default: 28)",
   CARTFLOW_FORECAST_COUNTRY:
     "the shop's country for the forecasts' public holidays: GB, DE, US, FR or none (default: GB)",
+  CARTFLOW_FORECAST_HOLIDAYS:
+    "the shop's own dates the forecasts learn as holidays, added to the country's (with CARTFLOW_FORECAST_COUNTRY=none instead of them): Name=YYYY-MM-DD[,YYYY-MM-DD|YYYY-MM-DD..YYYY-MM-DD…] entries separated by ;, or @file (relative to the project) with one entry a line (default: none)",
   CARTFLOW_FORECAST_PRODUCTS:
     'daily units are forecast for this many best sellers of the last 90 days, 0 to 1000 (default: 50)',
 } as const;
@@ -310,11 +315,11 @@ export function loadConfig(env: Env = process.env, projectRoot = path.resolve(__
     logLevel,
     ml: Object.freeze({ backend: mlBackend(env) }),
     carts: cartsConfig(env, httpPort),
-    models: modelsConfig(env),
+    models: modelsConfig(env, projectRoot),
   });
 }
 
-function modelsConfig(env: Env): ModelsConfig {
+function modelsConfig(env: Env, projectRoot: string): ModelsConfig {
   const discountText = optional(env, 'CARTFLOW_CLV_DISCOUNT') ?? '1%';
   const discountMatch = /^(\d+(?:\.\d+)?)(%?)$/.exec(discountText);
   const clvMonthlyDiscount = discountMatch ? Number(discountMatch[1]) / (discountMatch[2] ? 100 : 1) : NaN;
@@ -352,9 +357,32 @@ function modelsConfig(env: Env): ModelsConfig {
     }),
     forecast: Object.freeze({
       country: forecastCountry(env),
+      customHolidays: Object.freeze(customHolidays(env, projectRoot)),
       topProducts: whole('CARTFLOW_FORECAST_PRODUCTS', 50, 0, 1000),
     }),
   });
+}
+
+function customHolidays(env: Env, projectRoot: string): Holiday[] {
+  const name = 'CARTFLOW_FORECAST_HOLIDAYS';
+  const text = optional(env, name) ?? '';
+  let list = text;
+  if (text.startsWith('@')) {
+    const file = path.resolve(projectRoot, text.slice(1));
+    try {
+      list = fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        name,
+        `names the file ${file}, which cannot be read: ${(error as Error).message}`,
+      );
+    }
+  }
+  try {
+    return parseCustomHolidays(list);
+  } catch (error) {
+    throw new ConfigError(name, `is not a list of the shop's dates: ${(error as Error).message}`);
+  }
 }
 
 function forecastCountry(env: Env): ForecastConfig['country'] {

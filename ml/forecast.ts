@@ -69,13 +69,48 @@ export interface AdditiveFit extends Forecast {
   weekdayEffects: number[];
   /** What the fit left out or fell back on, in words (e.g. no yearly term under a year of data). */
   notes: string[];
+  /** The forecast before the transform is undone: what the intervals' calibration scales. */
+  latent: Latent;
 }
+
+/**
+ * A forecast in the transformed series' units (log1p or none, not max-scaled): the point and the
+ * simulated 2.5/10/90/97.5% quantiles per day ahead, and which days are closed (forecast as 0).
+ */
+export interface Latent {
+  transform: 'log1p' | 'none';
+  /** The lowest value a day can take (0 for a series without negative days). */
+  floor: number;
+  point: Float64Array;
+  quantiles: [Float64Array, Float64Array, Float64Array, Float64Array];
+  closed: Uint8Array;
+}
+
+/**
+ * Factors on the distance of each interval's bounds from the point (in the transformed units), from
+ * the backtest's conformal calibration; 1 and 1 leave the simulated intervals as they are.
+ */
+export interface IntervalScale {
+  c80: number;
+  c95: number;
+  /** Backtest days the factors were estimated from (0: not calibrated). */
+  points: number;
+}
+
+export const UNCALIBRATED: IntervalScale = { c80: 1, c95: 1, points: 0 };
+/** Fewer backtest days than this leave the intervals uncalibrated (a 95% conformal bound needs 19). */
+export const MIN_CALIBRATION_POINTS = 20;
+/** The largest calibration factor (an interval at most this many times as wide as simulated). */
+export const MAX_INTERVAL_SCALE = 10;
 
 export const MIN_HISTORY_DAYS = 28;
 const YEAR_DAYS = 365.25;
 
 /** Quantiles of the two intervals, lowest first. */
 const QUANTILES = [0.025, 0.1, 0.9, 0.975] as const;
+
+const forwardOf = (transform: Latent['transform']) => (transform === 'log1p' ? Math.log1p : (v: number) => v);
+const inverseOf = (transform: Latent['transform']) => (transform === 'log1p' ? Math.expm1 : (v: number) => v);
 
 function requireSeries(values: Float64Array, horizon: number): void {
   if (!Number.isInteger(horizon) || horizon < 1)
@@ -274,8 +309,7 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
     throw new Error('log1p needs every value above −1: use transform none for a series with refunds');
   const transform: 'log1p' | 'none' =
     requested === 'none' || (requested === 'auto' && minimum < 0) ? 'none' : 'log1p';
-  const forward = transform === 'log1p' ? Math.log1p : (v: number) => v;
-  const inverse = transform === 'log1p' ? Math.expm1 : (v: number) => v;
+  const forward = forwardOf(transform);
 
   const training = new Uint8Array(n);
   const skipped = new Set(options.skipDays ?? []);
@@ -413,17 +447,19 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
       paths[h][s] = future[h] + offset + noise;
     }
   }
-  const result = emptyForecast(horizon);
-  const outputs = [result.lower95, result.lower80, result.upper80, result.upper95];
+  const latent: Latent = {
+    transform,
+    floor: minimum >= 0 ? 0 : -Infinity,
+    point: Float64Array.from(future, (v) => v * scale),
+    quantiles: [0, 1, 2, 3].map(() => new Float64Array(horizon)) as Latent['quantiles'],
+    closed: new Uint8Array(horizon),
+  };
   for (let h = 0; h < horizon; h++) {
-    const isClosed = closed.has(isoWeekday(firstDay + n + h));
-    result.point[h] = isClosed ? 0 : inverse(future[h] * scale);
+    latent.closed[h] = closed.has(isoWeekday(firstDay + n + h)) ? 1 : 0;
     const sorted = paths[h].sort();
-    QUANTILES.forEach((q, k) => {
-      outputs[k][h] = isClosed ? 0 : inverse(quantileSorted(sorted, q) * scale);
-    });
+    QUANTILES.forEach((q, k) => (latent.quantiles[k][h] = quantileSorted(sorted, q) * scale));
   }
-  orderIntervals(result, minimum >= 0 ? 0 : -Infinity);
+  const result = intervalsOf(latent, UNCALIBRATED);
 
   const slopeEnd = (beta[1] + deltas.reduce((s, d) => s + d, 0)) * dt * scale;
   const holidayEffects: Record<string, number> = {};
@@ -454,7 +490,64 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
     holidayEffects,
     weekdayEffects,
     notes,
+    latent,
   };
+}
+
+/**
+ * The forecast of a latent one with each interval's bounds moved to `point ± c·(quantile − point)` in
+ * the transformed units (c80 for the 80% interval, c95 for the 95% one), transformed back, ordered
+ * around the point and clamped at the floor; closed days are 0.
+ */
+export function intervalsOf(latent: Latent, scale: IntervalScale): Forecast {
+  const horizon = latent.point.length;
+  const inverse = inverseOf(latent.transform);
+  const result = emptyForecast(horizon);
+  const outputs = [result.lower95, result.lower80, result.upper80, result.upper95];
+  const factors = [scale.c95, scale.c80, scale.c80, scale.c95];
+  for (let h = 0; h < horizon; h++) {
+    if (latent.closed[h]) continue;
+    const z = latent.point[h];
+    result.point[h] = inverse(z);
+    outputs.forEach((out, k) => (out[h] = inverse(z + factors[k] * (latent.quantiles[k][h] - z))));
+  }
+  orderIntervals(result, latent.floor);
+  return result;
+}
+
+/**
+ * The nonconformity scores of an actual day h ahead against a latent forecast: the smallest factor c
+ * for which `intervalsOf` would put it inside the 80% (95%) interval — its distance from the point
+ * over the distance of the bound on its side (transformed units). Undefined on a closed day (forecast
+ * as 0, not an interval).
+ */
+export function intervalScores(latent: Latent, h: number, actual: number): [number, number] | undefined {
+  if (latent.closed[h]) return undefined;
+  const z = forwardOf(latent.transform)(Math.max(actual, latent.floor));
+  const point = latent.point[h];
+  const [q025, q10, q90, q975] = latent.quantiles.map((q) => q[h]);
+  const score = (lower: number, upper: number) => {
+    if (z === point) return 0;
+    const distance = z > point ? upper - point : point - lower;
+    return distance > 0 ? Math.abs(z - point) / distance : Infinity;
+  };
+  return [score(q10, q90), score(q025, q975)];
+}
+
+/**
+ * Split-conformal factors from past scores: the ⌈(m+1)·q⌉-th smallest of the m scores for each level,
+ * so that a new day from the same distribution falls inside with probability ≥ q. Under
+ * MIN_CALIBRATION_POINTS scores: uncalibrated.
+ */
+export function conformalScale(scores: readonly [number, number][]): IntervalScale {
+  const m = scores.length;
+  if (m < MIN_CALIBRATION_POINTS) return UNCALIBRATED;
+  const factor = (level: number, k: 0 | 1) => {
+    const sorted = scores.map((s) => s[k]).sort((a, b) => a - b);
+    // An actual on the wrong side of a bound that crossed the point scores ∞: the factor stays finite.
+    return Math.min(sorted[Math.min(m, Math.ceil((m + 1) * level)) - 1], MAX_INTERVAL_SCALE);
+  };
+  return { c80: factor(0.8, 0), c95: factor(0.95, 1), points: m };
 }
 
 /** Empirical quantiles of a baseline's own past errors, as offsets from its point forecast. */
@@ -535,12 +628,39 @@ export interface Backtest {
   origins: number;
   horizon: number;
   points: number;
+  /** The model, its intervals calibrated on the origins before each scored one (see `backtest`). */
   additive: AccuracyMetrics;
+  /** The model's coverage with its simulated intervals as they are, for comparison. */
+  additiveUncalibrated: Pick<AccuracyMetrics, 'coverage80' | 'coverage95'>;
   seasonal_naive: AccuracyMetrics;
   weekday_mean: AccuracyMetrics;
+  /** The factors the served forecast's intervals get: from the last origins whose days are all known. */
+  intervalScale: IntervalScale;
+  /** Each scored origin's forecasts (with `keepForecasts`): the model's with its calibrated intervals. */
+  forecasts?: {
+    origin: number;
+    additive: Forecast;
+    seasonal_naive: Forecast;
+    weekday_mean: Forecast;
+  }[];
 }
 
-class MetricsAccumulator {
+/**
+ * The origins of a rolling-origin backtest over a series of n days: the last `count` days, a week
+ * apart, from which all `horizon` days ahead are known (n − horizon, n − horizon − 7, …), ascending,
+ * leaving out those with under MIN_HISTORY_DAYS of history before them.
+ */
+export function backtestOrigins(n: number, horizon: number, count: number): number[] {
+  const origins: number[] = [];
+  for (let k = count; k >= 1; k--) {
+    const origin = n - horizon - 7 * (k - 1);
+    if (origin >= MIN_HISTORY_DAYS) origins.push(origin);
+  }
+  return origins;
+}
+
+/** MAE, sMAPE and interval coverage over the days added. */
+export class MetricsAccumulator {
   private absolute = 0;
   private symmetric = 0;
   private in80 = 0;
@@ -569,49 +689,96 @@ class MetricsAccumulator {
 }
 
 /**
- * Rolling-origin backtest: origins at the last `origins` week boundaries (n − 7, n − 14, …), each
- * model fitted on the days before its origin only and scored on the `horizon` days from it. Origins
- * that would leave fewer than MIN_HISTORY_DAYS of training history are dropped.
+ * Rolling-origin backtest: `origins` origins a week apart ending `horizon` days before the end (for 7
+ * days: n − 7, n − 14, …, see `backtestOrigins`), each model fitted on the days before its origin
+ * only and scored on the `horizon` days from it.
+ *
+ * The model's intervals are calibrated honestly (split conformal on the rolling origins): for each
+ * scored origin, the factors come from the scores (`intervalScores`) of the last
+ * `calibrationOrigins` origins before it whose days ahead are all before it, so a scored day never
+ * calibrates its own interval. The backtest fits that many origins more than it scores; `intervalScale`
+ * is what the same rule gives at the end of the series, for the served forecast.
  */
 export function backtest(
   values: Float64Array,
   firstDay: number,
-  options: Omit<ForecastOptions, 'horizon'> & { origins?: number; horizon?: number },
+  options: Omit<ForecastOptions, 'horizon'> & {
+    origins?: number;
+    horizon?: number;
+    calibrationOrigins?: number;
+    keepForecasts?: boolean;
+  },
 ): Backtest {
   const horizon = options.horizon ?? 7;
   const wanted = options.origins ?? 8;
+  const calibrationOrigins = options.calibrationOrigins ?? 8;
+  const n = values.length;
+  const runs = backtestOrigins(n, horizon, wanted + calibrationOrigins).map((origin) => {
+    const fit = fitAdditive(values.subarray(0, origin), firstDay, { ...options, horizon });
+    const scores: [number, number][] = [];
+    for (let h = 0; h < horizon; h++) {
+      const score = intervalScores(fit.latent, h, values[origin + h]);
+      if (score) scores.push(score);
+    }
+    return { origin, fit, scores };
+  });
+  const scaleBefore = (day: number) =>
+    conformalScale(
+      runs
+        .filter((r) => r.origin + horizon <= day)
+        .slice(-calibrationOrigins)
+        .flatMap((r) => r.scores),
+    );
   const additive = new MetricsAccumulator();
+  const uncalibrated = new MetricsAccumulator();
   const naive = new MetricsAccumulator();
   const mean = new MetricsAccumulator();
-  let origins = 0;
-  for (let k = wanted; k >= 1; k--) {
-    const origin = values.length - 7 * k;
-    if (origin < MIN_HISTORY_DAYS || origin + horizon > values.length) continue;
+  const scored = runs.slice(-wanted);
+  const forecasts: NonNullable<Backtest['forecasts']> = [];
+  for (const { origin, fit } of scored) {
     const history = values.subarray(0, origin);
-    const forecasts: [MetricsAccumulator, Forecast][] = [
-      [additive, fitAdditive(history, firstDay, { ...options, horizon })],
-      [naive, seasonalNaive(history, horizon)],
-      [mean, weekdayMean(history, horizon)],
-    ];
-    for (const [metrics, f] of forecasts)
-      for (let h = 0; h < horizon; h++) metrics.add(values[origin + h], f, h);
-    origins++;
+    const entry = {
+      origin,
+      additive: intervalsOf(fit.latent, scaleBefore(origin)),
+      seasonal_naive: seasonalNaive(history, horizon),
+      weekday_mean: weekdayMean(history, horizon),
+    };
+    for (let h = 0; h < horizon; h++) {
+      const actual = values[origin + h];
+      additive.add(actual, entry.additive, h);
+      uncalibrated.add(actual, fit, h);
+      naive.add(actual, entry.seasonal_naive, h);
+      mean.add(actual, entry.weekday_mean, h);
+    }
+    if (options.keepForecasts) forecasts.push(entry);
   }
+  const raw = uncalibrated.result();
   return {
-    origins,
+    origins: scored.length,
     horizon,
-    points: origins * horizon,
+    points: scored.length * horizon,
     additive: additive.result(),
+    additiveUncalibrated: { coverage80: raw.coverage80, coverage95: raw.coverage95 },
     seasonal_naive: naive.result(),
     weekday_mean: mean.result(),
+    intervalScale: scaleBefore(n),
+    ...(options.keepForecasts ? { forecasts } : {}),
   };
+}
+
+/** The fit's description without its forecast. */
+function describeFit(fit: AdditiveFit): ServedForecast['model'] {
+  const model: Partial<AdditiveFit> = { ...fit };
+  for (const key of ['point', 'lower80', 'upper80', 'lower95', 'upper95', 'latent'] as const)
+    delete model[key];
+  return model as ServedForecast['model'];
 }
 
 export interface ServedForecast extends Forecast {
   method: ForecastMethod;
   backtest: Backtest;
   /** The additive fit's description (transform, yearly term, closed days, holidays, notes). */
-  model: Omit<AdditiveFit, keyof Forecast>;
+  model: Omit<AdditiveFit, keyof Forecast | 'latent'>;
   /** Why the series is served by a baseline, when it is. */
   reason?: string;
 }
@@ -628,7 +795,13 @@ export function forecastSeries(
 ): ServedForecast {
   const tested = backtest(values, firstDay, { ...options, horizon: 7 });
   const fit = fitAdditive(values, firstDay, options);
-  const { point, lower80, upper80, lower95, upper95, ...model } = fit;
+  const scale = tested.intervalScale;
+  if (scale.points === 0)
+    fit.notes.push(
+      `intervals not calibrated: under ${MIN_CALIBRATION_POINTS} open days in the backtest to calibrate them on`,
+    );
+  const { point, lower80, upper80, lower95, upper95 } = intervalsOf(fit.latent, scale);
+  const model = describeFit(fit);
   const candidates: [ForecastMethod, number][] = [
     ['seasonal_naive', tested.seasonal_naive.smape],
     ['weekday_mean', tested.weekday_mean.smape],

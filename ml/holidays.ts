@@ -177,3 +177,43 @@ export function holidayCountry(code: string): HolidayCountry | null {
     `"${code}" has no built-in holiday table: use one of ${HOLIDAY_COUNTRIES.join(', ')} or none`,
   );
 }
+
+/** The most days one custom holiday list may name (ranges included), against typos like 2025..2052. */
+export const MAX_CUSTOM_HOLIDAY_DAYS = 5000;
+
+/**
+ * The shop's own dates (sales, closures, events) from text: `Name=date[,date…]` entries separated by
+ * `;`, each date a `YYYY-MM-DD` or a range `YYYY-MM-DD..YYYY-MM-DD` (inclusive), e.g.
+ * `Black Friday=2024-11-29,2025-11-28; Summer sale=2025-07-01..2025-07-07` (a new line separates
+ * entries too, and a line starting with # is a comment). Every day of a name shares one learnt
+ * effect. Empty text is no dates. Throws a clear error on anything else.
+ */
+export function parseCustomHolidays(text: string): Holiday[] {
+  const holidays: Holiday[] = [];
+  const names = new Set<string>();
+  for (const entry of text.split(/[;\n]/)) {
+    if (entry.trim() === '' || entry.trim().startsWith('#')) continue;
+    const equals = entry.indexOf('=');
+    const name = equals < 0 ? '' : entry.slice(0, equals).trim();
+    const dates = equals < 0 ? '' : entry.slice(equals + 1).trim();
+    if (name === '' || dates === '')
+      throw new Error(`"${entry.trim()}" is not Name=YYYY-MM-DD[,YYYY-MM-DD|YYYY-MM-DD..YYYY-MM-DD…]`);
+    if (names.has(name))
+      throw new Error(`the holiday "${name}" is named twice: list all its dates in one entry`);
+    names.add(name);
+    for (const part of dates.split(',')) {
+      const [from, to, extra] = part.trim().split('..');
+      if (extra !== undefined)
+        throw new Error(`"${part.trim()}" of "${name}" is not a date or a range of two dates`);
+      const first = parseDay(from);
+      const last = to === undefined ? first : parseDay(to);
+      if (last < first) throw new Error(`the range "${part.trim()}" of "${name}" ends before it starts`);
+      for (let day = first; day <= last; day++) holidays.push({ day, name });
+      if (holidays.length > MAX_CUSTOM_HOLIDAY_DAYS)
+        throw new Error(
+          `the custom holidays name more than ${MAX_CUSTOM_HOLIDAY_DAYS} days: check the ranges`,
+        );
+    }
+  }
+  return holidays.sort((a, b) => a.day - b.day || (a.name < b.name ? -1 : 1));
+}

@@ -4,6 +4,8 @@ import {
   learnClosedWeekdays,
   MIN_HISTORY_DAYS,
   type AccuracyMetrics,
+  type Backtest,
+  type IntervalScale,
   type ServedForecast,
 } from '../../ml/forecast';
 import { formatDay, holidayCalendar, parseDay } from '../../ml/holidays';
@@ -73,6 +75,10 @@ export interface SeriesBacktest {
   additive: AccuracyMetrics;
   seasonal_naive: AccuracyMetrics;
   weekday_mean: AccuracyMetrics;
+  /** The model's coverage with its simulated intervals before the calibration. */
+  additiveUncalibrated: Backtest['additiveUncalibrated'];
+  /** The calibration factors of the served intervals and the backtest days they came from. */
+  intervalScale: IntervalScale;
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -190,7 +196,13 @@ export function createForecastActivities(deps: ModelDeps) {
 
         // The shop's closed weekdays, learnt from its orders, hold for every series (a product sells nothing when the shop is closed).
         const closedWeekdays = learnClosedWeekdays(series[1].values, firstDay, 4);
-        const holidays = holidayCalendar(settings.country, firstDay, lastDay + FORECAST_DAYS);
+        // The country's public holidays and the shop's own dates (CARTFLOW_FORECAST_HOLIDAYS), one effect per name.
+        const holidays = holidayCalendar(
+          settings.country,
+          firstDay,
+          lastDay + FORECAST_DAYS,
+          settings.customHolidays,
+        );
         // Days without any order (the shop closed, outside its closed weekdays) are left out of every fit.
         const skipDays = Array.from(series[1].values.entries())
           .filter(([, orders]) => orders === 0)
@@ -222,6 +234,15 @@ export function createForecastActivities(deps: ModelDeps) {
             additive: rounded(r.backtest.additive),
             seasonal_naive: rounded(r.backtest.seasonal_naive),
             weekday_mean: rounded(r.backtest.weekday_mean),
+            additiveUncalibrated: {
+              coverage80: round(r.backtest.additiveUncalibrated.coverage80, 3),
+              coverage95: round(r.backtest.additiveUncalibrated.coverage95, 3),
+            },
+            intervalScale: {
+              c80: round(r.backtest.intervalScale.c80, 3),
+              c95: round(r.backtest.intervalScale.c95, 3),
+              points: r.backtest.intervalScale.points,
+            },
           };
         });
         const servedBy = { additive: 0, seasonal_naive: 0, weekday_mean: 0 };
@@ -241,8 +262,10 @@ export function createForecastActivities(deps: ModelDeps) {
             model:
               'additive: piecewise-linear trend (25 changepoints, Laplace 0.05), weekly order 3, yearly order 10 from 365 days, holidays; log1p for series without negative days',
             horizonDays: FORECAST_DAYS,
-            backtest: 'rolling origin, 8 weekly origins, 7 days ahead',
+            backtest:
+              'rolling origin, 8 weekly origins, 7 days ahead; intervals calibrated (split conformal) on the 8 origins before each',
             country: settings.country,
+            customHolidays: [...new Set(settings.customHolidays.map((h) => h.name))],
             topProducts: settings.topProducts,
             historyFrom: formatDay(firstDay),
             historyDays,

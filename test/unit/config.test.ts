@@ -64,7 +64,7 @@ describe('models config', () => {
       churnMonths: 2,
       seed: 1,
       recommendations: expect.objectContaining({ factors: 32, testDays: 28 }),
-      forecast: { country: 'GB', topProducts: 50 },
+      forecast: { country: 'GB', customHolidays: [], topProducts: 50 },
     });
     expect(
       loadConfig({ CARTFLOW_CLV_DISCOUNT: '0.02', CARTFLOW_CLV_TIME_UNIT: 'days' }).models,
