@@ -79,8 +79,9 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
       ]);
       const present = await mappingColumns(client, source, 'orderLines', 'warehouse');
       await mappingColumns(client, source, 'orders', 'warehouse');
-      const totals = (await client.query(sourceDailyTotals(source.mapping, new Set(present.keys()), true)))
-        .rows;
+      const totals = (
+        await client.query(sourceDailyTotals(source.mapping, new Set(present.keys()), 'warehouse'))
+      ).rows;
       await client.query(`select set_config('search_path', 'public', true)`);
       const { rows } = await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [
         source.name,

@@ -12,16 +12,17 @@ const NO_DATE = `'(no date)'`;
 /**
  * Runs on the source, with the search path on the source's schema: its orders and order-lines
  * mapping selects, grouped by day (with the sum of hashtext of the lines' ids, as sourceWholeTotals). `present` are the columns the order-lines mapping returns;
- * `softParse` is false for a Postgres older than 16 (no pg_input_is_valid).
+ * `softParse` is false for a Postgres older than 16 (no pg_input_is_valid), and 'warehouse' over
+ * staged tables in the warehouse, whose ops.input_is_valid does it on every version.
  */
 export function sourceDailyTotals(
   mapping: { orders: string; orderLines: string },
   present: Set<string>,
-  softParse: boolean,
+  softParse: boolean | 'warehouse',
 ): string {
   const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
   const day = softParse
-    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+    ? `case when ${softParse === 'warehouse' ? 'ops.input_is_valid' : 'pg_input_is_valid'}(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
     : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
   return `
     with l as (${mapping.orderLines}),
