@@ -84,6 +84,11 @@ export interface AlsOptions {
   /** Conjugate-gradient steps per vector and alternation, warm-started from the previous vector. */
   cgSteps: number;
   seed: number;
+  /**
+   * Start from these factors instead of random ones (same customers and products, same factors): the
+   * activity's serving fit starts from its evaluation fit and needs fewer iterations.
+   */
+  warmStart?: AlsModel;
   onIteration?: (iteration: number) => void;
 }
 
@@ -113,6 +118,12 @@ export function gramMatrix(matrix: Float32Array, rows: number, k: number): Float
  * One half-step of implicit ALS: every row of `solve` becomes the (approximate) minimiser of
  * Σ_j c_rj (p_rj − x·y_j)² + λ‖x‖², with p = 1 where the row has an interaction and c = 1 + α·w, by
  * `cgSteps` of conjugate gradient on (YᵀY + λI + Yᵀ(C_r − I)Y) x = Yᵀ C_r p, started from x itself.
+ *
+ * Batched: the rows take their conjugate-gradient steps together, in blocks of `BLOCK_ROWS`. Of a
+ * block's A·P, the dense part P·(YᵀY + λI) is one matmul on the TensorFlow.js backend; the sparse part
+ * Σ_j (c_rj − 1)(y_j·p_r) y_j, a dot and an axpy per interaction, is a loop over the block's
+ * interactions (on both backends a gather and segment sum of the same were slower, see
+ * docs/models-recommendations.md); the step sizes are per row. A row whose residual is 0 stays put.
  */
 function alsHalfStep(
   interactions: SparseRows,
@@ -121,79 +132,101 @@ function alsHalfStep(
   k: number,
   options: AlsOptions,
 ): void {
+  const { start, index, value, rows } = interactions;
+  const { alpha } = options;
   const gram = gramMatrix(fixed, interactions.columns, k);
   for (let d = 0; d < k; d++) gram[d * k + d] += options.regularization;
-  const x = new Float64Array(k);
-  const r = new Float64Array(k);
-  const p = new Float64Array(k);
-  const ap = new Float64Array(k);
-  const { start, index, value } = interactions;
-  for (let u = 0; u < interactions.rows; u++) {
-    const offset = u * k;
-    for (let d = 0; d < k; d++) x[d] = solve[offset + d];
-    // r = b − A x
-    for (let a = 0; a < k; a++) {
-      let sum = 0;
-      for (let b = 0; b < k; b++) sum -= gram[a * k + b] * x[b];
-      r[a] = sum;
-    }
-    for (let e = start[u]; e < start[u + 1]; e++) {
-      const y = index[e] * k;
-      const confidence = 1 + options.alpha * value[e];
-      let dot = 0;
-      for (let d = 0; d < k; d++) dot += fixed[y + d] * x[d];
-      const coefficient = confidence - (confidence - 1) * dot;
-      for (let d = 0; d < k; d++) r[d] += coefficient * fixed[y + d];
-    }
-    let rsOld = 0;
-    for (let d = 0; d < k; d++) {
-      p[d] = r[d];
-      rsOld += r[d] * r[d];
-    }
-    for (let step = 0; step < options.cgSteps && rsOld > 1e-20; step++) {
-      for (let a = 0; a < k; a++) {
-        let sum = 0;
-        for (let b = 0; b < k; b++) sum += gram[a * k + b] * p[b];
-        ap[a] = sum;
-      }
-      for (let e = start[u]; e < start[u + 1]; e++) {
+  const g = tf.tensor2d(Float32Array.from(gram), [k, k]);
+  /**
+   * out = V·G + Σ_j (c_rj − 1)(y_j·v_r) y_j for the block's rows `from` .. `from + n`; with `residual`,
+   * out = Σ_j c_rj y_j − that, the residual b − A·V.
+   */
+  const times = (v: Float32Array, n: number, from: number, out: Float32Array, residual: boolean) => {
+    const dense = tf.tidy(() => tf.matMul(tf.tensor2d(v.subarray(0, n * k), [n, k]), g));
+    out.set(dense.dataSync());
+    dense.dispose();
+    for (let row = 0; row < n; row++) {
+      const o = row * k;
+      if (residual) for (let d = 0; d < k; d++) out[o + d] = -out[o + d];
+      for (let e = start[from + row]; e < start[from + row + 1]; e++) {
         const y = index[e] * k;
-        const confidence = 1 + options.alpha * value[e];
         let dot = 0;
-        for (let d = 0; d < k; d++) dot += fixed[y + d] * p[d];
-        const coefficient = (confidence - 1) * dot;
-        for (let d = 0; d < k; d++) ap[d] += coefficient * fixed[y + d];
+        for (let d = 0; d < k; d++) dot += fixed[y + d] * v[o + d];
+        const extra = alpha * value[e];
+        const coefficient = residual ? 1 + extra - extra * dot : extra * dot;
+        for (let d = 0; d < k; d++) out[o + d] += coefficient * fixed[y + d];
       }
-      let pAp = 0;
-      for (let d = 0; d < k; d++) pAp += p[d] * ap[d];
-      const stepSize = rsOld / pAp;
-      let rsNew = 0;
-      for (let d = 0; d < k; d++) {
-        x[d] += stepSize * p[d];
-        r[d] -= stepSize * ap[d];
-        rsNew += r[d] * r[d];
-      }
-      for (let d = 0; d < k; d++) p[d] = r[d] + (rsNew / rsOld) * p[d];
-      rsOld = rsNew;
     }
-    for (let d = 0; d < k; d++) solve[offset + d] = x[d];
+  };
+  const size = Math.min(rows, BLOCK_ROWS) * k;
+  const r = new Float32Array(size);
+  const p = new Float32Array(size);
+  const ap = new Float32Array(size);
+  const rs = new Float64Array(BLOCK_ROWS);
+  try {
+    for (let from = 0; from < rows; from += BLOCK_ROWS) {
+      const n = Math.min(BLOCK_ROWS, rows - from);
+      const x = solve.subarray(from * k, (from + n) * k);
+      times(x, n, from, r, true);
+      for (let row = 0; row < n; row++) {
+        const o = row * k;
+        let sum = 0;
+        for (let d = 0; d < k; d++) {
+          p[o + d] = r[o + d];
+          sum += r[o + d] * r[o + d];
+        }
+        rs[row] = sum;
+      }
+      for (let step = 0; step < options.cgSteps; step++) {
+        times(p, n, from, ap, false);
+        for (let row = 0; row < n; row++) {
+          const rsOld = rs[row];
+          if (!(rsOld > 1e-20)) continue;
+          const o = row * k;
+          let pAp = 0;
+          for (let d = 0; d < k; d++) pAp += p[o + d] * ap[o + d];
+          const stepSize = rsOld / pAp;
+          let rsNew = 0;
+          for (let d = 0; d < k; d++) {
+            x[o + d] += stepSize * p[o + d];
+            r[o + d] -= stepSize * ap[o + d];
+            rsNew += r[o + d] * r[o + d];
+          }
+          const beta = rsNew / rsOld;
+          for (let d = 0; d < k; d++) p[o + d] = r[o + d] + beta * p[o + d];
+          rs[row] = rsNew;
+        }
+      }
+    }
+  } finally {
+    g.dispose();
   }
 }
 
+/** Rows per block of a batched half-step. */
+const BLOCK_ROWS = 8_192;
+
 /**
  * Implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) of a customers × products matrix
- * of interaction weights w ≥ 0. Factors start at N(0, 0.01²) from the seed; the same data, options and
- * backend give the same factors.
+ * of interaction weights w ≥ 0. Factors start at N(0, 0.01²) from the seed (or from `warmStart`); the
+ * same data, options and backend give the same factors.
  */
 export function fitImplicitAls(interactions: SparseRows, options: AlsOptions): AlsModel {
   const k = options.factors;
   if (!(Number.isInteger(k) && k >= 1)) throw new Error(`factors must be a whole number ≥ 1, not ${k}`);
   const { rows: users, columns: items } = interactions;
-  const random = new SeededRandom(options.seed);
-  const userFactors = new Float32Array(users * k);
-  const itemFactors = new Float32Array(items * k);
-  for (let i = 0; i < userFactors.length; i++) userFactors[i] = 0.01 * random.normal();
-  for (let i = 0; i < itemFactors.length; i++) itemFactors[i] = 0.01 * random.normal();
+  const start = options.warmStart;
+  if (start && (start.factors !== k || start.users !== users || start.items !== items))
+    throw new Error(
+      `a warm start needs ${users} × ${items} with ${k} factors, not ${start.users} × ${start.items} with ${start.factors}`,
+    );
+  const userFactors = start ? Float32Array.from(start.userFactors) : new Float32Array(users * k);
+  const itemFactors = start ? Float32Array.from(start.itemFactors) : new Float32Array(items * k);
+  if (!start) {
+    const random = new SeededRandom(options.seed);
+    for (let i = 0; i < userFactors.length; i++) userFactors[i] = 0.01 * random.normal();
+    for (let i = 0; i < itemFactors.length; i++) itemFactors[i] = 0.01 * random.normal();
+  }
   const byItem = transpose(interactions);
   for (let iteration = 0; iteration < options.iterations; iteration++) {
     alsHalfStep(interactions, userFactors, itemFactors, k, options);

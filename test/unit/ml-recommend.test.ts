@@ -85,6 +85,65 @@ describe('implicit ALS', () => {
     expect(Array.from(a.userFactors)).toEqual(Array.from(b.userFactors));
     expect(Array.from(a.itemFactors)).not.toEqual(Array.from(c.itemFactors));
   });
+
+  it('solves every row of a half-step in batches: each row meets its normal equations, across blocks', () => {
+    // 30 customers × 9,000 products: the products' half-step, the last one, spans two blocks of rows.
+    const random = new SeededRandom(3);
+    const row: number[] = [];
+    const column: number[] = [];
+    const value: number[] = [];
+    for (let j = 0; j < 9000; j++)
+      for (let u = 0; u < 30; u++)
+        if (random.next() < 0.1 || u === j % 30) {
+          row.push(u);
+          column.push(j);
+          value.push(1 + random.below(3));
+        }
+    const interactions = sparseRows(30, 9000, row, column, value);
+    const k = 4;
+    const options = { ...ALS, factors: k, iterations: 2, cgSteps: 12, alpha: 2 };
+    const model = fitImplicitAls(interactions, options);
+    const byItem = new Map<number, { u: number; c: number }[]>();
+    for (let u = 0; u < 30; u++)
+      for (let e = interactions.start[u]; e < interactions.start[u + 1]; e++) {
+        const j = interactions.index[e];
+        (byItem.get(j) ?? byItem.set(j, []).get(j)!).push({
+          u,
+          c: 1 + options.alpha * interactions.value[e],
+        });
+      }
+    const x = (u: number, d: number) => model.userFactors[u * k + d];
+    for (const j of [0, 1, 4095, 8191, 8192, 8193, 8999]) {
+      // (XᵀX + λI + Σ_u (c − 1) x_u x_uᵀ) y_j = Σ_u c x_u
+      const a = Array.from({ length: k }, (_, i) =>
+        Array.from({ length: k }, (_, l) => {
+          let sum = i === l ? options.regularization : 0;
+          for (let u = 0; u < 30; u++) sum += x(u, i) * x(u, l);
+          for (const { u, c } of byItem.get(j)!) sum += (c - 1) * x(u, i) * x(u, l);
+          return sum;
+        }),
+      );
+      const b = Array.from({ length: k }, (_, i) =>
+        byItem.get(j)!.reduce((s, { u, c }) => s + c * x(u, i), 0),
+      );
+      const y = Array.from({ length: k }, (_, d) => model.itemFactors[j * k + d]);
+      const residual = a.map((line, i) => line.reduce((s, v, l) => s + v * y[l], 0) - b[i]);
+      expect(Math.hypot(...residual)).toBeLessThan(1e-3 * Math.hypot(...b));
+    }
+  });
+
+  it('starts from given factors, and refuses ones of another shape', () => {
+    const interactions = plantedBlocks(4);
+    const first = fitImplicitAls(interactions, ALS);
+    const unchanged = fitImplicitAls(interactions, { ...ALS, iterations: 0, warmStart: first });
+    expect(Array.from(unchanged.userFactors)).toEqual(Array.from(first.userFactors));
+    const further = fitImplicitAls(interactions, { ...ALS, iterations: 1, warmStart: first });
+    const cold = fitImplicitAls(interactions, { ...ALS, iterations: 1 });
+    expect(Array.from(further.itemFactors)).not.toEqual(Array.from(cold.itemFactors));
+    expect(() => fitImplicitAls(interactions, { ...ALS, factors: 5, warmStart: first })).toThrow(
+      'a warm start needs 90 × 60 with 5 factors, not 90 × 60 with 6',
+    );
+  });
 });
 
 describe('co-occurrence', () => {
