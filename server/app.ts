@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { listStoredMail } from '../lib/embedded/smtp';
 import { registerCartRoutes, type CartServerDeps } from './carts';
+import { registerDashboardRoutes, resolveDashboardToken } from './dashboard';
 import { checkHealth, type HealthDeps } from './health';
 import { registerRecommendationRoutes, type RecommendationRoutesDeps } from './recommendations';
 
@@ -11,6 +12,11 @@ export interface ServerDeps extends HealthDeps {
   carts?: CartServerDeps;
   /** GET /v1/customers/:id/recommendations and /v1/products/:id/related, with the storefront's token. */
   recommendations?: Omit<RecommendationRoutesDeps, 'warehouse'>;
+  /**
+   * The dashboard at `/` and its API (docs/dashboard.md): on by default with the carts feature, whose
+   * config it reads; `false` leaves it out; `token` replaces the configured dashboard token.
+   */
+  dashboard?: false | { token?: string; coalesceMs?: number };
 }
 
 /** The HTTP API and the dashboard's JSON endpoints. Routes are added by the features that own them. */
@@ -36,6 +42,21 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   if (deps.recommendations) {
     const recommendations = { ...deps.recommendations, warehouse: deps.warehouse };
     void app.register(async (scope) => registerRecommendationRoutes(scope, recommendations));
+  }
+
+  if (deps.carts && deps.dashboard !== false) {
+    const { config, logger } = deps.carts;
+    const options = deps.dashboard ?? {};
+    void app.register(async (scope) =>
+      registerDashboardRoutes(scope, {
+        config,
+        logger,
+        warehouse: deps.warehouse,
+        token: options.token ?? resolveDashboardToken(config),
+        mailDir: deps.mailDir,
+        coalesceMs: options.coalesceMs,
+      }),
+    );
   }
 
   if (deps.mailDir) {
