@@ -150,11 +150,33 @@ function alsHalfStep(
       if (residual) for (let d = 0; d < k; d++) out[o + d] = -out[o + d];
       for (let e = start[from + row]; e < start[from + row + 1]; e++) {
         const y = index[e] * k;
-        let dot = 0;
-        for (let d = 0; d < k; d++) dot += fixed[y + d] * v[o + d];
         const extra = alpha * value[e];
-        const coefficient = residual ? 1 + extra - extra * dot : extra * dot;
-        for (let d = 0; d < k; d++) out[o + d] += coefficient * fixed[y + d];
+        if (k % 4 === 0) {
+          // Four at a time: about 1.5× faster in V8 than one at a time (see the bench's reference).
+          let dot0 = 0;
+          let dot1 = 0;
+          let dot2 = 0;
+          let dot3 = 0;
+          for (let d = 0; d < k; d += 4) {
+            dot0 += fixed[y + d] * v[o + d];
+            dot1 += fixed[y + d + 1] * v[o + d + 1];
+            dot2 += fixed[y + d + 2] * v[o + d + 2];
+            dot3 += fixed[y + d + 3] * v[o + d + 3];
+          }
+          const dot = dot0 + dot1 + dot2 + dot3;
+          const coefficient = residual ? 1 + extra - extra * dot : extra * dot;
+          for (let d = 0; d < k; d += 4) {
+            out[o + d] += coefficient * fixed[y + d];
+            out[o + d + 1] += coefficient * fixed[y + d + 1];
+            out[o + d + 2] += coefficient * fixed[y + d + 2];
+            out[o + d + 3] += coefficient * fixed[y + d + 3];
+          }
+        } else {
+          let dot = 0;
+          for (let d = 0; d < k; d++) dot += fixed[y + d] * v[o + d];
+          const coefficient = residual ? 1 + extra - extra * dot : extra * dot;
+          for (let d = 0; d < k; d++) out[o + d] += coefficient * fixed[y + d];
+        }
       }
     }
   };
