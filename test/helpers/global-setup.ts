@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../lib/embedded/postgres';
 import { findFreePort } from '../../lib/embedded/ports';
-import { startScratchTemporal } from '../../lib/embedded/temporal';
+import { resolveTemporalCli, startScratchTemporal } from '../../lib/embedded/temporal';
 import { migrateDatabase } from '../../lib/migrate';
 import { majorOf, POSTGRES_VERSION_SQL, type PostgresVersion } from '../../lib/postgres-version';
 import { TEMPLATES, type TestServices } from './services';
@@ -39,7 +39,20 @@ export default async function globalSetup(): Promise<void> {
   await migrateDatabase(postgres.url(TEMPLATES.warehouse), 'warehouse');
   await migrateDatabase(postgres.url(TEMPLATES.shop), 'shop');
 
-  const temporal = await startScratchTemporal(home);
+  // npm run test:production (scripts/test-production.ts) runs the tests against a Temporal Server cluster
+  // it started, named here; otherwise the run has a dev server of its own.
+  const external = process.env.CARTFLOW_TEST_TEMPORAL_ADDRESS || undefined;
+  const temporal = external
+    ? {
+        address: external,
+        pid: undefined,
+        cli: resolveTemporalCli({
+          cliPath: process.env.TEMPORAL_CLI_PATH,
+          toolsDir: path.resolve(__dirname, '../../.cartflow/tools'),
+        }),
+        stop: async () => undefined,
+      }
+    : await startScratchTemporal(home);
 
   const services: TestServices = {
     home,
@@ -51,7 +64,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.CARTFLOW_TEST_SERVICES = JSON.stringify(services);
   (globalThis as Record<string, unknown>).__cartflowTestServices = { postgres, temporal, home };
   process.stderr.write(
-    `\ncartflow tests: PostgreSQL ${version.text} on port ${postgres.port} (pid ${postgres.pid}), Temporal dev server at ${temporal.address} (pid ${temporal.pid})\n`,
+    `\ncartflow tests: PostgreSQL ${version.text} on port ${postgres.port} (pid ${postgres.pid}), ${external ? `the Temporal cluster at ${external}` : `Temporal dev server at ${temporal.address} (pid ${temporal.pid})`}\n`,
   );
 }
 
