@@ -294,8 +294,9 @@ async function main(): Promise<void> {
                 .map(([rule, n]) => `${rule} ${n}`)
                 .join(', ') || 'none'
             }` +
+            `\n      transform: ${t.path ? `${t.path.kind} (${t.path.reason})` : '?'} in ${seconds(t.durationMs ?? 0)}` +
             `\n      reconciliation: ${r.mismatchedDays === 0 ? `all ${r.days} days match` : `${r.mismatchedDays} days differ`}, ` +
-            `revenue ${r.source_amount}`,
+            `revenue ${r.source_amount}; ${r.checked ?? ''} in ${seconds(r.durationMs ?? 0)}`,
         );
         return ms;
       };

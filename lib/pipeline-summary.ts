@@ -33,6 +33,8 @@ export interface TransformSummary {
   durationMs?: number;
   /** Each mapping select's time, per entity: where a slow mapping shows. */
   mappingMs?: Record<string, number>;
+  /** Which transform ran (docs/pipeline.md): all of the source, its changed keys only, or nothing. */
+  path?: { kind: 'full' | 'scoped' | 'unchanged'; reason: string };
 }
 
 export interface ReconciliationSummary {
@@ -53,6 +55,8 @@ export interface ReconciliationSummary {
    */
   quarantineWarning?: string;
   durationMs?: number;
+  /** How the days were checked: by whole-source totals, the changed days counted, or every day counted. */
+  checked?: string;
   /** Up to ten differing days, for the reader. */
   differences: {
     day: string;
@@ -143,6 +147,11 @@ export function formatSummary(summary: PipelineSummary): string {
     out.push(
       '',
       `Star schema from ${t.source}${t.durationMs !== undefined ? ` (${duration(t.durationMs)})` : ''}:`,
+      ...(t.path
+        ? [
+            `- transform: ${{ full: 'full', scoped: 'key-scoped', unchanged: 'none (unchanged)' }[t.path.kind]} — ${t.path.reason}`,
+          ]
+        : []),
       ...(t.mappingMs && Object.keys(t.mappingMs).length > 0
         ? [
             `- mappings: ${Object.entries(t.mappingMs)
@@ -172,6 +181,7 @@ export function formatSummary(summary: PipelineSummary): string {
       '',
       `Reconciliation of ${r.source}: ${r.mismatchedDays === 0 ? 'every day matches' : `${r.mismatchedDays} of ${r.days} days differ${r.unsettled ? ' (the source changed during the run; checked again next run)' : ''}`}` +
         (r.durationMs !== undefined ? ` (${duration(r.durationMs)})` : ''),
+      ...(r.checked ? [`- checked: ${r.checked}`] : []),
       `- source: ${n(r.source_lines)} lines, revenue ${formatMoney(r.source_amount)}`,
       `- warehouse: ${n(r.warehouse_lines - r.quarantined_lines)} facts + ${n(r.quarantined_lines)} quarantined = ${n(r.warehouse_lines)} lines, revenue ${formatMoney(r.warehouse_amount)} (of which quarantined ${formatMoney(r.quarantined_amount)})`,
     );

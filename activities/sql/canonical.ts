@@ -146,6 +146,8 @@ export function canonicalInsert(
   entity: CanonicalEntity,
   mapping: string,
   columns: Map<string, number>,
+  /** A key-scoped transform maps only the rows this condition (over the mapped texts) holds for. */
+  where?: string,
 ): string {
   const spec = SPECS[entity];
   const has = (c: string) => columns.has(c);
@@ -194,6 +196,7 @@ export function canonicalInsert(
               from (select ${level3.join(', ')}
                       from (select ${level2.join(', ')}
                               from (select ${level1.join(', ')} from (${mapping}) m offset 0) l1
+                             ${where ? `where ${where}` : ''}
                             offset 0) l2
                     offset 0) l3
             offset 0) l4`;
@@ -202,3 +205,29 @@ export function canonicalInsert(
 /** Empties a source's canonical rows before they are mapped again. */
 export const clearCanonical = (entity: CanonicalEntity) =>
   `delete from ${CANONICAL_TABLES[entity]} where source = $1`;
+
+/** Each entity's natural key column. */
+export const ENTITY_KEYS: Record<CanonicalEntity, string> = {
+  customers: 'customer_id',
+  products: 'product_id',
+  orders: 'order_id',
+  orderLines: 'order_line_id',
+  payments: 'payment_id',
+};
+
+/**
+ * A key-scoped transform's scope: per entity, the natural keys whose canonical rows it maps again (a
+ * temporary table of the transaction). Rows without a key are always in scope (they are few: each is
+ * quarantined as `missing_key`).
+ */
+export const SCOPE_TABLES: Record<CanonicalEntity, string> = {
+  customers: 'pg_temp.cartflow_scope_customers',
+  products: 'pg_temp.cartflow_scope_products',
+  orders: 'pg_temp.cartflow_scope_orders',
+  orderLines: 'pg_temp.cartflow_scope_order_lines',
+  payments: 'pg_temp.cartflow_scope_payments',
+};
+
+/** `and <column> is in the entity's scope` when scoped, else nothing. */
+export const inScope = (entity: CanonicalEntity, scoped: boolean, column = ENTITY_KEYS[entity]) =>
+  scoped ? ` and (${column} is null or ${column} in (select k from ${SCOPE_TABLES[entity]}))` : '';

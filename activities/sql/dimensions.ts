@@ -7,7 +7,11 @@
  * when nothing changed, so re-running a date changes nothing.
  */
 
+import type { CanonicalEntity } from '../sources/definition';
+import { inScope } from './canonical';
+
 interface Scd2 {
+  entity: CanonicalEntity;
   dim: string;
   naturalKey: string;
   surrogateKey: string;
@@ -19,6 +23,7 @@ interface Scd2 {
 }
 
 const CUSTOMER: Scd2 = {
+  entity: 'customers',
   dim: 'core.dim_customer',
   naturalKey: 'customer_id',
   surrogateKey: 'customer_key',
@@ -41,6 +46,7 @@ const CUSTOMER: Scd2 = {
 };
 
 const PRODUCT: Scd2 = {
+  entity: 'products',
   dim: 'core.dim_product',
   naturalKey: 'product_id',
   surrogateKey: 'product_key',
@@ -57,7 +63,9 @@ const PRODUCT: Scd2 = {
   changes: 'cartflow_product_changes',
 };
 
-function scd2(s: Scd2) {
+/** With `scoped`, only the members in the transform's scope are compared (canonical.ts, SCOPE_TABLES). */
+function scd2(s: Scd2, scoped = false) {
+  const only = inScope(s.entity, scoped, `c.${s.naturalKey}`);
   const columns = [...s.type1, ...s.type2];
   const names = columns.map(([d]) => d).join(', ');
   const values = columns.map(([, c]) => c).join(', ');
@@ -68,7 +76,7 @@ function scd2(s: Scd2) {
     overwrite: `
       update ${s.dim} d set ${s.type1.map(([d, c]) => `${d} = ${c}`).join(', ')}
         from ${s.canonical} c
-       where c.source = $1 and c.rule is null and d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey}
+       where c.source = $1 and c.rule is null and d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey}${only}
          and ${tuple(s.type1, 'd')} is distinct from ${tuple(s.type1, 'c')}`,
     /** Type 2: which current versions a tracked attribute changed in, and when the new version starts. */
     findChanges: `
@@ -77,7 +85,7 @@ function scd2(s: Scd2) {
              greatest(coalesce(c.changed_at_ts, now()), d.valid_from + interval '1 microsecond') as starts
         from ${s.canonical} c
         join ${s.dim} d on d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey} and d.is_current
-       where c.source = $1 and c.rule is null
+       where c.source = $1 and c.rule is null${only}
          and ${tuple(s.type2, 'd')} is distinct from ${tuple(s.type2, 'c')}`,
     closeVersions: `
       update ${s.dim} d set valid_to = ch.starts, is_current = false
@@ -91,13 +99,15 @@ function scd2(s: Scd2) {
       insert into ${s.dim} (source, ${s.naturalKey}, ${names}, valid_from, version, run_id)
       select $1, c.${s.naturalKey}, ${values}, '-infinity', 1, $2
         from ${s.canonical} c
-       where c.source = $1 and c.rule is null
+       where c.source = $1 and c.rule is null${only}
          and not exists (select 1 from ${s.dim} d where d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey})`,
   };
 }
 
 export const DIM_CUSTOMER = scd2(CUSTOMER);
 export const DIM_PRODUCT = scd2(PRODUCT);
+export const dimCustomer = (scoped: boolean) => scd2(CUSTOMER, scoped);
+export const dimProduct = (scoped: boolean) => scd2(PRODUCT, scoped);
 
 /** Inserts the days of `days` (a query of one date column, `d`) into core.dim_date; days already there stay. */
 const insertDays = (days: string) => `
@@ -114,15 +124,24 @@ const insertDays = (days: string) => `
  * Every day an order or payment of source $1 falls on (in the session's time zone, the shop's), the
  * logical date $2, and the days between them (when they span less than a century).
  */
-export const DIM_DATE = insertDays(`
+export const dimDate = (scoped: boolean) =>
+  insertDays(`
     with dates as (
-      select placed_at_ts::date as d from staging.canonical_orders where source = $1 and rule is null
-      union select paid_at_ts::date from staging.canonical_payments where source = $1 and rule is null
+      select placed_at_ts::date as d from staging.canonical_orders where source = $1 and rule is null${inScope('orders', scoped)}
+      union select paid_at_ts::date from staging.canonical_payments where source = $1 and rule is null${inScope('payments', scoped)}
       union select $2::date
     ),
-    bounds as (select min(d) as lo, max(d) as hi from dates)
+    -- Scoped, the source's other days are there since their transform: the span reaches the nearest.
+    span as (select min(d) as lo, max(d) as hi from dates),
+    bounds as (select ${
+      scoped
+        ? `coalesce((select max(date) from core.dim_date where date <= lo), lo) as lo,
+           coalesce((select min(date) from core.dim_date where date >= hi), hi) as hi`
+        : `lo, hi`
+    } from span)
     select g::date as d from bounds, generate_series(lo, hi, interval '1 day') g where hi - lo <= 36525
     union select d from dates`);
+export const DIM_DATE = dimDate(false);
 
 /**
  * The logical date $1 and the days since the latest day before it already there: what a run adds to

@@ -6,17 +6,22 @@
  * change at the source (a cancellation, a return) updates its rows once.
  */
 
+import type { CanonicalEntity } from '../sources/definition';
+import { inScope } from './canonical';
+
 interface FactSpec {
+  entity: CanonicalEntity;
   table: string;
   key: string;
   staged: string;
   /** Columns compared and written, besides source, key and run_id. */
   values: string[];
-  /** The select of the wanted facts: source, key, then `values` in order. */
-  select: string;
+  /** The select of the wanted facts: source, key, then `values` in order; scoped, those in the scope. */
+  select: (scoped: boolean) => string;
 }
 
 const ORDER_LINE: FactSpec = {
+  entity: 'orderLines',
   table: 'core.fact_order_line',
   key: 'order_line_id',
   staged: 'cartflow_fact_order_line',
@@ -34,7 +39,7 @@ const ORDER_LINE: FactSpec = {
     'currency',
     'source_lines',
   ],
-  select: `
+  select: (scoped) => `
     select l.source, l.order_line_id, l.order_id, to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.placed_at_ts,
            coalesce(dc.customer_key, 0), dp.product_key, l.quantity, l.unit_price, l.discount,
            l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency, l.source_lines
@@ -44,22 +49,23 @@ const ORDER_LINE: FactSpec = {
                               and dp.valid_from <= o.placed_at_ts and o.placed_at_ts < dp.valid_to
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to
-     where l.source = $1 and l.rule is null`,
+     where l.source = $1 and l.rule is null${inScope('orderLines', scoped, 'l.order_line_id')}`,
 };
 
 const PAYMENT: FactSpec = {
+  entity: 'payments',
   table: 'core.fact_payment',
   key: 'payment_id',
   staged: 'cartflow_fact_payment',
   values: ['order_id', 'date_key', 'paid_at', 'customer_key', 'amount', 'method', 'status'],
-  select: `
+  select: (scoped) => `
     select p.source, p.payment_id, p.order_id, to_char(p.paid_at_ts, 'YYYYMMDD')::int, p.paid_at_ts,
            coalesce(dc.customer_key, 0), p.amount, p.method, p.status
       from staging.canonical_payments p
       join staging.canonical_orders o on o.source = p.source and o.order_id = p.order_id and o.rule is null
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = coalesce(p.customer_id, o.customer_id)
                                     and dc.valid_from <= p.paid_at_ts and p.paid_at_ts < dc.valid_to
-     where p.source = $1 and p.rule is null`,
+     where p.source = $1 and p.rule is null${inScope('payments', scoped, 'p.payment_id')}`,
 };
 
 /**
@@ -68,6 +74,7 @@ const PAYMENT: FactSpec = {
  * source gives their amount). Runs after both are written.
  */
 const ORDER: FactSpec = {
+  entity: 'orders',
   table: 'core.fact_order',
   key: 'order_id',
   staged: 'cartflow_fact_order',
@@ -83,29 +90,32 @@ const ORDER: FactSpec = {
     'net_amount',
     'paid_amount',
   ],
-  select: `
+  select: (scoped) => `
     select o.source, o.order_id, o.status, coalesce(dc.customer_key, 0), o.placed_at_ts,
            to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.currency, coalesce(l.lines, 0)::int,
            coalesce(l.quantity, 0), coalesce(l.gross, 0), coalesce(l.net, 0), coalesce(p.paid, 0)
       from staging.canonical_orders o
       left join (select order_id, count(*) as lines, sum(quantity) as quantity,
                         sum(quantity * unit_price) as gross, sum(net_amount) as net
-                   from core.fact_order_line where source = $1 group by order_id) l on l.order_id = o.order_id
+                   from core.fact_order_line where source = $1${inScope('orders', scoped, 'order_id')}
+                  group by order_id) l on l.order_id = o.order_id
       left join (select order_id,
                         sum(case when status = 'refunded' then -abs(amount) else amount end) as paid
                    from core.fact_payment
-                  where source = $1 and status <> 'failed' group by order_id) p on p.order_id = o.order_id
+                  where source = $1 and status <> 'failed'${inScope('orders', scoped, 'order_id')}
+                  group by order_id) p on p.order_id = o.order_id
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to
-     where o.source = $1 and o.rule is null`,
+     where o.source = $1 and o.rule is null${inScope('orders', scoped, 'o.order_id')}`,
 };
 
-function factStatements(f: FactSpec) {
+/** With `scoped`, only the facts of keys in the transform's scope are built and compared. */
+function factStatements(f: FactSpec, scoped = false) {
   const all = ['source', f.key, ...f.values];
   const tuple = (alias: string) => `(${f.values.map((c) => `${alias}.${c}`).join(', ')})`;
   return {
     /** $1: the wanted facts, once. */
-    stage: `create temp table ${f.staged} (${all.map((c) => `"${c}"`).join(', ')}) on commit drop as ${f.select}`,
+    stage: `create temp table ${f.staged} (${all.map((c) => `"${c}"`).join(', ')}) on commit drop as ${f.select(scoped)}`,
     analyze: `analyze ${f.staged}`,
     /** $1, $2: rows whose values differ. */
     update: `
@@ -121,10 +131,16 @@ function factStatements(f: FactSpec) {
     /** $1: rows no longer wanted. */
     delete: `
       delete from ${f.table} f
-       where f.source = $1 and not exists (select 1 from ${f.staged} s where s.${f.key} = f.${f.key})`,
+       where f.source = $1${inScope(f.entity, scoped, `f.${f.key}`)}
+         and not exists (select 1 from ${f.staged} s where s.${f.key} = f.${f.key})`,
   };
 }
 
 export const FACT_ORDER_LINE = factStatements(ORDER_LINE);
 export const FACT_PAYMENT = factStatements(PAYMENT);
 export const FACT_ORDER = factStatements(ORDER);
+export const factStatementsOf = (scoped: boolean) => ({
+  orderLines: factStatements(ORDER_LINE, scoped),
+  payments: factStatements(PAYMENT, scoped),
+  orders: factStatements(ORDER, scoped),
+});

@@ -37,6 +37,33 @@ export function sourceDailyTotals(
 }
 
 /**
+ * Runs on the source, like sourceDailyTotals, for the days in $1 (text[], 'YYYY-MM-DD') only: the
+ * lines of the orders placed on them, each order's placed_at chosen as sourceDailyTotals chooses it.
+ * The '(no date)' bucket is not among them (the caller derives it from the whole-source totals).
+ */
+export function sourceTotalsOfDays(
+  mapping: { orders: string; orderLines: string },
+  present: Set<string>,
+  softParse: boolean,
+): string {
+  const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
+  const day = softParse
+    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  return `
+    with l as (${mapping.orderLines}),
+         o_all as (${mapping.orders}),
+         o as (select distinct on (order_id::text) order_id::text as order_id, placed_at::text as placed_at
+                 from o_all where nullif(btrim(order_id::text), '') is not null order by order_id::text),
+         od as (select order_id, day from (select o.order_id, ${day} as day from o offset 0) x where day = any($1::text[]))
+    select od.day, count(*)::bigint as lines,
+           coalesce(sum(l.quantity::numeric * l.unit_price::numeric * (1 - ${discount})), 0)::text as amount,
+           coalesce(sum(hashtext(btrim(l.order_line_id::text))), 0)::text as key_hash
+      from l join od on od.order_id = l.order_id::text
+     group by 1`;
+}
+
+/**
  * Runs in the warehouse: $1 source, $2 the source's totals as JSON [{day, lines, amount}]. Returns the
  * days that differ (at most 1,000), and in the last row (day null) the totals of both sides.
  */

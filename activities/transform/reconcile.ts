@@ -5,7 +5,12 @@ import { ident, literal, qualified } from '../extract/identifiers';
 import type { StagedColumn } from '../extract/catalog';
 import { failure, permanent } from '../pipeline-errors';
 import { findSource, SourcePools } from '../sources/registry';
-import { COMPARE_DAILY_TOTALS, sourceDailyTotals, sourceWholeTotals } from '../sql/reconcile';
+import {
+  COMPARE_DAILY_TOTALS,
+  sourceDailyTotals,
+  sourceTotalsOfDays,
+  sourceWholeTotals,
+} from '../sql/reconcile';
 import { mappingColumns } from './transform';
 
 export interface ReconcileDeps {
@@ -21,6 +26,19 @@ interface WholeTotals {
   key_hash: string;
 }
 
+/** A day's totals at the source, as sourceDailyTotals gives them. */
+interface DayTotals {
+  day: string;
+  lines: number;
+  amount: string;
+  key_hash: string;
+}
+
+const NO_DATE = '(no date)';
+
+/** The per-day source totals a matched reconciliation keeps in its summary, for the next run's changed days. */
+const KEPT_DAYS = 'sourceDays';
+
 interface ComparedRow {
   day: string | null;
   source_lines: number;
@@ -30,6 +48,59 @@ interface ComparedRow {
   quarantined_lines: number;
   quarantined_amount: string;
   days: number;
+}
+
+function withoutKeptDays(
+  summary: ReconciliationSummary & { [KEPT_DAYS]?: DayTotals[] },
+): ReconciliationSummary {
+  const rest = { ...summary };
+  delete rest[KEPT_DAYS];
+  return rest;
+}
+
+/**
+ * The source's per-day totals after a key-scoped transform: the changed days as counted now, the
+ * others as the last matched reconciliation counted them, and the lines without a day as what the
+ * whole-source totals leave. Any change at the source on an unchanged day then shows as a difference
+ * (on that bucket), and the caller counts every day.
+ */
+function daysAndTheRest(
+  kept: DayTotals[],
+  changed: string[],
+  counted: DayTotals[],
+  whole: WholeTotals,
+): DayTotals[] {
+  const changedSet = new Set(changed);
+  const days = [
+    ...kept.filter((d) => !changedSet.has(d.day) && d.day !== NO_DATE),
+    ...counted.filter((d) => Number(d.lines) > 0),
+  ];
+  // Exact sums: amounts are decimal strings (numeric), hashes integers.
+  const lines = BigInt(whole.lines) - days.reduce((sum, d) => sum + BigInt(d.lines), 0n);
+  const keyHash = BigInt(whole.key_hash) - days.reduce((sum, d) => sum + BigInt(d.key_hash), 0n);
+  const amount = subtractDecimals(
+    whole.amount,
+    days.map((d) => d.amount),
+  );
+  if (lines !== 0n || keyHash !== 0n || !/^-?0(\.0*)?$/.test(amount))
+    days.push({ day: NO_DATE, lines: Number(lines), amount, key_hash: keyHash.toString() });
+  return days;
+}
+
+/** a − Σ b, exactly, for decimal strings. */
+function subtractDecimals(a: string, b: string[]): string {
+  const scale = Math.max(...[a, ...b].map((x) => (x.split('.')[1] ?? '').length));
+  const scaled = (x: string) => {
+    const negative = x.startsWith('-');
+    const [whole, fraction = ''] = x.replace('-', '').split('.');
+    const value = BigInt(whole + fraction.padEnd(scale, '0'));
+    return negative ? -value : value;
+  };
+  const total = b.reduce((sum, x) => sum - scaled(x), scaled(a));
+  const negative = total < 0n;
+  const digits = (negative ? -total : total).toString().padStart(scale + 1, '0');
+  const text = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return negative ? `-${text}` : text;
 }
 
 export function createReconcileActivities({ warehouse, pools, timezone }: ReconcileDeps) {
@@ -69,6 +140,7 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
     transformRun: string | null,
     whole: WholeTotals,
     summary: ReconciliationSummary,
+    days: DayTotals[],
   ): Promise<void> {
     if (transformRun === null) {
       await warehouse.query(`delete from ops.reconciled_sources where source = $1`, [sourceName]);
@@ -79,7 +151,14 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
        values ($1, $2, $3, $4, $5, $6)
        on conflict (source) do update set transform_run = excluded.transform_run, lines = excluded.lines,
          amount = excluded.amount, key_hash = excluded.key_hash, summary = excluded.summary, reconciled_at = now()`,
-      [sourceName, transformRun, whole.lines, whole.amount, whole.key_hash, JSON.stringify(summary)],
+      [
+        sourceName,
+        transformRun,
+        whole.lines,
+        whole.amount,
+        whole.key_hash,
+        JSON.stringify({ ...summary, [KEPT_DAYS]: days }),
+      ],
     );
   }
 
@@ -97,20 +176,73 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       // matched while they were as they are now (if any).
       const { rows: states } = await warehouse.query<{
         transform_run: string | null;
-        matched: (WholeTotals & { summary: ReconciliationSummary }) | null;
+        scoped_after: string | null;
+        scoped_days: string[] | null;
+        reconciled_run: string | null;
+        kept: (WholeTotals & { summary: ReconciliationSummary & { [KEPT_DAYS]?: DayTotals[] } }) | null;
       }>(
-        `select t.run_id as transform_run,
+        `select t.run_id as transform_run, t.inputs->'scoped'->>'after' as scoped_after,
+                t.inputs->'scoped'->'days' as scoped_days, r.transform_run as reconciled_run,
                 case when r.source is not null then jsonb_build_object('lines', r.lines::text, 'amount', r.amount::text,
-                       'key_hash', r.key_hash::text, 'summary', r.summary) end as matched
+                       'key_hash', r.key_hash::text, 'summary', r.summary) end as kept
            from ops.transform_state t
-           left join ops.reconciled_sources r on r.source = t.source and r.transform_run = t.run_id
+           left join ops.reconciled_sources r on r.source = t.source
           where t.source = $1`,
         [source.name],
       );
       const transformRun = states[0]?.transform_run ?? null;
-      const matched = states[0]?.matched ?? null;
-      let whole: WholeTotals;
-      let sourceTotals: { day: string; lines: number; amount: string; key_hash: string }[];
+      const kept = states[0]?.kept ?? null;
+      const keptDays = kept?.summary[KEPT_DAYS];
+      const matched =
+        kept && states[0].reconciled_run === transformRun
+          ? { ...kept, summary: withoutKeptDays(kept.summary) }
+          : null;
+      // A key-scoped transform since the last reconciliation that matched: only its days need counting.
+      let changedDays =
+        !matched && kept && keptDays && states[0].scoped_after === states[0].reconciled_run
+          ? states[0].scoped_days
+          : null;
+      let checked = 'every day counted';
+      // When most days changed, counting every day costs less than the changed ones and the totals.
+      if (changedDays && keptDays && changedDays.length > keptDays.length / 2) {
+        checked = `every day counted (${changedDays.length} of ${keptDays.length} days changed)`;
+        changedDays = null;
+      }
+      /** The source's per-day totals against the warehouse's, and the whole-source totals they sum to. */
+      const compareInWarehouse = async (
+        totals: DayTotals[],
+      ): Promise<{ rows: ComparedRow[]; whole: WholeTotals }> => {
+        const client = await warehouse.connect();
+        try {
+          await client.query('begin read only');
+          await client.query(
+            `select set_config('timezone', $1, true), set_config('work_mem', '128MB', true)`,
+            [timezone],
+          );
+          const rows = (
+            await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [source.name, JSON.stringify(totals)])
+          ).rows;
+          // The whole-source totals, summed from the days (exact: numeric), for the next run's cheap check.
+          const whole = (
+            await client.query<WholeTotals>(
+              `select coalesce(sum(lines), 0)::text as lines, coalesce(sum(amount), 0)::text as amount,
+                      coalesce(sum(key_hash), 0)::text as key_hash
+                 from jsonb_to_recordset($1::jsonb) as s(lines bigint, amount numeric, key_hash numeric)`,
+              [JSON.stringify(totals)],
+            )
+          ).rows[0];
+          await client.query('commit');
+          return { rows, whole };
+        } catch (error) {
+          await client.query('rollback').catch(() => undefined);
+          failure(error, `Reconciling source ${source.name} in the warehouse`);
+        } finally {
+          client.release();
+        }
+      };
+      let compared: { rows: ComparedRow[]; whole: WholeTotals } | undefined;
+      let sourceTotals: DayTotals[];
+      let scopedTotals: DayTotals[] | undefined;
       let moved: string[];
       let src: pg.PoolClient;
       try {
@@ -155,19 +287,61 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
               source: source.name,
               lines: current.lines,
             });
-            return matched.summary;
+            return {
+              ...matched.summary,
+              checked: 'by whole-source totals (nothing changed since every day matched)',
+            };
           }
         }
-        try {
-          sourceTotals = (
-            await src.query(sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000))
-          ).rows;
-        } catch (error) {
-          failure(error, `Counting the order lines of source ${source.name} by day`, {
-            side: 'source',
-            type: 'MappingFailed',
-          });
+        const countEveryDay = async () => {
+          try {
+            return (
+              await src.query<DayTotals>(
+                sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000),
+              )
+            ).rows;
+          } catch (error) {
+            failure(error, `Counting the order lines of source ${source.name} by day`, {
+              side: 'source',
+              type: 'MappingFailed',
+            });
+          }
+        };
+        if (changedDays && keptDays) {
+          try {
+            const whole = (
+              await src.query<WholeTotals>(
+                sourceWholeTotals(source.mapping.orderLines, new Set(present.keys())),
+              )
+            ).rows[0];
+            const counted = (
+              await src.query<DayTotals>(
+                sourceTotalsOfDays(source.mapping, new Set(present.keys()), version >= 160000),
+                [changedDays.filter((d) => d !== NO_DATE)],
+              )
+            ).rows;
+            scopedTotals = daysAndTheRest(keptDays, changedDays, counted, whole);
+          } catch (error) {
+            failure(error, `Counting the order lines of source ${source.name} on the changed days`, {
+              side: 'source',
+              type: 'MappingFailed',
+            });
+          }
         }
+        if (scopedTotals) {
+          // The changed days counted, the others as last matched: if any day differs, every day is
+          // counted in the same snapshot, so a difference is reported exactly as a full count reports it.
+          const attempt = await compareInWarehouse(scopedTotals);
+          if (attempt.rows.every((r) => r.day === null)) {
+            compared = attempt;
+            sourceTotals = scopedTotals;
+            const counted = changedDays!.filter((d) => d !== NO_DATE).length;
+            checked = `${counted} changed days counted, the other ${Math.max(
+              0,
+              attempt.rows[0].days - counted,
+            )} by whole-source totals`;
+          } else sourceTotals = await countEveryDay();
+        } else sourceTotals = await countEveryDay();
         moved = await sourceMovedOn(src, source.name, schema, source.tables);
         await src.query('commit');
       } catch (error) {
@@ -177,36 +351,13 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       }
       src.release();
 
-      const client = await warehouse.connect();
-      let rows: ComparedRow[];
-      try {
-        await client.query('begin read only');
-        await client.query(`select set_config('timezone', $1, true), set_config('work_mem', '128MB', true)`, [
-          timezone,
-        ]);
-        rows = (
-          await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [source.name, JSON.stringify(sourceTotals)])
-        ).rows;
-        // The whole-source totals, summed from the days (exact: numeric), for the next run's cheap check.
-        whole = (
-          await client.query<WholeTotals>(
-            `select coalesce(sum(lines), 0)::text as lines, coalesce(sum(amount), 0)::text as amount,
-                    coalesce(sum(key_hash), 0)::text as key_hash
-               from jsonb_to_recordset($1::jsonb) as s(lines bigint, amount numeric, key_hash numeric)`,
-            [JSON.stringify(sourceTotals)],
-          )
-        ).rows[0];
-        await client.query('commit');
-      } catch (error) {
-        await client.query('rollback').catch(() => undefined);
-        failure(error, `Reconciling source ${source.name} in the warehouse`);
-      } finally {
-        client.release();
-      }
+      if (!compared) compared = await compareInWarehouse(sourceTotals);
+      const { rows, whole } = compared;
       const totals = rows.find((r) => r.day === null)!;
       const differences = rows.filter((r) => r.day !== null);
       const summary: ReconciliationSummary = {
         source: source.name,
+        checked,
         days: totals.days,
         mismatchedDays: differences.length > 0 ? differences[0].days : 0,
         unsettled: differences.length > 0 && moved.length > 0,
@@ -229,6 +380,7 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         differences.length === 0 ? transformRun : null,
         whole,
         summary,
+        sourceTotals,
       );
       if (differences.length > 0 && moved.length === 0) {
         const listed = summary.differences

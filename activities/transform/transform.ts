@@ -13,21 +13,36 @@ import {
   type SourceDefinition,
 } from '../sources/definition';
 import { findSource } from '../sources/registry';
-import { CANONICAL_TABLES, canonicalInsert, clearCanonical } from '../sql/canonical';
-import { DIM_CUSTOMER, DIM_DATE, DIM_DATE_UP_TO, DIM_PRODUCT } from '../sql/dimensions';
-import { FACT_ORDER, FACT_ORDER_LINE, FACT_PAYMENT } from '../sql/facts';
+import {
+  CANONICAL_TABLES,
+  ENTITY_KEYS,
+  SCOPE_TABLES,
+  canonicalInsert,
+  clearCanonical,
+} from '../sql/canonical';
+import { DIM_DATE_UP_TO, dimCustomer, dimDate, dimProduct } from '../sql/dimensions';
+import { factStatementsOf } from '../sql/facts';
 import {
   COUNT_BY_RULE,
-  FLAG_DUPLICATE_LINES,
-  FLAG_ORPHANED_LINES_BY_ORDER,
-  FLAG_ORPHANED_LINES_BY_PRODUCT,
-  FLAG_ORPHANED_PAYMENTS,
-  QUARANTINE,
-  RESOLVE_QUARANTINE,
-  SUM_DUPLICATE_LINES,
   flagDuplicateKeys,
+  flagDuplicateLines,
+  flagOrphanedLinesByOrder,
+  flagOrphanedLinesByProduct,
+  flagOrphanedPayments,
+  quarantine,
+  resolveQuarantine,
+  sumDuplicateLines,
 } from '../sql/quality';
-import { recordTransform, transformInputs, transformedAlready } from './incremental';
+import {
+  SCOPE_THRESHOLD,
+  mappingReads,
+  planTransform,
+  previousTransform,
+  recordTransform,
+  transformInputs,
+  transformedAlready,
+  type TransformPlan,
+} from './incremental';
 
 export interface TransformDeps {
   warehouse: pg.Pool;
@@ -91,8 +106,8 @@ async function exposeListedTables(
   client: pg.PoolClient,
   schema: string,
   tables: string[],
-): Promise<string[]> {
-  const exposed: string[] = [];
+): Promise<Map<string, string>> {
+  const exposed = new Map<string, string>();
   for (const name of tables) {
     const { rows } = await client.query<{ table: string | null; current: string | null }>(
       `select to_regclass($1)::text as table, to_regclass($2)::text as current`,
@@ -103,12 +118,183 @@ async function exposeListedTables(
       rows[0].current !== null &&
       (await client.query(`select 1 from ${ident(schema)}.${ident(changesTable(name))} limit 1`)).rowCount !==
         0;
-    await client.query(
-      `create temporary view ${ident(name)} as select * from ${ident(schema)}.${ident(changed ? currentView(name) : name)}`,
-    );
-    exposed.push(name);
+    const relation = `${ident(schema)}.${ident(changed ? currentView(name) : name)}`;
+    await client.query(`create temporary view ${ident(name)} as select * from ${relation}`);
+    exposed.set(name, relation);
   }
   return exposed;
+}
+
+/** The sources named in CARTFLOW_FULL_TRANSFORM (comma-separated, `*` for all) always take the full path. */
+function fullTransformAsked(source: string): boolean {
+  const names = (process.env.CARTFLOW_FULL_TRANSFORM ?? '').split(',').map((n) => n.trim());
+  return names.includes('*') || names.includes(source);
+}
+
+const ENTITY_TABLE_NAMES: Record<CanonicalEntity, string> = {
+  customers: 'customers',
+  products: 'products',
+  orders: 'orders',
+  orderLines: 'order_lines',
+  payments: 'payments',
+};
+
+/** The non-key columns of each entity that widen the scope: a line's order and product, an order's customer… */
+const SCOPE_COLUMNS: Record<CanonicalEntity, string[]> = {
+  customers: [],
+  products: [],
+  orders: ['customer_id'],
+  orderLines: ['order_id', 'product_id'],
+  payments: ['order_id', 'customer_id'],
+};
+
+const WANT = {
+  customers: 'pg_temp.cartflow_want_customers',
+  products: 'pg_temp.cartflow_want_products',
+  orders: 'pg_temp.cartflow_want_orders',
+  orderLines: 'pg_temp.cartflow_want_lines',
+  payments: 'pg_temp.cartflow_want_payments',
+};
+
+/**
+ * Which rows of an entity (alias `a`, text columns as canonical) a key-scoped transform maps again:
+ * every member changed, every order touched by a changed line, payment or customer with all its lines
+ * and payments, and the payments of a changed customer. Rules over several rows (duplicates, orphans)
+ * and the facts (which point at the dimensions and sum an order's lines and payments) see exactly
+ * these rows, whole.
+ */
+function scopeCondition(entity: CanonicalEntity, a: string): string {
+  const inSet = (column: string, set: string) => `${a}.${column} in (select k from ${set})`;
+  switch (entity) {
+    case 'customers':
+      return inSet('customer_id', WANT.customers);
+    case 'products':
+      return inSet('product_id', WANT.products);
+    case 'orders':
+      return inSet('order_id', WANT.orders);
+    case 'orderLines':
+      return `(${inSet('order_id', WANT.orders)} or ${inSet('order_line_id', WANT.orderLines)})`;
+    case 'payments':
+      return `(${inSet('order_id', WANT.orders)} or ${inSet('payment_id', WANT.payments)} or ${inSet('customer_id', WANT.customers)})`;
+  }
+}
+
+const DIRECT = 'pg_temp.cartflow_direct';
+
+/**
+ * The keys whose canonical rows may differ from what the last transform mapped: each mapping run over
+ * each changed table's changed keys (every version staged of them, old and new) with the other tables
+ * whole; then widened as scopeCondition says. Returns why the full path must be taken instead, if so.
+ */
+async function buildScope(
+  client: pg.PoolClient,
+  source: SourceDefinition,
+  schema: string,
+  plan: Extract<TransformPlan, { path: 'scoped' }>,
+  exposed: Map<string, string>,
+): Promise<string | undefined> {
+  await client.query(
+    `create temp table cartflow_direct (entity text, k text, order_id text, product_id text, customer_id text) on commit drop`,
+  );
+  const changed = new Map(plan.changed.map((c) => [c.table, c]));
+  // Each mapping's plan over the staged tables themselves (the current copies' overlay is not the mapping's).
+  const point = async (toBase: boolean) => {
+    for (const [name, relation] of exposed) {
+      await client.query(`drop view pg_temp.${ident(name)}`);
+      await client.query(
+        `create temporary view ${ident(name)} as select * from ${toBase ? `${ident(schema)}.${ident(name)}` : relation}`,
+      );
+    }
+  };
+  await point(true);
+  const plans = new Map<CanonicalEntity, { reads: Set<string>; problems: string[] }>();
+  for (const entity of ENTITY_ORDER) {
+    const sql = source.mapping[entity];
+    if (sql)
+      plans.set(
+        entity,
+        await mappingReads(
+          client,
+          sql,
+          schema,
+          source.tables.map((t) => t.name),
+        ),
+      );
+  }
+  await point(false);
+  for (const entity of ENTITY_ORDER) {
+    const sql = source.mapping[entity];
+    if (!sql) continue;
+    const present = await mappingColumns(client, source, entity, 'warehouse');
+    const { reads, problems } = plans.get(entity)!;
+    if (problems.length > 0) return `the ${entity} mapping is not key-local (${problems.join(', ')})`;
+    const text = (column: string) =>
+      present.has(column) ? `nullif(btrim(m.${column}::text), '')` : 'null::text';
+    for (const name of reads) {
+      const change = changed.get(name);
+      if (!change) continue;
+      const table = source.tables.find((t) => t.name === name)!;
+      if (!/^\d+$/.test(change.sinceSeq)) throw new Error(`Bad cartflow_seq ${change.sinceSeq}`);
+      const { fields } = await client.query(`select * from pg_temp.${ident(name)} limit 0`);
+      const columns = fields.map((f) => ident(f.name)).join(', ');
+      const key = table.primaryKey.map(ident).join(', ');
+      const changes = `${ident(schema)}.${ident(changesTable(name))}`;
+      await client.query(`drop view pg_temp.${ident(name)}`);
+      await client.query(
+        `create temporary view ${ident(name)} as
+         with k as (select distinct ${key} from ${changes} where cartflow_seq > ${change.sinceSeq})
+         select ${columns} from ${ident(schema)}.${ident(name)} where (${key}) in (select ${key} from k)
+         union all
+         select ${columns} from ${changes} where (${key}) in (select ${key} from k)`,
+      );
+      await client.query(
+        `insert into ${DIRECT} (entity, k, order_id, product_id, customer_id)
+         select distinct $1, ${text(ENTITY_KEYS[entity])}, ${['order_id', 'product_id', 'customer_id']
+           .map((c) => (SCOPE_COLUMNS[entity].includes(c) ? text(c) : 'null::text'))
+           .join(', ')}
+           from (${sql}) m`,
+        [entity],
+      );
+      await client.query(`drop view pg_temp.${ident(name)}`);
+      await client.query(`create temporary view ${ident(name)} as select * from ${exposed.get(name)!}`);
+    }
+  }
+  const direct = (entity: CanonicalEntity) =>
+    `select k from ${DIRECT} where entity = '${entity}' and k is not null`;
+  await client.query(`create temp table cartflow_want_customers on commit drop as ${direct('customers')}`);
+  await client.query(`create temp table cartflow_want_products on commit drop as ${direct('products')}`);
+  await client.query(`create temp table cartflow_want_lines on commit drop as ${direct('orderLines')}`);
+  await client.query(`create temp table cartflow_want_payments on commit drop as ${direct('payments')}`);
+  await client.query(
+    `create temp table cartflow_want_orders on commit drop as
+     ${direct('orders')}
+     union select order_id from ${DIRECT} where entity in ('orderLines', 'payments') and order_id is not null
+     union select order_id from staging.canonical_order_lines
+            where source = $1 and order_id is not null
+              and (order_line_id in (select k from ${WANT.orderLines}) or product_id in (select k from ${WANT.products}))
+     union select order_id from staging.canonical_orders
+            where source = $1 and order_id is not null and customer_id in (select k from ${WANT.customers})
+     union select order_id from staging.canonical_payments
+            where source = $1 and order_id is not null
+              and (payment_id in (select k from ${WANT.payments}) or customer_id in (select k from ${WANT.customers}))`,
+    [source.name],
+  );
+  for (const table of Object.values(WANT)) await client.query(`analyze ${table}`);
+  for (const entity of ENTITY_ORDER) {
+    const { rows } = await client.query<{ scope: number; total: number }>(
+      `select count(*) filter (where ${scopeCondition(entity, 'c')})::int as scope, count(*)::int as total
+         from ${CANONICAL_TABLES[entity]} c where source = $1`,
+      [source.name],
+    );
+    if (rows[0].scope > SCOPE_THRESHOLD * rows[0].total)
+      return `${rows[0].scope} of ${rows[0].total} ${ENTITY_TABLE_NAMES[entity].replace('_', ' ')} in the changes' scope, more than ${SCOPE_THRESHOLD * 100}%`;
+  }
+  for (const entity of ENTITY_ORDER)
+    await client.query(
+      `create temp table ${SCOPE_TABLES[entity].replace('pg_temp.', '')} (k text) on commit drop`,
+    );
+  await client.query(`create temp table cartflow_days (day text) on commit drop`);
+  return undefined;
 }
 
 export function createTransformActivities({ warehouse, timezone }: TransformDeps) {
@@ -166,7 +352,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           const unchanged = await transformedAlready(client, source.name, inputs);
           if (unchanged) {
             await run('Updating dim_date', DIM_DATE_UP_TO, [input.date]);
-            for (const name of overlaid) await client.query(`drop view pg_temp.${ident(name)}`);
+            for (const name of overlaid.keys()) await client.query(`drop view pg_temp.${ident(name)}`);
             log.info('Source unchanged since its last transform: nothing to write', { source: source.name });
             const none = () => ({ inserted: 0, updated: 0, deleted: 0 });
             const same = () => ({ new: 0, newVersions: 0, overwritten: 0 });
@@ -179,20 +365,63 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               orderLines: none(),
               payments: none(),
               orders: none(),
+              path: { kind: 'unchanged', reason: 'staged tables as the last transform read them' },
             };
           }
 
+          // Only what changed since the last transform, when the staged tables say what that is.
+          const schema = stagingSchema(source.name);
+          const previous = await previousTransform(client, source.name);
+          let plan = await planTransform(
+            client,
+            source,
+            schema,
+            inputs,
+            previous,
+            fullTransformAsked(source.name),
+          );
+          if (plan.path === 'scoped') {
+            step = 'finding the changed keys';
+            const began = Date.now();
+            const reason = await buildScope(client, source, schema, plan, overlaid);
+            if (reason) plan = { path: 'full', reason };
+            log.debug('Scope', { source: source.name, ms: Date.now() - began, reason });
+          }
+          const scoped = plan.path === 'scoped';
           const mapped: Record<string, number> = {};
           const mappingMs: Record<string, number> = {};
+          const days = `insert into pg_temp.cartflow_days
+            select distinct coalesce(to_char(placed_at_ts, 'YYYY-MM-DD'), '(no date)') from staging.canonical_orders c
+             where source = $1 and ${scopeCondition('orders', 'c')}`;
           for (const entity of ENTITY_ORDER) {
-            await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
+            const table = CANONICAL_TABLES[entity];
+            const key = ENTITY_KEYS[entity];
+            if (!scoped) await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
+            else {
+              if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
+              await run(
+                `Clearing canonical ${entity} in scope`,
+                `with gone as (delete from ${table} c where source = $1 and (c.${key} is null or ${scopeCondition(entity, 'c')})
+                                returning ${key})
+                 insert into ${SCOPE_TABLES[entity]} select ${key} from gone where ${key} is not null`,
+                [input.source],
+              );
+            }
             const sql = source.mapping[entity];
             if (!sql) continue;
             const present = await mappingColumns(client, source, entity, 'warehouse');
             step = `mapping ${entity}`;
             const began = Date.now();
             try {
-              const result = await client.query(canonicalInsert(entity, sql, present), [input.source]);
+              const result = await client.query(
+                canonicalInsert(
+                  entity,
+                  sql,
+                  present,
+                  scoped ? `l1.${key} is null or ${scopeCondition(entity, 'l1')}` : undefined,
+                ),
+                [input.source],
+              );
               mapped[entity] = result.rowCount ?? 0;
               mappingMs[entity] = Date.now() - began;
               log.debug('Mapped', {
@@ -206,57 +435,53 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 type: 'MappingFailed',
               });
             }
+            if (scoped) {
+              await run(
+                `Scoping ${entity}`,
+                `insert into ${SCOPE_TABLES[entity]}
+                 select ${key} from ${table} c where source = $1 and ${key} is not null and ${scopeCondition(entity, 'c')}`,
+                [input.source],
+              );
+              if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
+            }
           }
+          if (scoped)
+            for (const table of Object.values(SCOPE_TABLES))
+              await run(`Analyzing ${table}`, `analyze ${table}`, []);
 
           // Fresh statistics, so the planner joins the rewritten tables by hash, not by nested loops.
-          for (const table of Object.values(CANONICAL_TABLES))
-            await run(`Analyzing ${table}`, `analyze ${table}`, []);
-          await run(
-            'Finding duplicate customers',
-            flagDuplicateKeys('staging.canonical_customers', 'customer_id'),
-            [input.source],
-          );
-          await run(
-            'Finding duplicate products',
-            flagDuplicateKeys('staging.canonical_products', 'product_id'),
-            [input.source],
-          );
-          await run('Finding duplicate orders', flagDuplicateKeys('staging.canonical_orders', 'order_id'), [
-            input.source,
-          ]);
-          await run(
-            'Finding duplicate order lines',
-            flagDuplicateKeys('staging.canonical_order_lines', 'order_line_id'),
-            [input.source],
-          );
-          await run(
-            'Finding duplicate payments',
-            flagDuplicateKeys('staging.canonical_payments', 'payment_id'),
-            [input.source],
-          );
-          await run('Finding lines of missing orders', FLAG_ORPHANED_LINES_BY_ORDER, [input.source]);
-          await run('Finding lines of missing products', FLAG_ORPHANED_LINES_BY_PRODUCT, [input.source]);
-          await run('Finding orphaned payments', FLAG_ORPHANED_PAYMENTS, [input.source]);
+          if (!scoped)
+            for (const table of Object.values(CANONICAL_TABLES))
+              await run(`Analyzing ${table}`, `analyze ${table}`, []);
+          for (const entity of ENTITY_ORDER)
+            await run(
+              `Finding duplicate ${entity}`,
+              flagDuplicateKeys(CANONICAL_TABLES[entity], ENTITY_KEYS[entity], entity, scoped),
+              [input.source],
+            );
+          await run('Finding lines of missing orders', flagOrphanedLinesByOrder(scoped), [input.source]);
+          await run('Finding lines of missing products', flagOrphanedLinesByProduct(scoped), [input.source]);
+          await run('Finding orphaned payments', flagOrphanedPayments(scoped), [input.source]);
           // What repeated identical lines mean is the source's to say (docs/pipeline.md, "duplicates").
           const duplicates = source.duplicates ?? 'quarantine';
           if (duplicates === 'quarantine')
-            await run('Finding double-submitted lines', FLAG_DUPLICATE_LINES, [input.source]);
+            await run('Finding double-submitted lines', flagDuplicateLines(scoped), [input.source]);
           else if (duplicates === 'sum')
-            await run('Summing repeated identical lines', SUM_DUPLICATE_LINES, [input.source]);
-          await run('Quarantining', QUARANTINE);
-          await run('Resolving quarantine', RESOLVE_QUARANTINE);
+            await run('Summing repeated identical lines', sumDuplicateLines(scoped), [input.source]);
+          await run('Quarantining', quarantine(scoped));
+          await run('Resolving quarantine', resolveQuarantine(scoped));
           const counts = await run<{ entity: string; rule: string; rows: number }>(
             'Counting quarantine',
             COUNT_BY_RULE,
             [input.source],
           );
 
-          await run('Updating dim_date', DIM_DATE, [input.source, input.date]);
+          await run('Updating dim_date', dimDate(scoped), [input.source, input.date]);
           const customers = { new: 0, newVersions: 0, overwritten: 0 };
           const products = { new: 0, newVersions: 0, overwritten: 0 };
           for (const [dim, tally] of [
-            [DIM_CUSTOMER, customers],
-            [DIM_PRODUCT, products],
+            [dimCustomer(scoped), customers],
+            [dimProduct(scoped), products],
           ] as const) {
             tally.overwritten = (await run('Overwriting type-1 attributes', dim.overwrite)).rowCount ?? 0;
             await run('Finding type-2 changes', dim.findChanges);
@@ -264,9 +489,11 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             tally.newVersions = (await run('Opening versions', dim.openVersions)).rowCount ?? 0;
             tally.new = (await run('Inserting new members', dim.insertNew)).rowCount ?? 0;
           }
-          for (const table of ['core.dim_customer', 'core.dim_product'])
-            await run(`Analyzing ${table}`, `analyze ${table}`, []);
-          const facts = async (name: string, statements: typeof FACT_ORDER_LINE) => {
+          if (!scoped)
+            for (const table of ['core.dim_customer', 'core.dim_product'])
+              await run(`Analyzing ${table}`, `analyze ${table}`, []);
+          const factSql = factStatementsOf(scoped);
+          const facts = async (name: string, statements: (typeof factSql)['orders']) => {
             await run(`Staging ${name} facts`, statements.stage, [input.source]);
             await run(`Analyzing ${name} facts`, statements.analyze, []);
             const updated = (await run(`Updating ${name} facts`, statements.update)).rowCount ?? 0;
@@ -277,11 +504,25 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               (await run(`Deleting stale ${name} facts`, statements.delete, [input.source])).rowCount ?? 0;
             return { inserted, updated, deleted };
           };
-          const orderLines = await facts('order line', FACT_ORDER_LINE);
-          const payments = await facts('payment', FACT_PAYMENT);
-          const orders = await facts('order', FACT_ORDER);
-          for (const name of overlaid) await client.query(`drop view pg_temp.${ident(name)}`);
-          await recordTransform(client, source.name, inputs, input.runId, counts.rows);
+          const orderLines = await facts('order line', factSql.orderLines);
+          const payments = await facts('payment', factSql.payments);
+          const orders = await facts('order', factSql.orders);
+          const changedDays = scoped
+            ? (
+                await client.query<{ day: string }>(
+                  `select day from pg_temp.cartflow_days union select '(no date)' order by 1`,
+                )
+              ).rows.map((r) => r.day)
+            : undefined;
+          for (const name of overlaid.keys()) await client.query(`drop view pg_temp.${ident(name)}`);
+          await recordTransform(
+            client,
+            source.name,
+            inputs,
+            input.runId,
+            counts.rows,
+            plan.path === 'scoped' ? { after: plan.after, days: changedDays! } : undefined,
+          );
           step = 'committing';
           const summary: TransformSummary = {
             source: source.name,
@@ -294,6 +535,13 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             orders,
             durationMs: Date.now() - transformStarted,
             mappingMs,
+            path:
+              plan.path === 'scoped'
+                ? {
+                    kind: 'scoped',
+                    reason: `${plan.changed.map((c) => `${c.rows.toLocaleString('en-US')} changed ${c.table}`).join(', ') || 'no changed rows'}`,
+                  }
+                : { kind: 'full', reason: plan.reason },
           };
           log.info('Transformed source', { source: source.name, ...summary.orderLines });
           return summary;
