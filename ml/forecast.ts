@@ -29,6 +29,11 @@ export interface ForecastOptions {
   seasonalityScale?: number;
   weeklyOrder?: number;
   yearlyOrder?: number;
+  /**
+   * The yearly term needs this many days of history (730, Prophet's default: with one yearly cycle its
+   * 20 coefficients cannot be told from a trend change).
+   */
+  yearlyMinDays?: number;
   /** A weekday with no sales on any of its last `closedWeeks` occurrences is closed (default 4). */
   closedWeeks?: number;
   /** The closed weekdays (ISO 1..7) instead of learning them from this series (a shop's, for its products). */
@@ -67,7 +72,7 @@ export interface AdditiveFit extends Forecast {
   holidayEffects: Record<string, number>;
   /** Weekday effects (ISO 1..7, mean 0) in the transformed series' units. */
   weekdayEffects: number[];
-  /** What the fit left out or fell back on, in words (e.g. no yearly term under a year of data). */
+  /** What the fit left out or fell back on, in words (e.g. no yearly term under two years of data). */
   notes: string[];
   /** The forecast before the transform is undone: what the intervals' calibration scales. */
   latent: Latent;
@@ -105,6 +110,8 @@ export const MAX_INTERVAL_SCALE = 10;
 
 export const MIN_HISTORY_DAYS = 28;
 const YEAR_DAYS = 365.25;
+/** The history the yearly term needs by default: two yearly cycles. */
+export const YEARLY_MIN_DAYS = 730;
 
 /** Quantiles of the two intervals, lowest first. */
 const QUANTILES = [0.025, 0.1, 0.9, 0.975] as const;
@@ -182,7 +189,10 @@ function buildDesign(
   firstDay: number,
   training: Uint8Array,
   options: Required<
-    Pick<ForecastOptions, 'changepoints' | 'changepointRange' | 'weeklyOrder' | 'yearlyOrder'>
+    Pick<
+      ForecastOptions,
+      'changepoints' | 'changepointRange' | 'weeklyOrder' | 'yearlyOrder' | 'yearlyMinDays'
+    >
   >,
   holidays: readonly Holiday[],
 ): Design {
@@ -191,7 +201,7 @@ function buildDesign(
   const cpLast = Math.floor(options.changepointRange * n) - 1;
   const changepointTimes: number[] = [];
   for (let j = 1; j <= cpCount; j++) changepointTimes.push(Math.round((j * cpLast) / cpCount) / span);
-  const yearly = n >= 365;
+  const yearly = n >= options.yearlyMinDays && options.yearlyOrder > 0;
   const holidayOf = new Map<number, string>();
   for (const h of holidays) holidayOf.set(h.day, h.name);
   const seen = new Set<string>();
@@ -339,10 +349,14 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
       changepointRange: options.changepointRange ?? 0.8,
       weeklyOrder: options.weeklyOrder ?? 3,
       yearlyOrder: options.yearlyOrder ?? 10,
+      yearlyMinDays: options.yearlyMinDays ?? YEARLY_MIN_DAYS,
     },
     holidays,
   );
-  if (!design.yearly) notes.push(`no yearly seasonality: ${n} days of history, under a year`);
+  if (!design.yearly && n < (options.yearlyMinDays ?? YEARLY_MIN_DAYS))
+    notes.push(
+      `no yearly seasonality: ${n} days of history, under the ${options.yearlyMinDays ?? YEARLY_MIN_DAYS} (two yearly cycles) it needs`,
+    );
   if (closedWeekdays.length > 0)
     notes.push(`closed weekdays ${closedWeekdays.join(', ')} (ISO) forecast as 0`);
   const p = design.kinds.length;

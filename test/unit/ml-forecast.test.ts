@@ -111,7 +111,7 @@ describe('the additive forecast', () => {
     expectOrdered(fit);
   });
 
-  it('learns a yearly cycle with a year of data or more, and says so when there is less', () => {
+  it('learns a yearly cycle with two years of data or more, and says so when there is less', () => {
     const yearly = (day: number) => 40 * Math.sin((2 * Math.PI * (day - parseDay('2023-04-01'))) / 365.25);
     const all = planted('2023-01-01', 3 * 365 + 60, 4, 2, (day) => 200 + yearly(day) + weekly(day));
     const n = 3 * 365;
@@ -121,7 +121,15 @@ describe('the additive forecast', () => {
     expect(maeOf(fit, all.truth.subarray(n))).toBeLessThan(5);
     const short = fitAdditive(all.values.subarray(0, 200), all.firstDay, { horizon: 7, transform: 'none' });
     expect(short.yearly).toBe(false);
-    expect(short.notes).toContain('no yearly seasonality: 200 days of history, under a year');
+    expect(short.notes).toContain(
+      'no yearly seasonality: 200 days of history, under the 730 (two yearly cycles) it needs',
+    );
+    const oneCycle = fitAdditive(all.values.subarray(0, 500), all.firstDay, {
+      horizon: 7,
+      transform: 'none',
+    });
+    expect(oneCycle.yearly).toBe(false);
+    expect(fitAdditive(all.values.subarray(0, 730), all.firstDay, { horizon: 7 }).yearly).toBe(true);
   });
 
   it('learns a holiday’s effect from the calendar and forecasts it', () => {
