@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadConfig } from '../lib/config';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../lib/embedded/postgres';
-import { findFreePort, waitForPort } from '../lib/embedded/ports';
+import { findFreePort, isPortFree, waitForPort } from '../lib/embedded/ports';
 import { logChildTo, terminate } from '../lib/embedded/process';
 import { resolveTemporalCli } from '../lib/embedded/temporal';
 import { ensureSearchAttributes } from '../lib/temporal';
@@ -121,6 +121,28 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, what: stri
   if (result.status !== 0) throw new ProductionTestError(`${what} failed (exit ${result.status}).`);
 }
 
+function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new ProductionTestError(`${what} failed (exit ${code}).`)),
+    );
+  });
+}
+
+/** A free port in 20000–32767, not in `taken` (which it joins). */
+async function freePortBelow32768(taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_768);
+    if (!taken.has(candidate) && (await isPortFree(candidate))) {
+      taken.add(candidate);
+      return candidate;
+    }
+  }
+  throw new ProductionTestError('No free port in 20000–32767 for Temporal Server.');
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const jestArgs = process.argv.slice(2);
@@ -158,16 +180,20 @@ async function main(): Promise<number> {
       binDir: postgresBin,
     });
     const admin = new URL(postgres.url('postgres'));
+    // Temporal keeps each service's ports in a smallint column of its cluster membership table, so
+    // they must be below 32768: the system's ephemeral ports (findFreePort) are above.
+    const taken = new Set<number>();
+    const port = () => freePortBelow32768(taken);
     const ports = {
-      FRONTEND_GRPC_PORT: await findFreePort(),
-      FRONTEND_HTTP_PORT: await findFreePort(),
-      FRONTEND_MEMBERSHIP_PORT: await findFreePort(),
-      HISTORY_GRPC_PORT: await findFreePort(),
-      HISTORY_MEMBERSHIP_PORT: await findFreePort(),
-      MATCHING_GRPC_PORT: await findFreePort(),
-      MATCHING_MEMBERSHIP_PORT: await findFreePort(),
-      WORKER_GRPC_PORT: await findFreePort(),
-      WORKER_MEMBERSHIP_PORT: await findFreePort(),
+      FRONTEND_GRPC_PORT: await port(),
+      FRONTEND_HTTP_PORT: await port(),
+      FRONTEND_MEMBERSHIP_PORT: await port(),
+      HISTORY_GRPC_PORT: await port(),
+      HISTORY_MEMBERSHIP_PORT: await port(),
+      MATCHING_GRPC_PORT: await port(),
+      MATCHING_MEMBERSHIP_PORT: await port(),
+      WORKER_GRPC_PORT: await port(),
+      WORKER_MEMBERSHIP_PORT: await port(),
     };
     const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
     const env: NodeJS.ProcessEnv = {
@@ -203,7 +229,10 @@ async function main(): Promise<number> {
       ),
     );
     await Promise.race([waitForPort(ports.FRONTEND_GRPC_PORT, 120_000, 'Temporal Server'), exited]);
-    run('sh', [path.join(DEPLOY, 'create-namespace.sh')], env, 'deploy/temporal/create-namespace.sh');
+    await Promise.race([
+      runAsync('sh', [path.join(DEPLOY, 'create-namespace.sh')], env, 'deploy/temporal/create-namespace.sh'),
+      exited,
+    ]);
     const connection = await Connection.connect({ address });
     const added = await ensureSearchAttributes(connection, serverEnv.DEFAULT_NAMESPACE ?? 'default');
     await connection.close();

@@ -20,3 +20,15 @@ if "$cli" operator namespace describe --address "$TEMPORAL_ADDRESS" --namespace 
 else
   "$cli" operator namespace create --address "$TEMPORAL_ADDRESS" --namespace "$namespace" --retention "${DEFAULT_NAMESPACE_RETENTION:-72h}"
 fi
+# A new namespace reaches the frontend's namespace cache some seconds later; until then the search
+# attribute calls cartflow makes at start-up answer "not found".
+tries=0
+until "$cli" operator search-attribute list --address "$TEMPORAL_ADDRESS" --namespace "$namespace" >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 60 ]; then
+    echo "Namespace $namespace was created but the frontend did not serve it within 60 s." >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "namespace $namespace is served"

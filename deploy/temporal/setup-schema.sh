@@ -11,6 +11,14 @@ for target in "${DBNAME:-temporal}:postgresql/v12/temporal" "${VISIBILITY_DBNAME
   schema="${target#*:}"
   set -- --plugin "${DB:-postgres12}" --ep "$POSTGRES_SEEDS" -p "${DB_PORT:-5432}" -u "$POSTGRES_USER" --pw "$POSTGRES_PWD" --db "$database"
   if "$tool" "$@" create-database >/dev/null 2>&1; then echo "created database $database"; fi
-  "$tool" "$@" setup-schema -v 0.0
-  "$tool" "$@" update-schema --schema-name "$schema"
+  # The tool logs every statement; its output is shown when it fails.
+  for step in "setup-schema -v 0.0" "update-schema --schema-name $schema"; do
+    # shellcheck disable=SC2086
+    if ! output=$("$tool" "$@" $step 2>&1); then
+      printf '%s\n' "$output" >&2
+      echo "temporal-sql-tool $step failed on database $database" >&2
+      exit 1
+    fi
+  done
+  echo "database $database: schema $schema is current"
 done
