@@ -147,16 +147,16 @@ export function formatSummary(summary: PipelineSummary): string {
     out.push(
       '',
       `Star schema from ${t.source}${t.durationMs !== undefined ? ` (${duration(t.durationMs)})` : ''}:`,
-      ...(t.path
-        ? [
-            `- transform: ${{ full: 'full', scoped: 'key-scoped', unchanged: 'none (unchanged)' }[t.path.kind]} — ${t.path.reason}`,
-          ]
-        : []),
       ...(t.mappingMs && Object.keys(t.mappingMs).length > 0
         ? [
             `- mappings: ${Object.entries(t.mappingMs)
               .map(([entity, ms]) => `${entity} ${duration(ms)}`)
               .join(', ')}`,
+          ]
+        : []),
+      ...(t.path
+        ? [
+            `- transform: ${{ full: 'full', scoped: 'key-scoped', unchanged: 'none (unchanged)' }[t.path.kind]} — ${t.path.reason}`,
           ]
         : []),
       `- customers: ${n(t.customers.new)} new, ${n(t.customers.newVersions)} new versions, ${n(t.customers.overwritten)} overwritten`,
