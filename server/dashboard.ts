@@ -130,6 +130,8 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
       .send(fs.readFileSync(path.join(PUBLIC_DIR, name)));
 
   app.get('/', async (_request, reply) => sendAsset(reply, 'index.html'));
+  // Browsers ask for an icon; the page has none, and an answer without content keeps their logs clean.
+  app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
   app.get<{ Params: { file: string } }>('/dashboard/:file', async (request, reply) => {
     if (!Object.hasOwn(ASSETS, request.params.file))
       return reply.code(404).send({ error: 'not_found', message: `No file ${request.params.file}` });

@@ -304,9 +304,16 @@ function openLive() {
     status.textContent = `live figures failed: ${JSON.parse(event.data).message}`;
   });
   stream.onerror = async () => {
-    status.textContent = 'live stream interrupted; reconnecting…';
+    // While the server restarts the browser reconnects by itself (readyState CONNECTING); a refused
+    // stream (signed out, or an error answer) is CLOSED: then ask why, and open it again later.
+    if (stream?.readyState !== EventSource.CLOSED) {
+      status.textContent = 'live stream interrupted; reconnecting…';
+      return;
+    }
     const check = await fetch('/v1/live', { credentials: 'same-origin' }).catch(() => undefined);
-    if (check?.status === 401) showSignIn();
+    if (check?.status === 401) return showSignIn();
+    status.textContent = 'live stream refused; retrying in 5 s…';
+    setTimeout(() => current === 'live' && openLive(), 5000);
   };
 }
 
