@@ -165,7 +165,7 @@ export async function compareWithProphet(prepared: PreparedData[], horizons = [7
           keepForecasts: true,
         });
         cases.push({
-          key: `${data.title.split(' (')[0]} ${s.name} ${horizon}d`,
+          key: `${data.title.split(' (')[0].replace(' sample', '')} ${s.name} ${horizon}d`,
           data,
           values: s.values,
           horizon,
@@ -228,7 +228,11 @@ export async function compareWithProphet(prepared: PreparedData[], horizons = [7
     wins.of++;
     if (m.cartflow.smape <= bestProphet) wins.smape++;
     if (m.cartflow.mae <= Math.min(m.prophet.mae, m.prophet_closed.mae)) wins.mae++;
-    say(`${c.key.padEnd(26)}${METHODS.map((k) => cell(m[k]).padEnd(30)).join('')}`);
+    const raw = c.tested.additiveUncalibrated;
+    say(
+      `${c.key.padEnd(26)}${METHODS.map((k) => cell(m[k]).padEnd(30)).join('')}` +
+        `cartflow uncalibrated ${(100 * raw.coverage80).toFixed(0)}%/${(100 * raw.coverage95).toFixed(0)}%`,
+    );
   }
   const cartflowMs = cases.reduce((sum, c) => sum + c.cartflowMs, 0);
   say(

@@ -8,6 +8,8 @@
  *      origins, 7 days ahead) of the additive model and both baselines side by side, and which method
  *      serves each series.
  *   2. With --compare-prophet: Prophet on the same held-out days (bench/models-forecast-prophet.ts).
+ *      With --cut-days=N the files' series end N days early: --cut-days=56 scores the 8 weeks before
+ *      the held-out ones.
  *   3. The fit time of a simulated shop of 100,000 customers and 1,000,000 order lines over two years
  *      (BENCH_FORECAST_CUSTOMERS, BENCH_FORECAST_LINES), generated line by line and aggregated to its
  *      52 daily series (revenue, orders, the 50 best sellers), each fitted as the forecast step does
@@ -146,7 +148,12 @@ function report(
   data: { firstDay: number; series: Series[] },
   country: 'GB' | null,
 ): PreparedData {
-  const { firstDay, series } = data;
+  const { firstDay } = data;
+  // --cut-days=N: the files' series end N days early (a window of origins disjoint from the held-out days).
+  const cut = Number(
+    /^--cut-days=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--cut-days=')) ?? '')?.[1] ?? 0,
+  );
+  const series = data.series.map((s) => ({ name: s.name, values: s.values.slice(0, s.values.length - cut) }));
   const lastDay = firstDay + series[0].values.length - 1;
   say(
     `\n${title}: ${series[0].values.length} days ${formatDay(firstDay)} … ${formatDay(lastDay)}, ${series.length} series`,
