@@ -295,6 +295,11 @@ async function main(): Promise<void> {
                 .join(', ') || 'none'
             }` +
             `\n      transform: ${t.path ? `${t.path.kind} (${t.path.reason})` : '?'} in ${seconds(t.durationMs ?? 0)}` +
+            `\n        slowest steps: ${Object.entries({ ...t.mappingMs, ...t.stepsMs })
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 8)
+              .map(([step, stepMs]) => `${step} ${stepMs} ms`)
+              .join(', ')}` +
             `\n      reconciliation: ${r.mismatchedDays === 0 ? `all ${r.days} days match` : `${r.mismatchedDays} days differ`}, ` +
             `revenue ${r.source_amount}; ${r.checked ?? ''} in ${seconds(r.durationMs ?? 0)}`,
         );

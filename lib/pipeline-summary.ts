@@ -33,6 +33,8 @@ export interface TransformSummary {
   durationMs?: number;
   /** Each mapping select's time, per entity: where a slow mapping shows. */
   mappingMs?: Record<string, number>;
+  /** Each statement's time, by step name (summed when a step repeats): for benchmarks and debugging. */
+  stepsMs?: Record<string, number>;
   /** Which transform ran (docs/pipeline.md): all of the source, its changed keys only, or nothing. */
   path?: { kind: 'full' | 'scoped' | 'unchanged'; reason: string };
 }

@@ -228,6 +228,6 @@ export const SCOPE_TABLES: Record<CanonicalEntity, string> = {
   payments: 'pg_temp.cartflow_scope_payments',
 };
 
-/** `and <column> is in the entity's scope` when scoped, else nothing. */
+/** `and <column> is in the entity's scope` when scoped, else nothing: `= any(array)`, so a key's index serves it. */
 export const inScope = (entity: CanonicalEntity, scoped: boolean, column = ENTITY_KEYS[entity]) =>
-  scoped ? ` and (${column} is null or ${column} in (select k from ${SCOPE_TABLES[entity]}))` : '';
+  scoped ? ` and (${column} = any(array(select k from ${SCOPE_TABLES[entity]})) or ${column} is null)` : '';

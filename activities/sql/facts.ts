@@ -69,6 +69,9 @@ const PAYMENT: FactSpec = {
 };
 
 /**
+ * Scoped, an order in scope has all its line facts and payment facts in the lines' and payments'
+ * scopes (each line or payment of an order in scope is), so those are found by key.
+ *
  * One row per clean order, with or without lines: its totals add up its order-line facts, its paid
  * amount its payment facts that did not fail, less its refunds (status `refunded`, whichever sign the
  * source gives their amount). Runs after both are written.
@@ -97,12 +100,13 @@ const ORDER: FactSpec = {
       from staging.canonical_orders o
       left join (select order_id, count(*) as lines, sum(quantity) as quantity,
                         sum(quantity * unit_price) as gross, sum(net_amount) as net
-                   from core.fact_order_line where source = $1${inScope('orders', scoped, 'order_id')}
+                   from core.fact_order_line
+                  where source = $1${inScope('orderLines', scoped, 'order_line_id')}${inScope('orders', scoped, 'order_id')}
                   group by order_id) l on l.order_id = o.order_id
       left join (select order_id,
                         sum(case when status = 'refunded' then -abs(amount) else amount end) as paid
                    from core.fact_payment
-                  where source = $1 and status <> 'failed'${inScope('orders', scoped, 'order_id')}
+                  where source = $1 and status <> 'failed'${inScope('payments', scoped, 'payment_id')}${inScope('orders', scoped, 'order_id')}
                   group by order_id) p on p.order_id = o.order_id
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to

@@ -114,6 +114,7 @@ export async function transformInputs(
 /** A source's last transform: what it read, and its run. */
 export interface PreviousTransform {
   runId: string;
+  quarantined: QuarantineCount[];
   inputs: { staticFingerprint?: string; tables?: Record<string, TableMarker | null> };
 }
 
@@ -121,11 +122,14 @@ export async function previousTransform(
   client: pg.PoolClient,
   sourceName: string,
 ): Promise<PreviousTransform | undefined> {
-  const { rows } = await client.query<{ run_id: string; inputs: PreviousTransform['inputs'] }>(
-    `select run_id, inputs from ops.transform_state where source = $1`,
-    [sourceName],
-  );
-  return rows[0] ? { runId: rows[0].run_id, inputs: rows[0].inputs } : undefined;
+  const { rows } = await client.query<{
+    run_id: string;
+    inputs: PreviousTransform['inputs'];
+    quarantined: QuarantineCount[];
+  }>(`select run_id, inputs, quarantined from ops.transform_state where source = $1`, [sourceName]);
+  return rows[0]
+    ? { runId: rows[0].run_id, inputs: rows[0].inputs, quarantined: rows[0].quarantined }
+    : undefined;
 }
 
 /** A key-scoped transform runs when the changed rows of every staged table are at most this share of it. */

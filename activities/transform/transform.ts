@@ -18,6 +18,7 @@ import {
   ENTITY_KEYS,
   SCOPE_TABLES,
   canonicalInsert,
+  inScope,
   clearCanonical,
 } from '../sql/canonical';
 import { DIM_DATE_UP_TO, dimCustomer, dimDate, dimProduct } from '../sql/dimensions';
@@ -164,7 +165,7 @@ const WANT = {
  * these rows, whole.
  */
 function scopeCondition(entity: CanonicalEntity, a: string): string {
-  const inSet = (column: string, set: string) => `${a}.${column} in (select k from ${set})`;
+  const inSet = (column: string, set: string) => `${a}.${column} = any(array(select k from ${set}))`;
   switch (entity) {
     case 'customers':
       return inSet('customer_id', WANT.customers);
@@ -180,6 +181,15 @@ function scopeCondition(entity: CanonicalEntity, a: string): string {
 }
 
 const DIRECT = 'pg_temp.cartflow_direct';
+
+/** The entity's name in ops.quarantine and the quarantine counts. */
+const QUARANTINE_ENTITY: Record<CanonicalEntity, string> = {
+  customers: 'customers',
+  products: 'products',
+  orders: 'orders',
+  orderLines: 'order_lines',
+  payments: 'payments',
+};
 
 /**
  * The keys whose canonical rows may differ from what the last transform mapped: each mapping run over
@@ -265,28 +275,44 @@ async function buildScope(
   await client.query(`create temp table cartflow_want_products on commit drop as ${direct('products')}`);
   await client.query(`create temp table cartflow_want_lines on commit drop as ${direct('orderLines')}`);
   await client.query(`create temp table cartflow_want_payments on commit drop as ${direct('payments')}`);
+  // The orders the changes touch; each part only when its set is not empty (the index-less ones scan).
+  const { rows: sizes } = await client.query<{ entity: string; n: number }>(
+    `select entity, count(*)::int as n from ${DIRECT} where k is not null group by entity`,
+  );
+  const size = (entity: CanonicalEntity) => sizes.find((r) => r.entity === entity)?.n ?? 0;
+  const any = (set: string) => `any(array(select k from ${set}))`;
+  const parts = [
+    direct('orders'),
+    `select order_id from ${DIRECT} where entity in ('orderLines', 'payments') and order_id is not null`,
+  ];
+  if (size('orderLines') > 0)
+    parts.push(`select order_id from staging.canonical_order_lines
+                 where source = $1 and order_line_id = ${any(WANT.orderLines)} and order_id is not null`);
+  if (size('products') > 0)
+    parts.push(`select order_id from staging.canonical_order_lines
+                 where source = $1 and product_id = ${any(WANT.products)} and order_id is not null`);
+  if (size('customers') > 0)
+    parts.push(
+      `select order_id from staging.canonical_orders where source = $1 and customer_id = ${any(WANT.customers)}`,
+      `select order_id from staging.canonical_payments
+        where source = $1 and customer_id = ${any(WANT.customers)} and order_id is not null`,
+    );
+  if (size('payments') > 0)
+    parts.push(`select order_id from staging.canonical_payments
+                 where source = $1 and payment_id = ${any(WANT.payments)} and order_id is not null`);
   await client.query(
-    `create temp table cartflow_want_orders on commit drop as
-     ${direct('orders')}
-     union select order_id from ${DIRECT} where entity in ('orderLines', 'payments') and order_id is not null
-     union select order_id from staging.canonical_order_lines
-            where source = $1 and order_id is not null
-              and (order_line_id in (select k from ${WANT.orderLines}) or product_id in (select k from ${WANT.products}))
-     union select order_id from staging.canonical_orders
-            where source = $1 and order_id is not null and customer_id in (select k from ${WANT.customers})
-     union select order_id from staging.canonical_payments
-            where source = $1 and order_id is not null
-              and (payment_id in (select k from ${WANT.payments}) or customer_id in (select k from ${WANT.customers}))`,
-    [source.name],
+    `create temp table cartflow_want_orders on commit drop as ${parts.join('\n union ')}`,
+    parts.length > 2 ? [source.name] : [],
   );
   for (const table of Object.values(WANT)) await client.query(`analyze ${table}`);
   for (const entity of ENTITY_ORDER) {
+    // Against the canonical table's statistics: a threshold, not a count.
     const { rows } = await client.query<{ scope: number; total: number }>(
-      `select count(*) filter (where ${scopeCondition(entity, 'c')})::int as scope, count(*)::int as total
-         from ${CANONICAL_TABLES[entity]} c where source = $1`,
+      `select (select count(*) from ${CANONICAL_TABLES[entity]} c where source = $1 and ${scopeCondition(entity, 'c')})::int as scope,
+              greatest((select reltuples from pg_class where oid = '${CANONICAL_TABLES[entity]}'::regclass), 0)::bigint::int as total`,
       [source.name],
     );
-    if (rows[0].scope > SCOPE_THRESHOLD * rows[0].total)
+    if (rows[0].total > 0 && rows[0].scope > SCOPE_THRESHOLD * rows[0].total)
       return `${rows[0].scope} of ${rows[0].total} ${ENTITY_TABLE_NAMES[entity].replace('_', ' ')} in the changes' scope, more than ${SCOPE_THRESHOLD * 100}%`;
   }
   for (const entity of ENTITY_ORDER)
@@ -294,6 +320,9 @@ async function buildScope(
       `create temp table ${SCOPE_TABLES[entity].replace('pg_temp.', '')} (k text) on commit drop`,
     );
   await client.query(`create temp table cartflow_days (day text) on commit drop`);
+  await client.query(
+    `create temp table cartflow_rule_counts (entity text, rule text, n bigint) on commit drop`,
+  );
   return undefined;
 }
 
@@ -312,6 +341,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
       const heartbeat = setInterval(() => context.heartbeat({ step }), 2000);
       try {
         return await inTransaction(warehouse, async (client) => {
+          const stepsMs: Record<string, number> = {};
           const run = async <R extends pg.QueryResultRow = pg.QueryResultRow>(
             what: string,
             sql: string,
@@ -323,6 +353,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             const began = Date.now();
             try {
               const result = await client.query<R>(sql, params.slice(0, used));
+              stepsMs[what] = (stepsMs[what] ?? 0) + Date.now() - began;
               log.debug('Transform step', {
                 source: source.name,
                 step: what,
@@ -384,6 +415,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             step = 'finding the changed keys';
             const began = Date.now();
             const reason = await buildScope(client, source, schema, plan, overlaid);
+            stepsMs['Finding the changed keys'] = Date.now() - began;
             if (reason) plan = { path: 'full', reason };
             log.debug('Scope', { source: source.name, ms: Date.now() - began, reason });
           }
@@ -402,8 +434,10 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               await run(
                 `Clearing canonical ${entity} in scope`,
                 `with gone as (delete from ${table} c where source = $1 and (c.${key} is null or ${scopeCondition(entity, 'c')})
-                                returning ${key})
-                 insert into ${SCOPE_TABLES[entity]} select ${key} from gone where ${key} is not null`,
+                                returning ${key}, rule),
+                      scope as (insert into ${SCOPE_TABLES[entity]} select ${key} from gone where ${key} is not null)
+                 insert into pg_temp.cartflow_rule_counts
+                 select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from gone where rule is not null group by rule`,
                 [input.source],
               );
             }
@@ -470,10 +504,26 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             await run('Summing repeated identical lines', sumDuplicateLines(scoped), [input.source]);
           await run('Quarantining', quarantine(scoped));
           await run('Resolving quarantine', resolveQuarantine(scoped));
+          // Scoped, the last transform's counts less the scope's rows as they were, plus as they are.
+          if (scoped)
+            for (const entity of ENTITY_ORDER)
+              await run(
+                `Counting quarantine of ${entity} in scope`,
+                `insert into pg_temp.cartflow_rule_counts
+                 select '${QUARANTINE_ENTITY[entity]}', rule, count(*) from ${CANONICAL_TABLES[entity]}
+                  where source = $1 and rule is not null${inScope(entity, true)} group by rule`,
+                [input.source],
+              );
           const counts = await run<{ entity: string; rule: string; rows: number }>(
             'Counting quarantine',
-            COUNT_BY_RULE,
-            [input.source],
+            scoped
+              ? `select entity, rule, sum(n)::int as rows
+                   from (select entity, rule, n from pg_temp.cartflow_rule_counts
+                         union all
+                         select entity, rule, rows from jsonb_to_recordset($1::jsonb) as q(entity text, rule text, rows int)) c
+                  group by entity, rule having sum(n) <> 0 order by entity, rule`
+              : COUNT_BY_RULE,
+            [scoped ? JSON.stringify(previous!.quarantined) : input.source],
           );
 
           await run('Updating dim_date', dimDate(scoped), [input.source, input.date]);
@@ -535,6 +585,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             orders,
             durationMs: Date.now() - transformStarted,
             mappingMs,
+            stepsMs,
             path:
               plan.path === 'scoped'
                 ? {
