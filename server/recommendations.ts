@@ -5,6 +5,13 @@ import type pg from 'pg';
 /** The largest `limit`: the fit keeps this many products per customer and per product. */
 export const MAX_RECOMMENDATIONS = 20;
 const DEFAULT_LIMIT = 10;
+/**
+ * How often the server asks for the latest succeeded version. Lists are cached in process per version,
+ * so a new fit is served at most this long (plus one query) after it commits.
+ */
+export const VERSION_POLL_MS = 50;
+/** Lists cached per version before the cache starts over (bounds memory under unknown ids). */
+const CACHED_LISTS = 50_000;
 /** The demo storefront's source name (activities/sources/demo-shop.ts): whose ids the storefront sends. */
 const STOREFRONT_SOURCE = 'shop';
 
@@ -60,6 +67,72 @@ const listQuery = (table: string, idColumn: string, productColumn: string) => `
 const CUSTOMER_LIST = listQuery('mart.recommendations', 'customer_id', 'product_id');
 const RELATED_LIST = listQuery('mart.related_products', 'product_id', 'related_product_id');
 
+interface ListRow {
+  version_id: number | null;
+  fallback: boolean;
+  items: RecommendationsBody['items'];
+}
+
+/**
+ * The lists of one version, read once from the warehouse and then served from memory. `version` is
+ * the latest succeeded version as last polled; when the poll sees another, the cache starts over for it
+ * (one assignment, so a request sees either the old version's lists or the new one's, never a mix). A
+ * list read by a request is kept only when it is of the polled version.
+ */
+class ListCache {
+  private version: number | null | undefined;
+  private lists = new Map<string, ListRow>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+
+  constructor(private readonly warehouse: pg.Pool) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), VERSION_POLL_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  private poll(): Promise<void> {
+    this.polling ??= this.warehouse
+      .query<{ version_id: number }>({ name: 'recommendations-latest-version', text: LATEST_VERSION })
+      .then(({ rows }) => this.adopt(rows.length === 0 ? null : Number(rows[0].version_id)))
+      .catch(() => undefined) // a failed poll keeps the current version; requests still read the warehouse
+      .finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private adopt(version: number | null): void {
+    if (version === this.version) return;
+    this.version = version;
+    this.lists = new Map();
+  }
+
+  /** The whole list (up to MAX_RECOMMENDATIONS) for a source and id, of one version. */
+  async list(name: string, sql: string, source: string, id: string): Promise<ListRow> {
+    const key = `${name}\u0000${source}\u0000${id}`;
+    const lists = this.lists;
+    const cached = this.version === undefined ? undefined : lists.get(key);
+    if (cached) return cached;
+    const { rows } = await this.warehouse.query<ListRow>({
+      name: `recommendations-${name}`,
+      text: sql,
+      values: [source, id, MAX_RECOMMENDATIONS],
+    });
+    const [row] = rows;
+    if (this.version === undefined) this.adopt(row.version_id);
+    if (row.version_id === this.version && this.lists === lists) {
+      if (lists.size >= CACHED_LISTS) lists.clear();
+      lists.set(key, row);
+    }
+    return row;
+  }
+}
+
 function tokenDigest(token: string): Buffer {
   return crypto.createHash('sha256').update(token).digest();
 }
@@ -85,6 +158,9 @@ export async function registerRecommendationRoutes(
 ): Promise<void> {
   const expected = tokenDigest(deps.ingestToken);
   const defaultSource = deps.source ?? STOREFRONT_SOURCE;
+  const cache = new ListCache(deps.warehouse);
+  cache.start();
+  app.addHook('onClose', async () => cache.stop());
 
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -102,7 +178,7 @@ export async function registerRecommendationRoutes(
     });
 
     const serve =
-      (sql: string, key: 'customer_id' | 'product_id') =>
+      (name: string, sql: string, key: 'customer_id' | 'product_id') =>
       async (
         request: FastifyRequest<{ Params: { id: string }; Querystring: { limit?: string; source?: string } }>,
         reply: FastifyReply,
@@ -121,23 +197,18 @@ export async function registerRecommendationRoutes(
         const source = request.query.source ?? defaultSource;
         if (!VALID_ID.test(source))
           return badRequest(reply, 'source', 'must be 1 to 200 characters, without control characters');
-        const { rows } = await deps.warehouse.query<{
-          version_id: number | null;
-          fallback: boolean;
-          items: RecommendationsBody['items'];
-        }>(sql, [source, id, limit]);
-        const [row] = rows;
+        const row = await cache.list(name, sql, source, id);
         const body: RecommendationsBody = {
           [key]: id,
           source,
           model_version: row.version_id,
           fallback: row.fallback,
-          items: row.items,
+          items: row.items.slice(0, limit),
         };
         return reply.send(body);
       };
 
-    scope.get('/v1/customers/:id/recommendations', serve(CUSTOMER_LIST, 'customer_id'));
-    scope.get('/v1/products/:id/related', serve(RELATED_LIST, 'product_id'));
+    scope.get('/v1/customers/:id/recommendations', serve('customer', CUSTOMER_LIST, 'customer_id'));
+    scope.get('/v1/products/:id/related', serve('related', RELATED_LIST, 'product_id'));
   });
 }

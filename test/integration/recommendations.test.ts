@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { simulateShop } from '../../simulator';
 import { buildServer } from '../../server/app';
+import { VERSION_POLL_MS } from '../../server/recommendations';
 import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 import { testServices } from '../helpers/services';
 import { Client, Connection } from '@temporalio/client';
@@ -293,8 +294,9 @@ describe('recommendations: the fit on the real warehouse and the API', () => {
       );
     }
     expect(before.size).toBe(20);
-    // Back to the fit's version once the switched one is gone.
+    // Back to the fit's version once the switched one is gone, and the server's poll has seen it.
     await warehouse.query(`delete from ops.model_versions where version_id = $1`, [newVersion]);
+    await new Promise((resolve) => setTimeout(resolve, 3 * VERSION_POLL_MS));
     const after = await get(`/v1/customers/${customers[0]}/recommendations`);
     expect(after.body.model_version).toBe(versionId);
     expect(JSON.stringify(after.body.items)).toBe(before.get(customers[0]));
