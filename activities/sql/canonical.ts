@@ -217,8 +217,8 @@ export const ENTITY_KEYS: Record<CanonicalEntity, string> = {
 
 /**
  * A key-scoped transform's scope: per entity, the natural keys whose canonical rows it maps again (a
- * temporary table of the transaction). Rows without a key are always in scope (they are few: each is
- * quarantined as `missing_key`).
+ * temporary table of the transaction). Rows without a key are always mapped again (they are few: each
+ * is quarantined as `missing_key`).
  */
 export const SCOPE_TABLES: Record<CanonicalEntity, string> = {
   customers: 'pg_temp.cartflow_scope_customers',
@@ -228,6 +228,11 @@ export const SCOPE_TABLES: Record<CanonicalEntity, string> = {
   payments: 'pg_temp.cartflow_scope_payments',
 };
 
-/** `and <column> is in the entity's scope` when scoped, else nothing: `= any(array)`, so a key's index serves it. */
+/**
+ * `and <column> is in the entity's scope` when scoped, else nothing: a semi-join, which the planner
+ * turns into index lookups on the key. Rows without a key are not in it: they are quarantined as
+ * `missing_key` as they are mapped (so no later rule looks at them), and the statements that must see
+ * them (the quarantine and its counts) add them themselves.
+ */
 export const inScope = (entity: CanonicalEntity, scoped: boolean, column = ENTITY_KEYS[entity]) =>
-  scoped ? ` and (${column} = any(array(select k from ${SCOPE_TABLES[entity]})) or ${column} is null)` : '';
+  scoped ? ` and ${column} in (select k from ${SCOPE_TABLES[entity]})` : '';

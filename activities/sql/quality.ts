@@ -98,23 +98,24 @@ export const flagOrphanedPayments = (scoped: boolean) => `
  * Every marked row into `ops.quarantine` with its rule and this run ($2); a row seen again by a later
  * run only gets that run as its last; rows no longer marked are resolved. Returns nothing.
  */
+const QUARANTINED: [CanonicalEntity, string, string][] = [
+  ['customers', 'customers', 'customer_id'],
+  ['products', 'products', 'product_id'],
+  ['orders', 'orders', 'order_id'],
+  ['orderLines', 'order_lines', 'order_line_id'],
+  ['payments', 'payments', 'payment_id'],
+];
+
+/** Scoped: the marked rows in scope, and those without a key (mapped again every run). */
 export const quarantine = (scoped: boolean) => `
   with marked as (
-    select 'customers' as entity, customer_id as natural_key, rule, detail,
+    ${QUARANTINED.flatMap(([entity, name, key]) =>
+      (scoped ? [inScope(entity, true), ` and ${key} is null`] : ['']).map(
+        (only) => `select '${name}' as entity, ${key} as natural_key, rule, detail,
            to_jsonb(c) - '{source,rule,detail}'::text[] as record
-      from staging.canonical_customers c where source = $1 and rule is not null${inScope('customers', scoped)}
-    union all
-    select 'products', product_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
-      from staging.canonical_products c where source = $1 and rule is not null${inScope('products', scoped)}
-    union all
-    select 'orders', order_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
-      from staging.canonical_orders c where source = $1 and rule is not null${inScope('orders', scoped)}
-    union all
-    select 'order_lines', order_line_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
-      from staging.canonical_order_lines c where source = $1 and rule is not null${inScope('orderLines', scoped)}
-    union all
-    select 'payments', payment_id, rule, detail, to_jsonb(c) - '{source,rule,detail}'::text[]
-      from staging.canonical_payments c where source = $1 and rule is not null${inScope('payments', scoped)}
+      from staging.canonical_${name} c where source = $1 and rule is not null${only}`,
+      ),
+    ).join('\n    union all\n    ')}
   )
   insert into ops.quarantine as q
     (source, entity, natural_key, rule, detail, record, record_hash, first_run_id, last_run_id)

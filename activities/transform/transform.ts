@@ -165,7 +165,7 @@ const WANT = {
  * these rows, whole.
  */
 function scopeCondition(entity: CanonicalEntity, a: string): string {
-  const inSet = (column: string, set: string) => `${a}.${column} = any(array(select k from ${set}))`;
+  const inSet = (column: string, set: string) => `${a}.${column} in (select k from ${set})`;
   switch (entity) {
     case 'customers':
       return inSet('customer_id', WANT.customers);
@@ -280,45 +280,58 @@ async function buildScope(
     `select entity, count(*)::int as n from ${DIRECT} where k is not null group by entity`,
   );
   const size = (entity: CanonicalEntity) => sizes.find((r) => r.entity === entity)?.n ?? 0;
-  const any = (set: string) => `any(array(select k from ${set}))`;
+  const any = (set: string) => `(select k from ${set})`;
   const parts = [
     direct('orders'),
     `select order_id from ${DIRECT} where entity in ('orderLines', 'payments') and order_id is not null`,
   ];
   if (size('orderLines') > 0)
     parts.push(`select order_id from staging.canonical_order_lines
-                 where source = $1 and order_line_id = ${any(WANT.orderLines)} and order_id is not null`);
+                 where source = $1 and order_line_id in ${any(WANT.orderLines)} and order_id is not null`);
   if (size('products') > 0)
     parts.push(`select order_id from staging.canonical_order_lines
-                 where source = $1 and product_id = ${any(WANT.products)} and order_id is not null`);
+                 where source = $1 and product_id in ${any(WANT.products)} and order_id is not null`);
   if (size('customers') > 0)
     parts.push(
-      `select order_id from staging.canonical_orders where source = $1 and customer_id = ${any(WANT.customers)}`,
+      `select order_id from staging.canonical_orders where source = $1 and customer_id in ${any(WANT.customers)}`,
       `select order_id from staging.canonical_payments
-        where source = $1 and customer_id = ${any(WANT.customers)} and order_id is not null`,
+        where source = $1 and customer_id in ${any(WANT.customers)} and order_id is not null`,
     );
   if (size('payments') > 0)
     parts.push(`select order_id from staging.canonical_payments
-                 where source = $1 and payment_id = ${any(WANT.payments)} and order_id is not null`);
+                 where source = $1 and payment_id in ${any(WANT.payments)} and order_id is not null`);
   await client.query(
     `create temp table cartflow_want_orders on commit drop as ${parts.join('\n union ')}`,
     parts.length > 2 ? [source.name] : [],
   );
   for (const table of Object.values(WANT)) await client.query(`analyze ${table}`);
+  // The scope's keys as the canonical tables hold them now (the rows mapped again add theirs).
+  const scopeKeys: Record<CanonicalEntity, string> = {
+    customers: `select k from ${WANT.customers}`,
+    products: `select k from ${WANT.products}`,
+    orders: `select k from ${WANT.orders}`,
+    orderLines: `select order_line_id from staging.canonical_order_lines
+                  where source = $1 and order_id in (select k from ${WANT.orders})
+                 union select k from ${WANT.orderLines}`,
+    payments: `select payment_id from staging.canonical_payments
+                where source = $1 and order_id in (select k from ${WANT.orders})
+               ${size('customers') > 0 ? `union select payment_id from staging.canonical_payments where source = $1 and customer_id in (select k from ${WANT.customers})` : ''}
+               union select k from ${WANT.payments}`,
+  };
   for (const entity of ENTITY_ORDER) {
+    const table = SCOPE_TABLES[entity];
+    await client.query(`create temp table ${table.replace('pg_temp.', '')} (k text) on commit drop`);
+    const sql = `insert into ${table} ${scopeKeys[entity]}`;
+    await client.query(sql, sql.includes('$1') ? [source.name] : []);
     // Against the canonical table's statistics: a threshold, not a count.
     const { rows } = await client.query<{ scope: number; total: number }>(
-      `select (select count(*) from ${CANONICAL_TABLES[entity]} c where source = $1 and ${scopeCondition(entity, 'c')})::int as scope,
+      `select (select count(*) from ${table})::int as scope,
               greatest((select reltuples from pg_class where oid = '${CANONICAL_TABLES[entity]}'::regclass), 0)::bigint::int as total`,
-      [source.name],
     );
     if (rows[0].total > 0 && rows[0].scope > SCOPE_THRESHOLD * rows[0].total)
       return `${rows[0].scope} of ${rows[0].total} ${ENTITY_TABLE_NAMES[entity].replace('_', ' ')} in the changes' scope, more than ${SCOPE_THRESHOLD * 100}%`;
+    await client.query(`analyze ${table}`);
   }
-  for (const entity of ENTITY_ORDER)
-    await client.query(
-      `create temp table ${SCOPE_TABLES[entity].replace('pg_temp.', '')} (k text) on commit drop`,
-    );
   await client.query(`create temp table cartflow_days (day text) on commit drop`);
   await client.query(
     `create temp table cartflow_rule_counts (entity text, rule text, n bigint) on commit drop`,
@@ -433,11 +446,12 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
               await run(
                 `Clearing canonical ${entity} in scope`,
-                `with gone as (delete from ${table} c where source = $1 and (c.${key} is null or ${scopeCondition(entity, 'c')})
-                                returning ${key}, rule),
-                      scope as (insert into ${SCOPE_TABLES[entity]} select ${key} from gone where ${key} is not null)
+                `with gone as (delete from ${table} c where source = $1 and c.${key} in (select k from ${SCOPE_TABLES[entity]})
+                                returning rule),
+                      keyless as (delete from ${table} c where source = $1 and c.${key} is null returning rule)
                  insert into pg_temp.cartflow_rule_counts
-                 select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from gone where rule is not null group by rule`,
+                 select '${QUARANTINE_ENTITY[entity]}', rule, -count(*)
+                   from (select rule from gone union all select rule from keyless) g where rule is not null group by rule`,
                 [input.source],
               );
             }
@@ -447,16 +461,22 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             step = `mapping ${entity}`;
             const began = Date.now();
             try {
-              const result = await client.query(
-                canonicalInsert(
-                  entity,
-                  sql,
-                  present,
-                  scoped ? `l1.${key} is null or ${scopeCondition(entity, 'l1')}` : undefined,
-                ),
-                [input.source],
+              const insert = canonicalInsert(
+                entity,
+                sql,
+                present,
+                scoped ? `l1.${key} is null or ${scopeCondition(entity, 'l1')}` : undefined,
               );
-              mapped[entity] = result.rowCount ?? 0;
+              // Scoped, the keys mapped join the scope (a new line of an order in it, say).
+              const result = scoped
+                ? await client.query<{ n: number }>(
+                    `with mapped as (${insert} returning ${key}),
+                          scope as (insert into ${SCOPE_TABLES[entity]} select ${key} from mapped where ${key} is not null)
+                     select count(*)::int as n from mapped`,
+                    [input.source],
+                  )
+                : await client.query(insert, [input.source]);
+              mapped[entity] = scoped ? (result.rows[0] as { n: number }).n : (result.rowCount ?? 0);
               mappingMs[entity] = Date.now() - began;
               log.debug('Mapped', {
                 source: source.name,
@@ -470,12 +490,6 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               });
             }
             if (scoped) {
-              await run(
-                `Scoping ${entity}`,
-                `insert into ${SCOPE_TABLES[entity]}
-                 select ${key} from ${table} c where source = $1 and ${key} is not null and ${scopeCondition(entity, 'c')}`,
-                [input.source],
-              );
               if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
             }
           }
@@ -510,8 +524,12 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               await run(
                 `Counting quarantine of ${entity} in scope`,
                 `insert into pg_temp.cartflow_rule_counts
-                 select '${QUARANTINE_ENTITY[entity]}', rule, count(*) from ${CANONICAL_TABLES[entity]}
-                  where source = $1 and rule is not null${inScope(entity, true)} group by rule`,
+                 select '${QUARANTINE_ENTITY[entity]}', rule, count(*)
+                   from (select rule from ${CANONICAL_TABLES[entity]} where source = $1 and rule is not null${inScope(entity, true)}
+                         union all
+                         select rule from ${CANONICAL_TABLES[entity]} where source = $1 and rule is not null
+                            and ${ENTITY_KEYS[entity]} is null) r
+                  group by rule`,
                 [input.source],
               );
           const counts = await run<{ entity: string; rule: string; rows: number }>(
