@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { listStoredMail } from '../lib/embedded/smtp';
 import { registerCartRoutes, type CartServerDeps } from './carts';
 import { registerDashboardRoutes, resolveDashboardToken } from './dashboard';
-import { checkHealth, type HealthDeps } from './health';
+import { cachedHealth, type HealthDeps } from './health';
 import { registerRecommendationRoutes, type RecommendationRoutesDeps } from './recommendations';
 
 export interface ServerDeps extends HealthDeps {
@@ -23,8 +23,9 @@ export interface ServerDeps extends HealthDeps {
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 5 * 1024 * 1024, maxParamLength: 256 });
 
+  const health = cachedHealth(deps); // one probe per HEALTH_CACHE_MS, shared by concurrent requests
   app.get('/health', async (_request, reply) => {
-    const report = await checkHealth(deps);
+    const report = await health();
     return reply.code(report.status === 'up' ? 200 : 503).send(report);
   });
 

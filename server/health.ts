@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { TASK_QUEUES } from '../lib/names';
 import { temporal } from '@temporalio/proto';
@@ -23,6 +24,37 @@ export interface HealthDeps {
 }
 
 const CHECK_TIMEOUT_MS = 3000;
+/**
+ * How long `GET /health` reuses a probe's report. A probe asks the databases, Temporal (its version and
+ * every task queue's pollers) and the SMTP server; at hundreds of requests per second that is the
+ * server's whole work. With this, each client sees a report at most this old, and requests that
+ * arrive while a probe runs wait for that probe instead of starting their own.
+ */
+export const HEALTH_CACHE_MS = 1000;
+
+/**
+ * `checkHealth` behind a short cache: the report of the last probe while it is under `maxAgeMs` old
+ * (counted from when the probe finished), else one new probe, shared by every caller that asks while it
+ * runs. A probe that throws is not kept.
+ */
+export function cachedHealth(
+  deps: HealthDeps,
+  maxAgeMs = HEALTH_CACHE_MS,
+  probe: (deps: HealthDeps) => Promise<HealthReport> = checkHealth,
+): () => Promise<HealthReport> {
+  let last: { report: HealthReport; at: number } | undefined;
+  let running: Promise<HealthReport> | undefined;
+  return () => {
+    if (last && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.report);
+    running ??= probe(deps)
+      .then((report) => {
+        last = { report, at: performance.now() };
+        return report;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+}
 
 /** Asks each component whether it is up: the databases, Temporal, the SMTP server and the workers. */
 export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
