@@ -26,14 +26,16 @@ const DEPLOY = path.join(root, 'deploy', 'temporal');
 
 /**
  * The test files run against the cluster: the daily pipeline, an import through the CLI, the carts'
- * faults (worker killed mid-send, SMTP and database outages), and a worker process killed with SIGKILL
- * in the middle of a load and started again.
+ * faults (worker killed mid-send, SMTP and database outages), a worker process killed with SIGKILL
+ * in the middle of a load and started again, and `cartflow server` with two `cartflow worker`
+ * processes on the same queues, one of them SIGKILLed during a seven-day backfill.
  */
 export const PRODUCTION_TESTS = [
   'test/integration/daily-pipeline-run.test.ts',
   'test/integration/import-cli.test.ts',
   'test/integration/cart-faults.test.ts',
   'test/integration/pipeline-worker-kill.test.ts',
+  'test/integration/backfill-two-workers-kill.test.ts',
 ];
 
 class ProductionTestError extends Error {}
