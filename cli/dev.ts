@@ -13,6 +13,7 @@ import {
 } from '../lib/embedded/temporal';
 import { writePlatformState, stateFile, type Endpoints, type PlatformState } from '../lib/endpoints';
 import type { Logger } from '../lib/log';
+import { resolveDashboardToken } from '../server/dashboard';
 import { ALL_TASK_QUEUES } from '../workers/workers';
 import { connectTemporalClient } from '../lib/temporal';
 import { startApplication, stopOnSignals, type Stopper } from './application';
@@ -125,6 +126,7 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     `  Warehouse           ${redactUrl(warehouseUrl)}`,
     `  Shop database       ${redactUrl(shopUrl)}`,
     `  Ingest token        ${endpoints.ingestToken}   (Authorization: Bearer <token> on POST /v1/events)`,
+    `  Dashboard token     ${resolveDashboardToken(config)}   (sign in at ${endpoints.httpUrl}/; read-only, docs/dashboard.md)`,
     '',
     '  Next: "npx cartflow simulate --customers 1000 --days 90 --seed 1" fills the demo shop.',
     '  Then "npx cartflow simulate-live --rate 10" plays shoppers against the API; abandoned carts are',

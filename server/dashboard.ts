@@ -87,8 +87,8 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
 
 /**
  * The dashboard: the page at `/` (static files, no data), sign-in, the live stream and the JSON of
- * every tab under /v1/dashboard, and CSV downloads of the marts. Every data route takes the dashboard
- * token as `Authorization: Bearer …` or the session cookie `POST /v1/dashboard/sign-in` sets.
+ * every tab under /api, and CSV downloads of the marts. Every data route takes the dashboard
+ * token as `Authorization: Bearer …` or the session cookie `POST /api/sign-in` sets.
  */
 export async function registerDashboardRoutes(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
   const log = deps.logger.scope({ component: 'dashboard' });
@@ -138,7 +138,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
     return sendAsset(reply, request.params.file);
   });
 
-  app.post('/v1/dashboard/sign-in', async (request, reply) => {
+  app.post('/api/sign-in', async (request, reply) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
     if (typeof token !== 'string' || !crypto.timingSafeEqual(digest(token), expectedToken)) {
       return reply.code(401).send({
@@ -154,7 +154,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
       )
       .send({ signedIn: true });
   });
-  app.post('/v1/dashboard/sign-out', async (_request, reply) =>
+  app.post('/api/sign-out', async (_request, reply) =>
     reply
       .header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`)
       .send({ signedIn: false }),
@@ -180,9 +180,9 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
         .send({ error: 'unavailable', message: `Reading the warehouse failed: ${error.message}` });
     });
 
-    scope.get('/v1/live', async () => hub.snapshot());
+    scope.get('/api/live', async () => hub.snapshot());
 
-    scope.get('/v1/live/stream', async (request, reply) => {
+    scope.get('/api/live/stream', async (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -210,15 +210,15 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
       }
     });
 
-    scope.get('/v1/dashboard/dates', async () => availableDates(deps.warehouse));
+    scope.get('/api/dates', async () => availableDates(deps.warehouse));
     const dated = (request: FastifyRequest) => parseDate((request.query as { date?: string }).date);
-    scope.get('/v1/dashboard/sales', async (request) => salesTab(deps.warehouse, dated(request)));
-    scope.get('/v1/dashboard/customers', async (request) => customersTab(deps.warehouse, dated(request)));
-    scope.get('/v1/dashboard/forecast', async (request) => forecastTab(deps.warehouse, dated(request)));
-    scope.get('/v1/dashboard/retargeting', async (request) => retargetingTab(deps.warehouse, dated(request)));
-    scope.get('/v1/dashboard/pipeline', async () => pipelineTab(deps.warehouse, temporalUi));
+    scope.get('/api/sales', async (request) => salesTab(deps.warehouse, dated(request)));
+    scope.get('/api/customers', async (request) => customersTab(deps.warehouse, dated(request)));
+    scope.get('/api/forecast', async (request) => forecastTab(deps.warehouse, dated(request)));
+    scope.get('/api/retargeting', async (request) => retargetingTab(deps.warehouse, dated(request)));
+    scope.get('/api/pipeline', async () => pipelineTab(deps.warehouse, temporalUi));
 
-    scope.get('/v1/dashboard/outbox', async () => {
+    scope.get('/api/outbox', async () => {
       if (!deps.mailDir)
         return {
           available: false,
@@ -236,7 +236,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
         }));
       return { available: true, mails };
     });
-    scope.get<{ Params: { id: string } }>('/v1/dashboard/outbox/:id', async (request, reply) => {
+    scope.get<{ Params: { id: string } }>('/api/outbox/:id', async (request, reply) => {
       const mail = deps.mailDir
         ? listStoredMail(deps.mailDir).find((m) => m.id === request.params.id)
         : undefined;
@@ -255,7 +255,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
     });
 
     // The marts as `cartflow export <mart> --date D` streams them: COPY … TO STDOUT, straight to the reply.
-    scope.get<{ Params: { mart: string } }>('/v1/dashboard/export/:mart', async (request, reply) => {
+    scope.get<{ Params: { mart: string } }>('/api/export/:mart', async (request, reply) => {
       const mart = request.params.mart.replace(/\.csv$/, '');
       if (!Object.hasOwn(MARTS, mart)) {
         return reply

@@ -1,5 +1,5 @@
-// The cartflow dashboard: one page, seven tabs, fed by /v1/dashboard/* and the live stream
-// /v1/live/stream. No framework and no build step; charts from ./charts.js.
+// The cartflow dashboard: one page, seven tabs, fed by /api/* and the live stream
+// /api/live/stream. No framework and no build step; charts from ./charts.js.
 import { columns, formatNumber, horizontalBars, lines, timeColumns, treemap } from './charts.js';
 
 const page = document.getElementById('page');
@@ -79,7 +79,7 @@ function table(name, rows, options = {}) {
     const query = options.asOf ? `?date=${options.asOf}` : '';
     link = h(
       'a',
-      { class: 'download', href: `/v1/dashboard/export/${options.mart}.csv${query}`, download: '' },
+      { class: 'download', href: `/api/export/${options.mart}.csv${query}`, download: '' },
       'CSV',
     );
   } else {
@@ -170,7 +170,7 @@ function showSignIn(message) {
 
 signIn.addEventListener('submit', async (event) => {
   event.preventDefault();
-  const response = await fetch('/v1/dashboard/sign-in', {
+  const response = await fetch('/api/sign-in', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ token: document.getElementById('token').value }),
@@ -296,7 +296,7 @@ function drawLive(snapshot) {
 
 function openLive() {
   stream?.close();
-  stream = new EventSource('/v1/live/stream');
+  stream = new EventSource('/api/live/stream');
   stream.addEventListener('live', (event) => {
     if (current === 'live') drawLive(JSON.parse(event.data));
   });
@@ -310,7 +310,7 @@ function openLive() {
       status.textContent = 'live stream interrupted; reconnecting…';
       return;
     }
-    const check = await fetch('/v1/live', { credentials: 'same-origin' }).catch(() => undefined);
+    const check = await fetch('/api/live', { credentials: 'same-origin' }).catch(() => undefined);
     if (check?.status === 401) return showSignIn();
     status.textContent = 'live stream refused; retrying in 5 s…';
     setTimeout(() => current === 'live' && openLive(), 5000);
@@ -320,7 +320,7 @@ function openLive() {
 // ---- Analytical tabs ------------------------------------------------------------------------------
 
 async function drawSales(date) {
-  const data = await api(`/v1/dashboard/sales${date ? `?date=${date}` : ''}`);
+  const data = await api(`/api/sales${date ? `?date=${date}` : ''}`);
   if (data.missing) return page.replaceChildren(card('Sales', missingNote(data.missing)));
   page.replaceChildren(
     h(
@@ -384,7 +384,7 @@ async function drawSales(date) {
 }
 
 async function drawCustomers(date) {
-  const data = await api(`/v1/dashboard/customers${date ? `?date=${date}` : ''}`);
+  const data = await api(`/api/customers${date ? `?date=${date}` : ''}`);
   const parts = [];
   if (data.rfm.missing) parts.push(card('RFM segments', missingNote(data.rfm.missing)));
   else
@@ -465,7 +465,7 @@ async function drawCustomers(date) {
 }
 
 async function drawForecast(date) {
-  const data = await api(`/v1/dashboard/forecast${date ? `?date=${date}` : ''}`);
+  const data = await api(`/api/forecast${date ? `?date=${date}` : ''}`);
   if (data.missing) return page.replaceChildren(card('Forecast', missingNote(data.missing)));
   page.replaceChildren(
     card(
@@ -500,7 +500,7 @@ async function drawForecast(date) {
 }
 
 async function drawRetargeting(date) {
-  const data = await api(`/v1/dashboard/retargeting${date ? `?date=${date}` : ''}`);
+  const data = await api(`/api/retargeting${date ? `?date=${date}` : ''}`);
   const { emailed, heldOut, uplift } = data.conversion;
   const interval = (c) =>
     c.rate === null
@@ -556,7 +556,7 @@ async function drawRetargeting(date) {
 }
 
 async function drawPipeline() {
-  const data = await api('/v1/dashboard/pipeline');
+  const data = await api('/api/pipeline');
   page.replaceChildren(
     card(
       'Recent runs',
@@ -584,7 +584,7 @@ async function drawPipeline() {
 }
 
 async function drawOutbox() {
-  const data = await api('/v1/dashboard/outbox');
+  const data = await api('/api/outbox');
   if (!data.available) return page.replaceChildren(card('Outbox', h('p', { class: 'empty' }, data.message)));
   const viewer = h('iframe', { sandbox: '', title: 'The selected e-mail' });
   const rows = data.mails.map((m) => ({ ...m, receivedAt: m.receivedAt }));
@@ -595,10 +595,10 @@ async function drawOutbox() {
   list.querySelectorAll?.('tbody tr').forEach((tr, i) => {
     tr.style.cursor = 'pointer';
     tr.addEventListener('click', () =>
-      viewer.setAttribute('src', `/v1/dashboard/outbox/${encodeURIComponent(rows[i].id)}`),
+      viewer.setAttribute('src', `/api/outbox/${encodeURIComponent(rows[i].id)}`),
     );
   });
-  if (rows[0]) viewer.setAttribute('src', `/v1/dashboard/outbox/${encodeURIComponent(rows[0].id)}`);
+  if (rows[0]) viewer.setAttribute('src', `/api/outbox/${encodeURIComponent(rows[0].id)}`);
   page.replaceChildren(h('div', { class: 'grid' }, card('E-mails sent', list), card('Rendered', viewer)));
 }
 
@@ -625,7 +625,7 @@ async function show(tab) {
   );
   try {
     if (tab === 'live') {
-      const snapshot = await api('/v1/live');
+      const snapshot = await api('/api/live');
       tabs.hidden = false;
       drawLive(snapshot);
       openLive();
@@ -634,7 +634,7 @@ async function show(tab) {
     stream?.close();
     stream = undefined;
     page.replaceChildren(h('p', { class: 'empty' }, 'Loading…'));
-    await api('/v1/dashboard/dates').then((d) => {
+    await api('/api/dates').then((d) => {
       if (!dateInput.max && d.dates[0]) dateInput.max = d.dates[0];
     });
     tabs.hidden = false;

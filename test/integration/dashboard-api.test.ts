@@ -31,16 +31,11 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
   };
 
   it('refuses every data route without the dashboard token, the ingest token included', async () => {
-    for (const path of [
-      '/v1/live',
-      '/v1/live/stream',
-      '/v1/dashboard/sales',
-      '/v1/dashboard/export/rfm.csv',
-    ]) {
+    for (const path of ['/api/live', '/api/live/stream', '/api/sales', '/api/export/rfm.csv']) {
       expect((await get(path, {})).status).toBe(401);
       expect((await get(path, { authorization: `Bearer ${TEST_TOKEN}` })).status).toBe(401);
     }
-    const wrong = await fetch(`${stack.url}/v1/dashboard/sign-in`, {
+    const wrong = await fetch(`${stack.url}/api/sign-in`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token: TEST_TOKEN }),
@@ -48,7 +43,7 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { message: string }).message).toMatch(/CARTFLOW_DASHBOARD_TOKEN/);
 
-    const right = await fetch(`${stack.url}/v1/dashboard/sign-in`, {
+    const right = await fetch(`${stack.url}/api/sign-in`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ token: DASHBOARD_TOKEN }),
@@ -58,9 +53,9 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).not.toContain(DASHBOARD_TOKEN);
     cookie = setCookie.split(';')[0];
-    expect((await get('/v1/live')).status).toBe(200);
-    expect((await get('/v1/live', { authorization: `Bearer ${DASHBOARD_TOKEN}` })).status).toBe(200);
-    expect((await get('/v1/live', { cookie: `${cookie}x` })).status).toBe(401);
+    expect((await get('/api/live')).status).toBe(200);
+    expect((await get('/api/live', { authorization: `Bearer ${DASHBOARD_TOKEN}` })).status).toBe(200);
+    expect((await get('/api/live', { cookie: `${cookie}x` })).status).toBe(401);
   });
 
   it('serves the page and its assets from the server itself, loading nothing from another host', async () => {
@@ -80,22 +75,22 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
   });
 
   it('says which command produces each tab whose model has not run, and refuses a malformed date', async () => {
-    const customers = await get('/v1/dashboard/customers');
+    const customers = await get('/api/customers');
     expect(customers.status).toBe(200);
     expect(customers.body.rfm).toEqual({
       missing: expect.objectContaining({ command: 'cartflow run daily', mart: 'mart.rfm' }),
     });
-    expect((await get('/v1/dashboard/forecast?date=2026-11-20')).body).toEqual({
+    expect((await get('/api/forecast?date=2026-11-20')).body).toEqual({
       missing: expect.objectContaining({ command: 'cartflow run daily --date 2026-11-20' }),
     });
-    expect((await get('/v1/dashboard/sales')).body.missing).toMatchObject({
+    expect((await get('/api/sales')).body.missing).toMatchObject({
       command: expect.stringMatching(/simulate/),
     });
-    const bad = await get('/v1/dashboard/sales?date=2026-02-30');
+    const bad = await get('/api/sales?date=2026-02-30');
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/not a day/);
-    expect((await get('/v1/dashboard/export/rfm.csv')).body.message).toMatch(/cartflow run daily/);
-    expect((await get('/v1/dashboard/export/nothing.csv')).status).toBe(404);
+    expect((await get('/api/export/rfm.csv')).body.message).toMatch(/cartflow run daily/);
+    expect((await get('/api/export/nothing.csv')).status).toBe(404);
   });
 
   it('fills Sales, Customers and Pipeline from a real pipeline run, and streams a mart as cartflow export does', async () => {
@@ -103,7 +98,7 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     const result = await runDailyPipeline(stack.worker!, { date: '2026-11-20', models: ['rfm', 'growth'] });
     expect(result.summary.status).toBe('succeeded');
 
-    const sales = await get('/v1/dashboard/sales?date=2026-11-20');
+    const sales = await get('/api/sales?date=2026-11-20');
     expect(sales.status).toBe(200);
     const monthly = sales.body.monthly as {
       month: string;
@@ -123,7 +118,7 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     expect((sales.body.distribution as { orders: number }[]).reduce((s, b) => s + b.orders, 0)).toBe(240);
     expect((sales.body.byCategory as unknown[]).length).toBe(7);
 
-    const customers = await get('/v1/dashboard/customers?date=2026-11-20');
+    const customers = await get('/api/customers?date=2026-11-20');
     const rfm = customers.body.rfm as { asOf: string; segments: { customers: number }[] };
     expect(rfm.asOf).toBe('2026-11-20');
     const { rows: rfmRows } = await stack.deps.warehouse.query<{ n: number }>(
@@ -134,10 +129,10 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     expect(customers.body.clv).toEqual({ missing: expect.objectContaining({ mart: 'mart.clv' }) });
     // A date before any run: the mart of no date, and the command for that date.
     expect(
-      ((await get('/v1/dashboard/customers?date=2026-01-01')).body.rfm as { missing: unknown }).missing,
+      ((await get('/api/customers?date=2026-01-01')).body.rfm as { missing: unknown }).missing,
     ).toBeTruthy();
 
-    const csv = await fetch(`${stack.url}/v1/dashboard/export/rfm.csv?date=2026-11-20`, {
+    const csv = await fetch(`${stack.url}/api/export/rfm.csv?date=2026-11-20`, {
       headers: { cookie },
     });
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
@@ -158,7 +153,7 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     expect(served).toBe(exported);
     expect(served.split('\n')[0]).toMatch(/^as_of,source,customer_id/);
 
-    const pipeline = await get('/v1/dashboard/pipeline');
+    const pipeline = await get('/api/pipeline');
     const runs = pipeline.body.runs as {
       pipeline_date: string;
       status: string;
@@ -167,14 +162,14 @@ describe('the dashboard API on real Postgres: sign-in, every tab, CSV, the live 
     }[];
     expect(runs[0]).toMatchObject({ pipeline_date: '2026-11-20', status: 'succeeded' });
     expect(runs[0].rows_loaded).toBeGreaterThan(0);
-    const retargeting = await get('/v1/dashboard/retargeting?date=2026-11-20');
+    const retargeting = await get('/api/retargeting?date=2026-11-20');
     expect(retargeting.status).toBe(200);
     expect((retargeting.body.daily as unknown[]).length).toBe(30);
   }, 240_000);
 
   it('pushes a purchase accepted by POST /v1/events to an open live stream within 2 s, and a duplicate not at all', async () => {
     const controller = new AbortController();
-    const response = await fetch(`${stack.url}/v1/live/stream`, {
+    const response = await fetch(`${stack.url}/api/live/stream`, {
       headers: { cookie },
       signal: controller.signal,
     });

@@ -90,7 +90,7 @@ describe('the dashboard in a real browser', () => {
   it('asks for the dashboard token, refuses the ingest token, and signs in', async () => {
     await page.goto(`${url()}/`);
     await page.waitForSelector('#sign-in:not([hidden])');
-    const refused = await page.evaluate(async () => (await fetch('/v1/dashboard/sales')).status);
+    const refused = await page.evaluate(async () => (await fetch('/api/sales')).status);
     expect(refused).toBe(401);
     await page.fill('#token', TEST_TOKEN);
     await page.click('#sign-in button[type=submit]');
@@ -263,7 +263,7 @@ describe('the dashboard in a real browser', () => {
     await page.click('nav button[data-tab="customers"]');
     await page.waitForSelector('[data-table="rfm-segments"] a.download');
     const csvHref = await page.getAttribute('[data-table="rfm-segments"] a.download', 'href');
-    expect(csvHref).toBe('/v1/dashboard/export/rfm.csv?date=2026-11-20');
+    expect(csvHref).toBe('/api/export/rfm.csv?date=2026-11-20');
     const csv = await page.evaluate(async (href) => (await fetch(href!)).text(), csvHref);
     expect(csv.split('\n')[0]).toMatch(/^as_of,source,customer_id/);
 
