@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,
@@ -12,7 +11,6 @@ import {
   ndcgAtK,
   popularityOrder,
   sparseRows,
-  type AlsModel,
   type AlsOptions,
 } from '../../ml/recommend';
 import { SeededRandom } from '../../ml/random';
@@ -77,62 +75,6 @@ describe('implicit ALS', () => {
       }
     });
     expect(outside).toBe(0);
-  });
-
-  it('ranks as tf.topk over the whole score matrix does, bit for bit, whatever the block, with ties and exclusions', () => {
-    const random = new SeededRandom(11);
-    const k = 8;
-    const users = 70;
-    const products = 300;
-    const normal = (length: number) => Float32Array.from({ length }, () => random.next() * 2 - 1);
-    const itemFactors = normal(products * k);
-    // Products 10–19 copy product 5, made strong, so their scores tie with it exactly for every customer.
-    for (let f = 5 * k; f < 6 * k; f++) itemFactors[f] *= 3;
-    for (let j = 10; j < 20; j++) itemFactors.copyWithin(j * k, 5 * k, 6 * k);
-    const model: AlsModel = {
-      factors: k,
-      users,
-      items: products,
-      userFactors: normal(users * k),
-      itemFactors,
-    };
-    const allowed = Uint8Array.from({ length: products }, (_, j) => (j % 7 === 3 ? 0 : 1));
-    const excluded = (u: number) =>
-      new Set(Array.from({ length: u % 5 }, (_, e) => (u * 13 + e * 31) % products));
-    const everyone = Array.from({ length: users }, (_, u) => u);
-    const n = 6;
-    // The reference: one matmul of everyone, −∞ for what may not be recommended, tf.topk over all.
-    const [values, indices] = tf.tidy(() => {
-      const scores = tf.matMul(
-        tf.tensor2d(model.userFactors, [users, k]),
-        tf.tensor2d(itemFactors, [products, k]),
-        false,
-        true,
-      );
-      const mask = tf.tensor2d(
-        Float32Array.from({ length: users * products }, (_, c) =>
-          allowed[c % products] === 1 && !excluded(Math.floor(c / products)).has(c % products)
-            ? 0
-            : -Infinity,
-        ),
-        [users, products],
-      );
-      const top = tf.topk(tf.add(scores, mask), n, true);
-      return [top.values.dataSync(), top.indices.dataSync()];
-    });
-    const expected = everyone.map((u) => ({
-      items: Array.from(indices.subarray(u * n, (u + 1) * n)),
-      scores: Array.from(values.subarray(u * n, (u + 1) * n)),
-    }));
-    expect(
-      expected.some((list) => list.items.includes(5) && list.items.includes(11) && !list.items.includes(19)),
-    ).toBe(true);
-    for (const block of [1, 16, 70, 4096])
-      expect(factorisationTopN(model, everyone, n, { allowed, byUser: excluded }, block)).toEqual(expected);
-    expect(factorisationTopN(model, [3, 1], 0)).toEqual([
-      { items: [], scores: [] },
-      { items: [], scores: [] },
-    ]);
   });
 
   it('is the same for the same seed, and differs for another', () => {
