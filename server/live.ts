@@ -158,6 +158,8 @@ export type LiveListener = (snapshot: LiveSnapshot) => void;
 export class LiveHub {
   private readonly listeners = new Set<LiveListener>();
   private client: pg.PoolClient | undefined;
+  /** Clients already handed back to the pool: an error event after close() must not release twice. */
+  private readonly released = new WeakSet<pg.PoolClient>();
   private connecting: Promise<void> | undefined;
   private refresh: NodeJS.Timeout | undefined;
   private closed = false;
@@ -198,13 +200,18 @@ export class LiveHub {
           this.log.warn('The live stream lost its database connection; reconnecting', {
             error: error.message,
           });
-          client.release(error);
+          this.release(client, error);
           if (this.client === client) this.client = undefined;
           setTimeout(() => {
             if (!this.closed && this.listeners.size > 0) void this.listen().then(() => this.burst.poke());
           }, 1000).unref();
         });
-        await client.query(`listen ${LIVE_CHANNEL}`);
+        try {
+          await client.query(`listen ${LIVE_CHANNEL}`);
+        } catch (error) {
+          this.release(client, error as Error);
+          throw error;
+        }
         this.client = client;
       } finally {
         this.connecting = undefined;
@@ -234,7 +241,13 @@ export class LiveHub {
     this.client = undefined;
     if (client) {
       await client.query(`unlisten ${LIVE_CHANNEL}`).catch(() => undefined);
-      client.release();
+      this.release(client);
     }
+  }
+
+  private release(client: pg.PoolClient, error?: Error): void {
+    if (this.released.has(client)) return;
+    this.released.add(client);
+    client.release(error);
   }
 }
