@@ -224,5 +224,5 @@ describe('the forecasts and the stock outlook in the daily pipeline', () => {
     });
     expect(steps.map((s) => s.status)).toEqual(['succeeded']);
     expect(await forecastRows(EARLIER)).toEqual(before);
-  });
+  }, 300_000); // a daily run and the models step, each fitting every series
 });
