@@ -6,24 +6,29 @@ const projectRoot = path.resolve(__dirname, '..');
 
 /** `cartflow worker --queue …` in a process of its own, so its memory can be read; resolves once it polls. */
 export function startWorker(env: Record<string, string>, queues: string[]): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), 'worker', '--queue', ...queues],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  return startCartflow(env, ['worker', '--queue', ...queues], 'Workers are running');
+}
+
+/** A long-lived `cartflow …` command (e.g. `server`) in a process of its own; resolves once it logs `ready`. */
+export function startCartflow(
+  env: Record<string, string>,
+  args: string[],
+  ready: string,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (data: Buffer) => {
       output += data.toString();
-      if (output.includes('Workers are running')) resolve(child);
+      if (output.includes(ready)) resolve(child);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`The worker exited (${code}):\n${output}`)));
+    child.once('exit', (code) => reject(new Error(`cartflow ${args[0]} exited (${code}):\n${output}`)));
   });
 }
 
