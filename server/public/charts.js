@@ -121,13 +121,15 @@ export function horizontalBars(container, { name, rows, format = (v) => formatNu
     return svg;
   }
   const labelWidth = Math.min(200, width * 0.38);
+  // About 6.5 px a character at the label's 11 px font: cut the label to what its column holds.
+  const labelChars = Math.max(6, Math.floor((labelWidth - 10) / 6.5));
   const max = Math.max(...rows.map((r) => r.value), 1e-9);
   rows.forEach((row, i) => {
     const y = 4 + i * rowHeight;
     const w = Math.max(1, ((width - labelWidth - 90) * row.value) / max);
     const group = el('g', { 'data-label': row.label, 'data-value': row.value }, svg);
     el('text', { x: labelWidth - 6, y: y + 15, 'text-anchor': 'end', class: 'label' }, group).textContent =
-      row.label.length > 28 ? `${row.label.slice(0, 27)}…` : row.label;
+      row.label.length > labelChars ? `${row.label.slice(0, labelChars - 1)}…` : row.label;
     title(
       el('rect', { x: labelWidth, y: y + 3, width: w, height: rowHeight - 8, class: 'bar' }, group),
       `${row.label}: ${format(row.value)}`,
