@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../lib/config';
 import { redactUrl } from '../lib/db';
+import { secretInHome } from '../lib/home-secret';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../lib/embedded/postgres';
 import { assertPortFree } from '../lib/embedded/ports';
 import { startSmtpSink, type SmtpSinkHandle } from '../lib/embedded/smtp';
@@ -95,7 +95,8 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     httpUrl: `http://localhost:${config.httpPort}`,
     temporalUiUrl: temporalServer?.uiUrl,
     mailDir: smtpSink ? mailDir : undefined,
-    ingestToken: config.ingestToken ?? ingestTokenFromHome(config),
+    // The storefront's token: generated at first start, kept under CARTFLOW_HOME, printed at every start.
+    ingestToken: config.ingestToken ?? secretInHome(config.home, 'ingest-token', 24),
   };
   await startApplication({
     config,
@@ -134,13 +135,4 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
-}
-
-/** The storefront's token: generated at first start, kept under CARTFLOW_HOME, printed at every start. */
-function ingestTokenFromHome(config: Config): string {
-  const file = path.join(config.home, 'ingest-token');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const token = crypto.randomBytes(24).toString('base64url');
-  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
-  return token;
 }

@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from './config';
+import { secretInHome } from './home-secret';
 
 /**
  * Signed unsubscribe tokens: `v1.<customer id in base 36>.<HMAC-SHA256, 128 bits, base64url>`. The token
@@ -39,21 +38,5 @@ function mac(secret: string, id: string): string {
  * and kept in CARTFLOW_HOME/unsubscribe-secret, shared by every process that uses the same home.
  */
 export function resolveUnsubscribeSecret(config: Config): string {
-  if (config.carts.unsubscribeSecret) return config.carts.unsubscribeSecret;
-  const file = path.join(config.home, 'unsubscribe-secret');
-  fs.mkdirSync(config.home, { recursive: true });
-  if (!fs.existsSync(file)) {
-    // Written aside and linked into place: linking fails when another process won the race, and then
-    // both read the winner's complete file.
-    const draft = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-    fs.writeFileSync(draft, crypto.randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
-    try {
-      fs.linkSync(draft, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      fs.rmSync(draft, { force: true });
-    }
-  }
-  return fs.readFileSync(file, 'utf8').trim();
+  return config.carts.unsubscribeSecret || secretInHome(config.home, 'unsubscribe-secret', 32);
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { exportMart } from '../cli/models';
 import type { Config } from '../lib/config';
+import { secretInHome } from '../lib/home-secret';
 import { listStoredMail } from '../lib/embedded/smtp';
 import type { Logger } from '../lib/log';
 import { MARTS } from '../lib/model-summary';
@@ -41,22 +42,7 @@ export const SESSION_COOKIE = 'cartflow_dashboard';
  * CARTFLOW_HOME/dashboard-token (0600), so every process of one home agrees on it.
  */
 export function resolveDashboardToken(config: Config): string {
-  if (config.dashboardToken) return config.dashboardToken;
-  const file = path.join(config.home, 'dashboard-token');
-  fs.mkdirSync(config.home, { recursive: true });
-  if (!fs.existsSync(file)) {
-    // Written aside and linked into place: when two processes race, both read the winner's file.
-    const draft = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}`;
-    fs.writeFileSync(draft, crypto.randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
-    try {
-      fs.linkSync(draft, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      fs.rmSync(draft, { force: true });
-    }
-  }
-  return fs.readFileSync(file, 'utf8').trim();
+  return config.dashboardToken || secretInHome(config.home, 'dashboard-token', 24);
 }
 
 const PUBLIC_DIR = path.join(__dirname, 'public');
