@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { exportMart } from '../cli/models';
+import { exportMart } from '../lib/mart-export';
 import type { Config } from '../lib/config';
 import { secretInHome } from '../lib/home-secret';
 import { listStoredMail } from '../lib/embedded/smtp';
@@ -52,8 +52,23 @@ const ASSETS: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
   'dashboard.js': 'text/javascript; charset=utf-8',
-  'charts.js': 'text/javascript; charset=utf-8',
 };
+
+/**
+ * Chart.js, served from the installed package (no CDN, no copy): its UMD build, under a path that
+ * names its version, so that it can be cached for a year and an upgrade is a new URL.
+ */
+export function chartJsAsset(): { path: string; version: string; file: string } {
+  const dist = path.dirname(require.resolve('chart.js'));
+  const { version } = JSON.parse(fs.readFileSync(path.join(dist, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return {
+    path: `/dashboard/vendor/chart-${version}.umd.min.js`,
+    version,
+    file: path.join(dist, 'chart.umd.min.js'),
+  };
+}
 
 /** Nothing of the page may come from another host; mail bodies are shown sandboxed. */
 const PAGE_POLICY =
@@ -107,15 +122,26 @@ export async function registerDashboardRoutes(app: FastifyInstance, deps: Dashbo
     return session !== undefined && crypto.timingSafeEqual(digest(session), expectedSession);
   };
 
-  const sendAsset = (reply: FastifyReply, name: string) =>
-    reply
+  const chartJs = chartJsAsset();
+  const chartJsSource = fs.readFileSync(chartJs.file);
+  const sendAsset = (reply: FastifyReply, name: string) => {
+    const file = fs.readFileSync(path.join(PUBLIC_DIR, name));
+    return reply
       .type(ASSETS[name])
       .header('cache-control', 'no-cache')
       .header('content-security-policy', PAGE_POLICY)
       .header('x-content-type-options', 'nosniff')
-      .send(fs.readFileSync(path.join(PUBLIC_DIR, name)));
+      .send(name === 'index.html' ? file.toString('utf8').replace('__CHART_JS__', chartJs.path) : file);
+  };
 
   app.get('/', async (_request, reply) => sendAsset(reply, 'index.html'));
+  app.get(chartJs.path, async (_request, reply) =>
+    reply
+      .type('text/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff')
+      .send(chartJsSource),
+  );
   // Browsers ask for an icon; the page has none, and an answer without content keeps their logs clean.
   app.get('/favicon.ico', async (_request, reply) => reply.code(204).send());
   app.get<{ Params: { file: string } }>('/dashboard/:file', async (request, reply) => {

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { exportMart } from '../../cli/models';
+import { exportMart } from '../../lib/mart-export';
 import { fillShop, runDailyPipeline } from '../helpers/pipeline';
 import { makeEvent, startCartStack, TEST_TOKEN, type CartStack } from '../helpers/carts';
 import { Writable } from 'node:stream';
