@@ -22,6 +22,10 @@ interface SeriesBacktest {
   additive: Accuracy;
   seasonal_naive: Accuracy;
   weekday_mean: Accuracy;
+  /** The model's coverage with its simulated intervals, before the conformal calibration. */
+  additiveUncalibrated?: Pick<Accuracy, 'coverage80' | 'coverage95'>;
+  /** The factors the served intervals were widened (> 1) or narrowed by, from `points` backtest days. */
+  intervalScale?: { c80: number; c95: number; points: number };
 }
 
 const METHODS = ['additive', 'seasonal_naive', 'weekday_mean'] as const;
@@ -92,7 +96,29 @@ export function describeForecast(p: Record<string, unknown>, m: Record<string, u
     lines.push(`  worst units series as served: ${worst.product_id ?? ''}`, seriesLine(worst));
   }
   for (const b of backtests) if (b.reason) lines.push(`  ${seriesName(b)}: ${b.reason}`);
+  lines.push(...calibrationLines(listed));
   return lines;
+}
+
+/**
+ * The model's intervals per series: their coverage in the backtest before and after the split-conformal
+ * calibration, and the factors the served intervals carry.
+ */
+function calibrationLines(backtests: SeriesBacktest[]): string[] {
+  const calibrated = backtests.filter((b) => b.intervalScale && b.additiveUncalibrated);
+  if (calibrated.length === 0) return [];
+  return [
+    `model intervals (split conformal): ${'series'.padEnd(24)} cov80 before → after  cov95 before → after  scale 80% / 95%  from days`,
+    ...calibrated.map((b) => {
+      const before = b.additiveUncalibrated!;
+      const scale = b.intervalScale!;
+      const factors = scale.points > 0 ? `×${num(scale.c80, 2)} / ×${num(scale.c95, 2)}` : 'not calibrated';
+      return (
+        `  ${seriesName(b).slice(0, 24).padEnd(24)} ${pct(100 * before.coverage80)} → ${pct(100 * b.additive.coverage80)}` +
+        `  ${pct(100 * before.coverage95)} → ${pct(100 * b.additive.coverage95)}  ${factors.padEnd(15)} ${scale.points}`
+      );
+    }),
+  ];
 }
 
 export function describeStock(p: Record<string, unknown>, m: Record<string, unknown>): string[] {
