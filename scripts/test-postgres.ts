@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../lib/config';
 import { SUPPORTED_POSTGRES_MAJORS } from '../lib/postgres-version';
-import { ensurePrerequisites, SYSTEM_DIRS } from './test-prerequisites';
+import { ensurePrerequisitesHere } from './test-prerequisites';
 
 /** The release of each supported major the matrix runs (the newest of each when this was written). */
 export const POSTGRES_RELEASES: Record<number, string> = {
@@ -94,15 +94,7 @@ function main(): number {
   const toolsDir = path.join(loadConfig().home, 'tools');
   const bin = obtainPostgresRelease(major, toolsDir, (line) => console.error(line));
 
-  const prerequisites = ensurePrerequisites(
-    { path: process.env.PATH ?? '', systemDirs: SYSTEM_DIRS, uid: process.getuid?.() ?? -1 },
-    (command) =>
-      spawnSync(command[0], command.slice(1), {
-        stdio: ['ignore', 'inherit', 'inherit'],
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      }).status ?? 1,
-    (line) => console.error(line),
-  );
+  const prerequisites = ensurePrerequisitesHere();
   if (prerequisites !== 0) return prerequisites;
 
   const args = jestArgs.length > 0 ? jestArgs : ['test/integration'];

@@ -126,7 +126,8 @@ export function ensurePrerequisites(
   return 0;
 }
 
-if (require.main === module) {
+/** ensurePrerequisites on this machine: its PATH and user, apt-get run here, the log on stderr. */
+export function ensurePrerequisitesHere(): number {
   const env: Environment = {
     path: process.env.PATH ?? '',
     systemDirs: SYSTEM_DIRS,
@@ -137,5 +138,7 @@ if (require.main === module) {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     }).status ?? 1;
-  process.exitCode = ensurePrerequisites(env, run, (line) => console.error(line));
+  return ensurePrerequisites(env, run, (line) => console.error(line));
 }
+
+if (require.main === module) process.exitCode = ensurePrerequisitesHere();
