@@ -36,6 +36,7 @@ import { TASK_QUEUES } from '../lib/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { DailyPipelineWorkflow } from '../workflows';
 import type { LoadPlan, LoadResult } from './recommendations-load';
+import { startCartflow, startWorker, stopWorker } from './worker-process';
 import { dateKey } from '../activities/models/fit';
 import { EVENTS_SOURCE } from '../activities/models/recommendations';
 import { INTERACTIONS, PRODUCTS, TEST_PURCHASES } from '../activities/models/recommendations.sql';
@@ -61,32 +62,6 @@ const loadAverage = () =>
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
-
-function startChild(args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), ...args], {
-    cwd: projectRoot,
-    env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes(ready)) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`cartflow ${args[0]} exited (${code}):\n${output}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
 
 /** Runs bench/recommendations-load.ts in a process of its own and returns what it measured. */
 function load(plan: LoadPlan, folder: string): Promise<LoadResult> {
@@ -325,7 +300,7 @@ async function main(): Promise<void> {
     if (imported.status !== 0) throw new Error(`cartflow import failed: ${imported.stderr}`);
     const summary = JSON.parse(imported.stdout) as { source: string; lastDate: string; loaded: number };
     say(`imported ${summary.loaded} lines into source ${summary.source}, last date ${summary.lastDate}`);
-    worker = await startChild(['worker', '--queue', 'etl', 'ml', 'carts'], env, 'Workers are running');
+    worker = await startWorker(env, ['etl', 'ml', 'carts']);
     const result = await client.workflow.execute(DailyPipelineWorkflow, {
       workflowId: `bench-recommendations-${Date.now()}`,
       taskQueue: TASK_QUEUES.etl,
@@ -373,7 +348,7 @@ async function main(): Promise<void> {
 
     say('');
     say(`2. Serving: ${SECONDS} s per endpoint and loop, against cartflow server`);
-    server = await startChild(['server'], env, 'The HTTP server is listening');
+    server = await startCartflow(env, ['server'], 'The HTTP server is listening');
     await waitForPort(httpPort, 30_000, 'cartflow server');
     const base = `http://127.0.0.1:${httpPort}`;
     const customers = (
@@ -459,8 +434,8 @@ async function main(): Promise<void> {
       say(`  uptime: ${uptime()}`);
     }
   } finally {
-    await stopChild(server);
-    await stopChild(worker);
+    await stopWorker(server);
+    await stopWorker(worker);
     await warehouse.end();
     await smtp.stop();
     await connection.close();
