@@ -9,19 +9,18 @@
  * Prophet 1.5.0 (its wheel bundles the compiled Stan model) and its dependencies are installed with
  * pip into .cartflow/tools/prophet-1.5.0 on the first run.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { backtest, MetricsAccumulator, type AccuracyMetrics, type Forecast } from '../ml/forecast';
 import { formatDay, type Holiday } from '../ml/holidays';
+import { pipInstall, PipInstallError } from '../lib/pip-install';
 
 export const PROPHET_VERSION = '1.5.0';
 const TOOLS = path.resolve(__dirname, '../.cartflow/tools');
 const TARGET = path.join(TOOLS, `prophet-${PROPHET_VERSION}`);
 const SCRIPT = path.join(__dirname, 'models-forecast-prophet.py');
-const run = promisify(execFile);
 const say = (line = '') => process.stdout.write(line + '\n');
 
 export interface PreparedData {
@@ -34,39 +33,21 @@ export interface PreparedData {
 }
 
 /** Prophet and its dependencies under .cartflow/tools (pip install --target), installed once. */
-async function ensureProphet(): Promise<string> {
-  if (fs.existsSync(path.join(TARGET, 'prophet', '__init__.py'))) return TARGET;
-  fs.mkdirSync(TOOLS, { recursive: true });
-  const staging = fs.mkdtempSync(`${TARGET}.partial-`);
-  say(`installing prophet==${PROPHET_VERSION} with pip into ${TARGET} (once)…`);
+function ensureProphet(): string {
   try {
-    await run(
-      'python3',
-      [
-        '-m',
-        'pip',
-        'install',
-        '--quiet',
-        '--disable-pip-version-check',
-        '--only-binary=:all:',
-        '--target',
-        staging,
-        `prophet==${PROPHET_VERSION}`,
-      ],
-      { maxBuffer: 64 * 1024 * 1024 },
-    );
-    fs.renameSync(staging, TARGET);
+    return pipInstall({
+      requirement: `prophet==${PROPHET_VERSION}`,
+      target: TARGET,
+      installed: (target) => fs.existsSync(path.join(target, 'prophet', '__init__.py')),
+      onlyBinary: true,
+      log: say,
+    });
   } catch (error) {
-    fs.rmSync(staging, { recursive: true, force: true });
-    const detail = ((error as { stderr?: string }).stderr || (error as Error).message).trim();
+    if (!(error instanceof PipInstallError)) throw error;
     throw new Error(
-      `the comparison needs prophet==${PROPHET_VERSION} (python3 with pip and the Python package index), and pip failed: ${detail
-        .split('\n')
-        .slice(-3)
-        .join(' ')}`,
+      `the comparison needs prophet==${PROPHET_VERSION} (python3 with pip and the Python package index), and pip failed: ${error.problem}`,
     );
   }
-  return TARGET;
 }
 
 interface ProphetResult extends Forecast {
@@ -137,7 +118,7 @@ const cell = (m: AccuracyMetrics) =>
 
 /** The side-by-side table of cartflow, Prophet and the baselines on the same origins and horizons. */
 export async function compareWithProphet(prepared: PreparedData[], horizons = [7, 30]): Promise<void> {
-  const target = await ensureProphet();
+  const target = ensureProphet();
   const load = () =>
     os
       .loadavg()

@@ -41,6 +41,7 @@ import { dateKey } from '../activities/models/fit';
 import { EVENTS_SOURCE } from '../activities/models/recommendations';
 import { INTERACTIONS, PRODUCTS, TEST_PURCHASES } from '../activities/models/recommendations.sql';
 import { loadConfig } from '../lib/config';
+import { pipInstall, PipInstallError } from '../lib/pip-install';
 
 const projectRoot = path.resolve(__dirname, '..');
 const SAMPLE = path.resolve(projectRoot, '../shared/data/online-retail-sample.csv.gz');
@@ -101,26 +102,19 @@ async function compareImplicit(
   say(
     `1b. The same split with the Python library implicit ${IMPLICIT_VERSION} (AlternatingLeastSquares, CG, 3 steps)`,
   );
-  if (!fs.existsSync(path.join(IMPLICIT_DIR, 'implicit'))) {
-    const installed = spawnSync(
-      'python3',
-      [
-        '-m',
-        'pip',
-        'install',
-        '--disable-pip-version-check',
-        '--quiet',
-        '--target',
-        IMPLICIT_DIR,
-        `implicit==${IMPLICIT_VERSION}`,
-      ],
-      { encoding: 'utf8', timeout: 600_000 },
+  try {
+    pipInstall({
+      requirement: `implicit==${IMPLICIT_VERSION}`,
+      target: IMPLICIT_DIR,
+      installed: (target) => fs.existsSync(path.join(target, 'implicit')),
+      timeoutMs: 600_000,
+      log: say,
+    });
+  } catch (error) {
+    if (!(error instanceof PipInstallError)) throw error;
+    throw new Error(
+      `${error.message}. The comparison needs python3 with pip and access to the Python package index.`,
     );
-    if (installed.status !== 0)
-      throw new Error(
-        `pip could not install implicit==${IMPLICIT_VERSION} into ${IMPLICIT_DIR}: ${installed.stderr}. ` +
-          'The comparison needs python3 with pip and access to the Python package index.',
-      );
   }
   const config = loadConfig(env);
   const { weights } = config.models.recommendations;

