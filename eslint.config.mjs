@@ -1,33 +1,30 @@
 // @ts-check
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Workflow code is replayed: it must not do I/O, so it may not import Node built-ins or I/O packages. */
 const IO_MODULES = [
-  'pg',
-  'pg-copy-streams',
-  'knex',
-  'mysql2',
-  'mysql2/*',
-  'nodemailer',
-  'smtp-server',
-  'mailparser',
-  'fastify',
-  'csv-parse',
-  'csv-parse/*',
-  '@tensorflow/*',
-  '@temporalio/client',
-  '@temporalio/worker',
-  '@temporalio/activity',
-  'node:*',
-  'fs',
-  'path',
-  'os',
-  'net',
-  'http',
-  'https',
-  'crypto',
-  'child_process',
+  ...new Set([
+    'pg',
+    'pg-copy-streams',
+    'knex',
+    'mysql2',
+    'mysql2/*',
+    'nodemailer',
+    'smtp-server',
+    'mailparser',
+    'fastify',
+    'csv-parse',
+    'csv-parse/*',
+    '@tensorflow/*',
+    '@temporalio/client',
+    '@temporalio/worker',
+    '@temporalio/activity',
+    'node:*',
+    // Every Node built-in without the prefix too (`fs`, `stream`, `zlib`, `events`, `util`, `url`, …), and its subpaths.
+    ...builtinModules.filter((m) => !m.startsWith('_')).flatMap((m) => [m, `${m}/*`]),
+  ]),
 ];
 
 /** Model code computes on arrays and tensors; activities read and write (DESIGN.md, Code layout). */

@@ -10,7 +10,13 @@ describe('the workflow import rule', () => {
     `import fs from 'node:fs';`,
     `import { createActivities } from '../activities';`,
     `import type { Activities } from '../activities';`,
-    `export const used = [pg, fs, createActivities];`,
+    `import { Readable } from 'stream';`,
+    `import zlib from 'zlib';`,
+    `import { EventEmitter } from 'events';`,
+    `import { inspect } from 'util';`,
+    `import { URL as NodeUrl } from 'url';`,
+    `import { pipeline } from 'stream/promises';`,
+    `export const used = [pg, fs, createActivities, Readable, zlib, EventEmitter, inspect, NodeUrl, pipeline];`,
     `export type Used = Activities;`,
   ].join('\n');
   let refusedByLine: Map<number, string>;
@@ -33,6 +39,11 @@ describe('the workflow import rule', () => {
   it('refuses I/O packages and Node built-ins in workflow files', () => {
     expect(refusedByLine.get(1)).toContain('Workflow code must be deterministic');
     expect(refusedByLine.get(2)).toContain('Workflow code must be deterministic');
+  });
+
+  it('refuses the Node built-ins imported without the node: prefix, and their subpaths', () => {
+    for (const line of [5, 6, 7, 8, 9, 10])
+      expect(refusedByLine.get(line)).toContain('Workflow code must be deterministic');
   });
 
   it('refuses a value import of the activities but allows a type import', () => {
