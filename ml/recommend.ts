@@ -102,12 +102,16 @@ export interface AlsModel {
   itemFactors: Float32Array;
 }
 
-/** YᵀY (k × k, row-major) of a row-major n × k matrix, on the TensorFlow.js backend. */
+/**
+ * YᵀY (k × k, row-major) of a row-major n × k matrix, on the TensorFlow.js backend. Yᵀ is an explicit
+ * transpose, not matMul's transposeA: on the WASM backend a matMul with a transposed operand is about
+ * 4× slower than the transpose and a plain one together (docs/models-recommendations.md).
+ */
 export function gramMatrix(matrix: Float32Array, rows: number, k: number): Float64Array {
   if (rows === 0) return new Float64Array(k * k);
   const product = tf.tidy(() => {
     const y = tf.tensor2d(matrix, [rows, k]);
-    return tf.matMul(y, y, true, false);
+    return tf.matMul(tf.transpose(y), y);
   });
   const values = Float64Array.from(product.dataSync());
   product.dispose();
@@ -316,7 +320,8 @@ export function factorisationTopN(
 ): Ranked[] {
   const k = model.factors;
   const out: Ranked[] = [];
-  const items = tf.tensor2d(model.itemFactors, [model.items, k]);
+  // k × items, transposed once: on WASM, x·Yᵀ with matMul's transposeB is about 10× slower.
+  const items = tf.tidy(() => tf.transpose(tf.tensor2d(model.itemFactors, [model.items, k])));
   const mask = exclusions.allowed
     ? tf.tensor1d(Float32Array.from(exclusions.allowed, (a) => (a === 1 ? 0 : -Infinity)))
     : undefined;
@@ -334,7 +339,7 @@ export function factorisationTopN(
       }
       const take = Math.min(model.items, n + largest);
       const [values, indices] = tf.tidy(() => {
-        const scores = tf.matMul(tf.tensor2d(rows, [count, k]), items, false, true);
+        const scores = tf.matMul(tf.tensor2d(rows, [count, k]), items);
         const top = tf.topk(mask ? tf.add(scores, mask) : scores, take, true);
         return [top.values, top.indices];
       });
