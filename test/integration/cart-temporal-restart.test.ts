@@ -5,8 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { findFreePort } from '../../lib/embedded/ports';
 import { listStoredMail, startSmtpSink, type SmtpSinkHandle } from '../../lib/embedded/smtp';
-import { startEmbeddedTemporal, type EmbeddedTemporalHandle } from '../../lib/embedded/temporal';
+import { startEmbeddedTemporal } from '../../lib/embedded/temporal';
 import { createLogger } from '../../lib/log';
+import {
+  CLUSTER_TOOLS_VARIABLE,
+  startTemporalCluster,
+  type TemporalClusterTools,
+} from '../../scripts/temporal-cluster';
 import { buildServer } from '../../server/app';
 import { startWorkers, type RunningWorkers } from '../../workers/workers';
 import { customersOutsideHoldout, makeEvent, seedShop, TEST_TOKEN, waitFor } from '../helpers/carts';
@@ -15,24 +20,28 @@ import { createTestDatabases, testServices, type TestDatabases } from '../helper
 
 const IDLE_MS = 3000;
 
-/**
- * A Temporal server of this test's own (the shared one must not restart under the other files), with
- * its SQLite file in a temporary folder, stopped while carts wait for their timers and started again.
- */
-describe('a Temporal server restarted with carts in flight', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-restart-'));
-  const taskQueue = `carts-restart-${crypto.randomBytes(4).toString('hex')}`;
-  let port: number;
-  let temporal: EmbeddedTemporalHandle | undefined;
-  let databases: TestDatabases;
-  let deps: TestDeps;
-  let sink: SmtpSinkHandle;
-  let workers: RunningWorkers;
-  let connection: Connection;
-  let server: ReturnType<typeof buildServer>;
-  let url: string;
+interface RestartableTemporal {
+  address: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
 
-  const startTemporal = async () =>
+/**
+ * A Temporal server of this test's own, since the shared one must not restart under the other files:
+ * under npm run test:production a Temporal Server cluster with its own databases on the production
+ * run's PostgreSQL (scripts/temporal-cluster.ts), else a dev server with its SQLite file in `dir`.
+ */
+async function startOwnTemporal(dir: string): Promise<RestartableTemporal> {
+  const clusterTools = process.env[CLUSTER_TOOLS_VARIABLE];
+  if (clusterTools) {
+    return startTemporalCluster({
+      tools: JSON.parse(clusterTools) as TemporalClusterTools,
+      dir,
+      databasePrefix: `temporal_restart_${crypto.randomBytes(4).toString('hex')}`,
+    });
+  }
+  const port = await findFreePort();
+  const startDev = () =>
     startEmbeddedTemporal({
       cli: testServices().temporalCli,
       dir: path.join(dir, 'temporal'),
@@ -41,10 +50,33 @@ describe('a Temporal server restarted with carts in flight', () => {
       namespace: 'default',
       logFile: path.join(dir, 'temporal.log'),
     });
+  let handle = await startDev();
+  return {
+    address: handle.address,
+    stop: () => handle.stop(),
+    start: async () => {
+      handle = await startDev();
+    },
+  };
+}
+
+/** Stopped while carts wait for their timers, and started again. */
+describe(`a Temporal ${process.env[CLUSTER_TOOLS_VARIABLE] ? 'Server cluster' : 'dev server'} restarted with carts in flight`, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-restart-'));
+  const taskQueue = `carts-restart-${crypto.randomBytes(4).toString('hex')}`;
+  let temporal: RestartableTemporal | undefined;
+  let temporalRunning = false;
+  let databases: TestDatabases;
+  let deps: TestDeps;
+  let sink: SmtpSinkHandle;
+  let workers: RunningWorkers;
+  let connection: Connection;
+  let server: ReturnType<typeof buildServer>;
+  let url: string;
 
   beforeAll(async () => {
-    port = await findFreePort();
-    temporal = await startTemporal();
+    temporal = await startOwnTemporal(dir);
+    temporalRunning = true;
     databases = await createTestDatabases('cart_restart');
     sink = await startSmtpSink({ dir: path.join(dir, 'mail'), port: 0 });
     deps = createTestDeps(databases, {
@@ -85,7 +117,7 @@ describe('a Temporal server restarted with carts in flight', () => {
     await server?.close();
     await workers?.shutdown();
     await connection?.close();
-    await temporal?.stop();
+    if (temporalRunning) await temporal?.stop();
     await deps?.close();
     await sink?.stop();
     await databases?.drop();
@@ -114,7 +146,7 @@ describe('a Temporal server restarted with carts in flight', () => {
     for (const cart of inFlight) expect(await post(cart.session, cart.id)).toBeNull();
 
     await temporal!.stop();
-    temporal = undefined;
+    temporalRunning = false;
     const whileDown = customers.slice(5).map((id) => ({ id, session: `down-${id}-${crypto.randomUUID()}` }));
     // The events are stored and answered 202; forwarding waits in the outbox.
     for (const cart of whileDown) expect(await post(cart.session, cart.id)).toBe('1');
@@ -122,7 +154,8 @@ describe('a Temporal server restarted with carts in flight', () => {
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 2000));
     expect(listStoredMail(path.join(dir, 'mail'))).toHaveLength(0);
 
-    temporal = await startTemporal();
+    await temporal!.start();
+    temporalRunning = true;
     const all = [...inFlight, ...whileDown];
     const mails = await waitFor(
       'an e-mail for every cart',

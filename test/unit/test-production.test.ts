@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { composeVersions, parseEnvFile } from '../../scripts/test-production';
+import { composeVersions, parseEnvFile } from '../../scripts/temporal-cluster';
 
 const root = path.resolve(__dirname, '../..');
 const compose = fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
