@@ -21,7 +21,7 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
   const timezone = deps.config.timezone;
   const extractLoad = createExtractLoadActivities({ warehouse, pools });
   const reconcile = createReconcileActivities({ warehouse, pools, timezone });
-  const routed = routeSourceKinds({ ...extractLoad, ...reconcile }, { warehouse, timezone });
+  const routed = routeSourceKinds(reconcile, { warehouse, timezone, extract: extractLoad });
   return {
     /** The names of the sources a run takes. */
     async listPipelineSources(): Promise<string[]> {
@@ -30,7 +30,7 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
     ...extractLoad,
     ...createTransformActivities({ warehouse, timezone }),
     ...reconcile,
-    // MySQL and file sources (cartflow import) take their own way through extract-load and reconciliation.
+    // MySQL and file sources (cartflow import) take their own way through reconciliation.
     ...routed,
     /** Reconciliation of any kind of source, with a warning when a material share of it is quarantined. */
     async reconcileSource(input: { source: string; runId: string }) {

@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes } from '../activities/extract/extract-load';
+import type { ExtractSizes } from '../activities/extract/plan';
 import {
   formatSummary,
   oneLineSummary,

@@ -1,6 +1,6 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes, LoadResult, TablePlan } from '../activities/extract/extract-load';
+import type { ExtractSizes, LoadResult, TablePlan } from '../activities/extract/plan';
 import type { TableLoadSummary } from '../lib/pipeline-summary';
 import { BOOKKEEPING, EXTRACT_LOAD, runBounded, withSourceRetry, type SourceRetry } from './pipeline-options';
 

@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes } from '../activities/extract/extract-load';
+import type { ExtractSizes } from '../activities/extract/plan';
 import type {
   ReconciliationSummary,
   SourceFailure,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { SourceTable } from '../sources/definition';
 import { permanent } from '../pipeline-errors';
-import { ident, qualified } from './identifiers';
+import { advisoryLock, ident, LOCKS, qualified } from './identifiers';
 
 /** One column as it is staged: its source type, or text for a type the warehouse may not have. */
 export interface StagedColumn {
@@ -235,9 +235,7 @@ export function sourceSelectList(columns: StagedColumn[]): string {
  * a load's chunks marking the full load complete, a schema change — whichever kind of source it is.
  */
 export const lockStagedTable = (client: pg.PoolClient, source: string, table: string) =>
-  client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    `cartflow.extract:${source}.${table}`,
-  ]);
+  advisoryLock(client, LOCKS.extract(source, table));
 
 /**
  * Records one committed batch of a full load's chunk — where its next batch starts, or that it is done,

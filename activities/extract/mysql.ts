@@ -1,30 +1,17 @@
 /**
- * MySQL and MariaDB as sources, with the same extract-load as Postgres sources (extract-load.ts):
- * the same staged copies in `staging_<source>`, the same checkpoints in `ops.extract_state` and
- * chunks in `ops.extract_chunks`, committed in the same transaction as the rows they cover. Only the
- * reading differs: rows stream from MySQL (`query().stream()`, with back-pressure) and are written
- * into the warehouse with `COPY … FROM STDIN` in text format; column types are translated once, from
- * `information_schema`, into the Postgres types the staged copy gets.
+ * MySQL and MariaDB as sources: the source dialect of the extract engine (dialect.ts, extract-load.ts),
+ * which stages them exactly as it stages Postgres sources. What is MySQL's is here: its catalog
+ * (`information_schema`, each column type translated once into the Postgres type the staged copy
+ * gets), its values as COPY text, its quoting, its error codes, and a row stream (`query().stream()`,
+ * with back-pressure) into the warehouse's `COPY … FROM STDIN`.
  */
-import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
 import mysql from 'mysql2';
-import type pg from 'pg';
-import { inTransaction } from '../../lib/db';
-import { CopyWriter } from '../imports/copy';
-import { failure, permanent } from '../pipeline-errors';
-import {
-  applyStagingSchema,
-  compareSchemas,
-  isIntegerType,
-  lockStagedTable,
-  recordChunkBatch,
-  type StagedColumn,
-} from './catalog';
-import type { ExtractSizes, LoadResult, TablePlan } from './extract-load';
-import { ident, qualified } from './identifiers';
-
-export const MYSQL_DEFAULT_SIZES: Required<ExtractSizes> = { chunkRows: 1_000_000, batchRows: 250_000 };
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { copyText } from '../imports/copy';
+import { inStateTable, isNetworkError, permanent, type ErrorKind } from '../pipeline-errors';
+import type { StagedColumn } from './catalog';
+import type { BatchQuery, SourceDialect } from './dialect';
 
 /** What this module needs of a source definition whose connection is `{ kind: 'mysql', url }`. */
 export interface MysqlSource {
@@ -211,72 +198,53 @@ export async function readMysqlColumns(
   });
 }
 
-/** Heartbeats when running as an activity (and notices cancellation); a no-op when called directly. */
-function beat(details: Record<string, unknown>): void {
-  let context: Context;
-  try {
-    context = Context.current();
-  } catch {
-    return;
-  }
-  context.heartbeat(details);
-  if (context.cancellationSignal.aborted) throw new CancelledFailure('The load was cancelled');
-}
-
-function lastHeartbeat(): unknown {
-  try {
-    return Context.current().info.heartbeatDetails;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Streams `select` (with `params`) from MySQL into `target` in the warehouse with COPY; returns the
- * rows copied. The rows pass through one at a time; none is held.
+ * MySQL's error codes worth retrying, as data: mysql2 puts the SQLSTATE in `sqlState` and MySQL's own
+ * error number in `errno` (its `code` is a name such as `ER_NO_SUCH_TABLE`). Class 08 and the errnos of
+ * a lost connection mean the server cannot be reached; the others are transient; any other error the
+ * server reports is permanent.
  */
-async function copyFromMysql(options: {
-  pool: mysql.Pool;
-  warehouse: pg.PoolClient;
-  select: string;
-  params: unknown[];
-  target: string;
-  columns: MysqlColumn[];
-}): Promise<{ rows: number; last: Record<string, unknown> | undefined }> {
-  const writer = new CopyWriter(
-    options.warehouse,
-    options.target,
-    options.columns.map((c) => ident(c.name)),
-  );
-  const connection = await new Promise<mysql.PoolConnection>((resolve, reject) =>
-    options.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))),
-  );
-  let last: Record<string, unknown> | undefined;
-  try {
-    const stream = connection.query(options.select, options.params).stream({ highWaterMark: 1000 });
-    try {
-      for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
-        await writer.write(options.columns.map((c) => mysqlValueText(row[c.name], c)));
-        last = row;
-      }
-    } catch (error) {
-      await writer.abort(error as Error);
-      throw error;
-    }
-    return { rows: await writer.end(), last };
-  } finally {
-    connection.release();
-  }
+const MYSQL_UNREACHABLE: { sqlStates: Record<string, string>; errnos: Record<number, string> } = {
+  sqlStates: {
+    '08': 'connection exception (08S01: communication link failure, 08004: too many connections)',
+  },
+  errnos: {
+    1053: 'server shutdown in progress',
+    1927: 'connection was killed (MariaDB)',
+    2002: "can't connect through the socket",
+    2003: "can't connect to the server",
+    2006: 'server has gone away',
+    2013: 'lost connection during query',
+  },
+};
+const MYSQL_TRANSIENT: { sqlStates: Record<string, string>; errnos: Record<number, string> } = {
+  sqlStates: { '40001': 'deadlock found (ER_LOCK_DEADLOCK)' },
+  errnos: {
+    1040: 'too many connections',
+    1205: 'lock wait timeout exceeded',
+    1213: 'deadlock found',
+    1317: 'query execution was interrupted',
+    3024: 'query execution was interrupted: maximum statement execution time exceeded',
+  },
+};
+/** mysql2's own codes (no SQLSTATE) for a connection that broke or could not be made. */
+const MYSQL_CLIENT_UNREACHABLE = new Set(['PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+
+/** How an error from a MySQL source is retried (pipeline-errors.ts, ErrorKind). */
+export function classifyMysqlError(error: unknown): ErrorKind {
+  const { sqlState, errno, code } = (error ?? {}) as { sqlState?: unknown; errno?: unknown; code?: unknown };
+  const inTable = (table: { sqlStates: Record<string, string>; errnos: Record<number, string> }) =>
+    (typeof sqlState === 'string' && inStateTable(table.sqlStates, sqlState)) ||
+    (typeof errno === 'number' && errno in table.errnos);
+  if (inTable(MYSQL_UNREACHABLE)) return 'unreachable';
+  if (typeof code === 'string' && MYSQL_CLIENT_UNREACHABLE.has(code)) return 'unreachable';
+  if (isNetworkError(error)) return 'unreachable';
+  if (inTable(MYSQL_TRANSIENT)) return 'transient';
+  if (typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState)) return 'permanent';
+  return 'unknown';
 }
 
-interface StateRow {
-  columns: MysqlColumn[];
-  generation: number;
-  full_complete: boolean;
-  checkpoint_cursor: string | null;
-  checkpoint_pk: string[] | null;
-}
-
+/** A value MySQL returned (with dateStrings and bigNumberStrings) as text. */
 const textOf = (value: unknown): string | null =>
   value === null || value === undefined
     ? null
@@ -284,456 +252,142 @@ const textOf = (value: unknown): string | null =>
       ? value.toString('utf8')
       : String(value);
 
+/** Staged types whose values are written into MySQL statements as integers, not strings compared as doubles. */
+const INTEGER_STAGED = /^(smallint|integer|bigint|numeric\(20,0\))$/;
+
+/** Encodes MySQL rows (objects) as lines of COPY text, in chunks of about 64 kB. */
+function copyTextEncoder(columns: MysqlColumn[]): Transform {
+  let buffer: string[] = [];
+  let size = 0;
+  return new Transform({
+    writableObjectMode: true,
+    transform(row: Record<string, unknown>, _encoding, done) {
+      const line = columns.map((c) => copyText(mysqlValueText(row[c.name], c))).join('\t') + '\n';
+      buffer.push(line);
+      size += line.length;
+      if (size >= 64 * 1024) {
+        this.push(buffer.join(''));
+        buffer = [];
+        size = 0;
+      }
+      done();
+    },
+    flush(done) {
+      if (buffer.length > 0) this.push(buffer.join(''));
+      done();
+    },
+  });
+}
+
 /**
- * The extract-load of MySQL sources: `planExtract`, `loadChunk` and `loadIncremental` with the
- * signatures and bookkeeping of the Postgres ones, so the daily pipeline runs them the same way.
+ * The source dialect of a MySQL or MariaDB source (dialect.ts). Rows stream from MySQL
+ * (`query().stream()`, with back-pressure) and are written into the warehouse's `COPY … FROM STDIN` in
+ * text format; bounds are bound parameters (integers written as integers).
  */
-export function createMysqlExtract({ warehouse, pools }: { warehouse: pg.Pool; pools: MysqlPools }) {
-  async function columnsOf(source: MysqlSource, table: string): Promise<MysqlColumn[]> {
-    const database = MysqlPools.databaseOf(source);
-    const columns = await readMysqlColumns(pools.get(source), database, table).catch((error) =>
-      failure(error, `Reading the columns of ${source.name}.${table}`, { side: 'source' }),
-    );
-    if (!columns)
-      throw permanent(
-        'InvalidSourceDefinition',
-        `Source ${source.name} has no table "${table}" in MySQL database "${database}".`,
-      );
-    return columns;
-  }
+export function mysqlDialect(source: MysqlSource, pools: MysqlPools): SourceDialect {
+  const pool = () => pools.get(source);
+  const database = MysqlPools.databaseOf(source);
+  const from = (table: string) => `${mysqlIdent(database)}.${mysqlIdent(table)}`;
+  const typeOf = (columns: StagedColumn[], name: string) =>
+    columns.find((c) => c.name === name)?.type ?? 'text';
 
-  function tableOf(source: MysqlSource, name: string) {
-    const table = source.tables.find((t) => t.name === name);
-    if (!table)
-      throw permanent(
-        'InvalidSourceDefinition',
-        `Source ${source.name} has no table ${name} in its definition.`,
-      );
-    return table;
-  }
-
-  const from = (source: MysqlSource, table: string) =>
-    `${mysqlIdent(MysqlPools.databaseOf(source))}.${mysqlIdent(table)}`;
-  const selectList = (columns: MysqlColumn[]) => columns.map((c) => mysqlIdent(c.name)).join(', ');
-
-  async function keyStats(source: MysqlSource, table: string, key: string) {
-    const [row] = await mysqlQuery<{ n: number | string; lo: unknown; hi: unknown }>(
-      pools.get(source),
-      `select count(*) as n, min(${mysqlIdent(key)}) as lo, max(${mysqlIdent(key)}) as hi from ${from(source, table)}`,
-    );
-    return { rows: Number(row.n), min: textOf(row.lo), max: textOf(row.hi) };
-  }
+  const selectOf = (query: BatchQuery): { sql: string; params: unknown[] } => {
+    const params: unknown[] = [];
+    const value = (v: string, column: string) => {
+      if (INTEGER_STAGED.test(typeOf(query.columns, column)) && /^-?\d+$/.test(v)) return v;
+      params.push(v);
+      return '?';
+    };
+    const conditions = query.where.map((b) => {
+      const values = b.values.map((v, i) => value(v, b.columns[i]));
+      return b.columns.length === 1
+        ? `${mysqlIdent(b.columns[0])} ${b.op} ${values[0]}`
+        : `(${b.columns.map(mysqlIdent).join(', ')}) ${b.op} (${values.join(', ')})`;
+    });
+    const sql =
+      `select ${query.columns.map((c) => mysqlIdent(c.name)).join(', ')} from ${from(query.table)}` +
+      (conditions.length > 0 ? ` where ${conditions.join(' and ')}` : '') +
+      (query.orderBy ? ` order by ${query.orderBy.map(mysqlIdent).join(', ')}` : '') +
+      (query.limit !== undefined ? ` limit ${Number(query.limit)}` : '');
+    return { sql, params };
+  };
 
   return {
-    async planExtract(source: MysqlSource, sizesIn: ExtractSizes = {}): Promise<TablePlan[]> {
-      const sizes = { ...MYSQL_DEFAULT_SIZES, ...sizesIn };
-      const plans: TablePlan[] = [];
-      for (const table of source.tables) {
-        const sourceColumns = await columnsOf(source, table.name);
-        const plan = await inTransaction(warehouse, async (client) => {
-          await lockStagedTable(client, source.name, table.name);
-          const schema = `staging_${source.name}`;
-          const { rows: stagedRows } = await client.query<{ columns: MysqlColumn[] }>(
-            `select columns from ops.extract_state where source = $1 and table_name = $2`,
-            [source.name, table.name],
-          );
-          const exists = (
-            await client.query(`select to_regclass($1) is not null as e`, [qualified(schema, table.name)])
-          ).rows[0].e as boolean;
-          const staged = exists ? stagedRows[0]?.columns : undefined;
-          const comparison = compareSchemas({
-            sourceName: source.name,
-            table,
-            sourceColumns,
-            stagedColumns: staged,
-          });
-          await applyStagingSchema(client, schema, table, comparison, staged !== undefined, true);
-          const columns = comparison.columns as MysqlColumn[];
-          const notes: string[] = [];
-          for (const column of comparison.added)
-            notes.push(
-              `column ${column.name} (${column.type}) added at the source: staged, and the table reloaded in full`,
-            );
-          for (const name of comparison.unlisted)
-            notes.push(`column ${name} no longer taken: dropped from staging`);
+    where: `MySQL database "${database}"`,
 
-          const { rows: stateRows } = await client.query<StateRow>(
-            `select columns, generation, full_complete, checkpoint_cursor, checkpoint_pk
-               from ops.extract_state where source = $1 and table_name = $2 for update`,
-            [source.name, table.name],
-          );
-          let state = stateRows[0];
-          if (!state || !staged) {
-            await client.query(
-              `insert into ops.extract_state (source, table_name, columns) values ($1, $2, $3)
-               on conflict (source, table_name) do update set columns = excluded.columns, full_complete = false,
-                 checkpoint_cursor = null, checkpoint_pk = null, updated_at = now()`,
-              [source.name, table.name, JSON.stringify(columns)],
-            );
-            state = {
-              columns,
-              generation: state?.generation ?? 0,
-              full_complete: false,
-              checkpoint_cursor: null,
-              checkpoint_pk: null,
-            };
-          } else {
-            const reload = comparison.added.length > 0;
-            await client.query(
-              `update ops.extract_state set columns = $3, full_complete = full_complete and not $4, updated_at = now()
-                where source = $1 and table_name = $2`,
-              [source.name, table.name, JSON.stringify(columns), reload],
-            );
-            if (reload) state.full_complete = false;
-          }
-          const base = { source: source.name, table: table.name, generation: state.generation, notes };
+    columns: (table) => readMysqlColumns(pool(), database, table),
 
-          if (table.cursor && state.full_complete) {
-            const [row] = await mysqlQuery<{ up_to: unknown; newer: number | null }>(
-              pools.get(source),
-              `select max(${mysqlIdent(table.cursor)}) as up_to, max(${mysqlIdent(table.cursor)}) > ? as newer from ${from(source, table.name)}`,
-              [state.checkpoint_cursor],
-            );
-            const upTo = textOf(row.up_to);
-            const pending =
-              upTo !== null &&
-              (state.checkpoint_cursor === null || Number(row.newer) === 1 || state.checkpoint_pk !== null);
-            return {
-              ...base,
-              mode: pending ? 'incremental' : 'unchanged',
-              chunks: [],
-              step: null,
-              upTo: pending ? upTo : null,
-            } as TablePlan;
-          }
-
-          // A full load: resume an interrupted one, or start a new generation.
-          if (!state.full_complete && state.generation > 0 && notes.length === 0) {
-            const { rows } = await client.query<{ chunk_no: number }>(
-              `select chunk_no from ops.extract_chunks
-                where source = $1 and table_name = $2 and generation = $3 and not done order by chunk_no`,
-              [source.name, table.name, state.generation],
-            );
-            if (rows.length > 0) {
-              notes.push(
-                `resumed the full load of generation ${state.generation}: ${rows.length} chunk(s) left`,
-              );
-              const stats = await keyStats(source, table.name, table.primaryKey[0]);
-              return {
-                ...base,
-                mode: 'full',
-                chunks: rows.map((r) => r.chunk_no),
-                step: stepFor(columns, table.primaryKey[0], stats, sizes),
-                upTo: null,
-              } as TablePlan;
-            }
-          }
-          const generation = state.generation + 1;
-          const fullUpper = table.cursor
-            ? textOf(
-                (
-                  await mysqlQuery<{ up_to: unknown }>(
-                    pools.get(source),
-                    `select max(${mysqlIdent(table.cursor)}) as up_to from ${from(source, table.name)}`,
-                  )
-                )[0].up_to,
-              )
-            : null;
-          const key = table.primaryKey[0];
-          const stats = await keyStats(source, table.name, key);
-          const ranges = splitRanges(columns, key, stats, sizes);
-          await client.query(
-            `insert into ops.extract_chunks (source, table_name, generation, chunk_no, lo, hi, range_start, range_end)
-             select $1, $2, $3, n - 1, v->>'lo', v->>'hi', v->>'start', v->>'end'
-               from jsonb_array_elements($4::jsonb) with ordinality as c(v, n)`,
-            [source.name, table.name, generation, JSON.stringify(ranges)],
-          );
-          await client.query(
-            `update ops.extract_state set generation = $3, full_complete = false, full_upper = $4, updated_at = now()
-              where source = $1 and table_name = $2`,
-            [source.name, table.name, generation, fullUpper],
-          );
-          await client.query(
-            `delete from ops.extract_chunks where source = $1 and table_name = $2 and generation < $3 - 1`,
-            [source.name, table.name, generation],
-          );
-          return {
-            ...base,
-            generation,
-            mode: 'full',
-            chunks: ranges.map((_, i) => i),
-            step: stepFor(columns, key, stats, sizes),
-            upTo: null,
-          } as TablePlan;
-        });
-        plans.push(plan);
-        beat({ planned: plans.length });
-      }
-      return plans;
+    async keyStats(table, key) {
+      const [row] = await mysqlQuery<{ n: number | string; lo: unknown; hi: unknown }>(
+        pool(),
+        `select count(*) as n, min(${mysqlIdent(key)}) as lo, max(${mysqlIdent(key)}) as hi from ${from(table)}`,
+      );
+      return { rows: Number(row.n), min: textOf(row.lo), max: textOf(row.hi) };
     },
 
-    /** One chunk of a full load, batch by batch, each batch committed with its progress (as for Postgres). */
-    async loadChunk(
-      source: MysqlSource,
-      input: { table: string; generation: number; chunkNo: number; step: string | null },
-    ): Promise<LoadResult & { rowsThisAttempt: number }> {
-      const table = tableOf(source, input.table);
-      const target = qualified(`staging_${source.name}`, table.name);
-      const key = table.primaryKey[0];
-      const resumedFrom = lastHeartbeat();
-      let rows = 0;
-      let total = 0;
-      let batches = 0;
-      let resumed = false;
-      for (;;) {
-        const outcome = await inTransaction(warehouse, async (client) => {
-          const { rows: found } = await client.query<{
-            lo: string | null;
-            hi: string | null;
-            range_start: string | null;
-            range_end: string | null;
-            next_lo: string | null;
-            done: boolean;
-            rows_loaded: number;
-          }>(
-            `select lo, hi, range_start, range_end, next_lo, done, rows_loaded from ops.extract_chunks
-              where source = $1 and table_name = $2 and generation = $3 and chunk_no = $4 for update`,
-            [source.name, table.name, input.generation, input.chunkNo],
-          );
-          const chunk = found[0];
-          if (!chunk || chunk.done) return { finished: true, loaded: 0, total: chunk?.rows_loaded ?? 0 };
-          if (batches === 0 && chunk.next_lo !== null) resumed = true;
-          const { rows: stateRows } = await client.query<{ columns: MysqlColumn[] }>(
-            `select columns from ops.extract_state where source = $1 and table_name = $2`,
-            [source.name, table.name],
-          );
-          const columns = stateRows[0].columns;
-          let lower: string | null;
-          let upper: string | null;
-          let next: string | null;
-          if (chunk.range_start === null || chunk.range_end === null || input.step === null) {
-            lower = chunk.lo;
-            upper = chunk.hi;
-            next = null;
-          } else {
-            const start = BigInt(chunk.next_lo ?? chunk.range_start);
-            const end = BigInt(chunk.range_end);
-            const stop = start + BigInt(input.step) < end ? start + BigInt(input.step) : end;
-            lower = chunk.next_lo === null ? chunk.lo : start.toString();
-            upper = stop >= end ? chunk.hi : stop.toString();
-            next = stop >= end ? null : stop.toString();
-          }
-          const pgBounds: string[] = [];
-          const myBounds: string[] = [];
-          const params: unknown[] = [];
-          if (lower !== null) {
-            pgBounds.push(`${ident(key)} >= ${pgLiteral(lower)}`);
-            myBounds.push(`${mysqlIdent(key)} >= ?`);
-            params.push(lower);
-          }
-          if (upper !== null) {
-            pgBounds.push(`${ident(key)} < ${pgLiteral(upper)}`);
-            myBounds.push(`${mysqlIdent(key)} < ?`);
-            params.push(upper);
-          }
-          await client.query(
-            `delete from ${target}${pgBounds.length ? ` where ${pgBounds.join(' and ')}` : ''}`,
-          );
-          const { rows: loaded } = await copyFromMysql({
-            pool: pools.get(source),
-            warehouse: client,
-            select: `select ${selectList(columns)} from ${from(source, table.name)}${myBounds.length ? ` where ${myBounds.join(' and ')}` : ''}`,
-            params,
-            target,
-            columns,
-          }).catch((error) =>
-            failure(error, `Loading ${source.name}.${table.name} chunk ${input.chunkNo}`, {
-              side: 'source',
-              type: 'SourceSchemaChanged',
-            }),
-          );
-          const finished = next === null;
-          await recordChunkBatch(client, {
-            source: source.name,
-            table: table.name,
-            generation: input.generation,
-            chunkNo: input.chunkNo,
-            next,
-            rangeEnd: chunk.range_end,
-            loaded,
-          });
-          return { finished, loaded, total: chunk.rows_loaded + loaded, next };
-        });
-        rows += outcome.loaded;
-        total = outcome.total;
-        if (outcome.loaded > 0 || !outcome.finished) batches++;
-        if (outcome.finished) break;
-        beat({ chunk: input.chunkNo, rows: total, resumedFrom: resumedFrom ?? null });
-      }
-      return { source: source.name, table: table.name, rows: total, rowsThisAttempt: rows, batches, resumed };
+    async maxCursor(table, cursor, above) {
+      const [row] = await mysqlQuery<{ up_to: unknown; newer: number | string | null }>(
+        pool(),
+        `select max(${mysqlIdent(cursor.name)}) as up_to, max(${mysqlIdent(cursor.name)}) > ? as newer from ${from(table)}`,
+        [above],
+      );
+      return { upTo: textOf(row.up_to), newer: Number(row.newer) === 1 };
     },
 
-    /**
-     * The rows changed since the checkpoint, up to `upTo`, in (cursor, key) order and in batches; each
-     * batch is upserted into the staged copy together with the checkpoint after its last row.
-     */
-    async loadIncremental(
-      source: MysqlSource,
-      input: { table: string; upTo: string; batchRows?: number },
-    ): Promise<LoadResult & { rowsThisAttempt: number }> {
-      const table = tableOf(source, input.table);
-      if (!table.cursor)
-        throw permanent('InvalidInput', `${source.name}.${table.name} has no cursor column.`);
-      const cursor = table.cursor;
-      const target = qualified(`staging_${source.name}`, table.name);
-      const batchRows = input.batchRows ?? MYSQL_DEFAULT_SIZES.batchRows;
-      const resumed = lastHeartbeat() !== undefined;
-      let rows = 0;
-      let batches = 0;
-      for (;;) {
-        const outcome = await inTransaction(warehouse, async (client) => {
-          await lockStagedTable(client, source.name, table.name);
-          const { rows: stateRows } = await client.query<StateRow>(
-            `select columns, checkpoint_cursor, checkpoint_pk, full_complete from ops.extract_state
-              where source = $1 and table_name = $2`,
-            [source.name, table.name],
-          );
-          const state = stateRows[0];
-          if (!state?.full_complete)
-            throw permanent(
-              'InvalidInput',
-              `${source.name}.${table.name} has no completed full load to build on.`,
-            );
-          const columns = state.columns;
-          const c = state.checkpoint_cursor;
-          const conditions = [`${mysqlIdent(cursor)} <= ?`];
-          const params: unknown[] = [input.upTo];
-          if (c !== null && state.checkpoint_pk === null) {
-            conditions.push(`${mysqlIdent(cursor)} > ?`);
-            params.push(c);
-          }
-          if (c !== null && state.checkpoint_pk !== null) {
-            const left = [cursor, ...table.primaryKey].map(mysqlIdent).join(', ');
-            conditions.push(
-              `${mysqlIdent(cursor)} >= ?`,
-              `(${left}) > (${[c, ...state.checkpoint_pk].map(() => '?').join(', ')})`,
-            );
-            params.push(c, c, ...state.checkpoint_pk);
-          }
-          const order = [cursor, ...table.primaryKey].map(mysqlIdent).join(', ');
-          await client.query(`create temp table cartflow_batch (like ${target}) on commit drop`);
-          const { rows: loaded, last } = await copyFromMysql({
-            pool: pools.get(source),
-            warehouse: client,
-            select: `select ${selectList(columns)} from ${from(source, table.name)} where ${conditions.join(' and ')} order by ${order} limit ${Number(batchRows)}`,
-            params,
-            target: 'cartflow_batch',
-            columns,
-          }).catch((error) =>
-            failure(error, `Loading the changes of ${source.name}.${table.name}`, {
-              side: 'source',
-              type: 'SourceSchemaChanged',
-            }),
-          );
-          const names = columns.map((col) => ident(col.name)).join(', ');
-          if (loaded > 0) {
-            const updates = columns
-              .filter((col) => !table.primaryKey.includes(col.name))
-              .map((col) => `${ident(col.name)} = excluded.${ident(col.name)}`);
-            await client.query(
-              `insert into ${target} (${names}) select ${names} from cartflow_batch
-               on conflict (${table.primaryKey.map(ident).join(', ')}) do ${updates.length > 0 ? `update set ${updates.join(', ')}` : 'nothing'}`,
-            );
-          }
-          const finished = loaded < batchRows;
-          let checkpoint: { cursor: string; pk: string[] | null };
-          if (finished) checkpoint = { cursor: input.upTo, pk: null };
-          else {
-            // After the batch's last row, as MySQL printed it (the stream was in cursor, key order).
-            checkpoint = {
-              cursor: textOf(last![cursor])!,
-              pk: table.primaryKey.map((k) => textOf(last![k])!),
-            };
-          }
-          await client.query(
-            `update ops.extract_state set checkpoint_cursor = $3, checkpoint_pk = $4, updated_at = now()
-              where source = $1 and table_name = $2`,
-            [
-              source.name,
-              table.name,
-              checkpoint.cursor,
-              checkpoint.pk === null ? null : JSON.stringify(checkpoint.pk),
-            ],
-          );
-          return { finished, loaded, checkpoint };
-        });
-        rows += outcome.loaded;
-        batches++;
-        if (outcome.finished) break;
-        beat({ rows, checkpoint: outcome.checkpoint });
-      }
-      return { source: source.name, table: table.name, rows, rowsThisAttempt: rows, batches, resumed };
+    async enforcesKey(table, key) {
+      // A unique index (or the primary key) on exactly the key's columns; MySQL indexes have no predicates.
+      const rows = await mysqlQuery<{ columns: string }>(
+        pool(),
+        `select group_concat(column_name order by column_name separator ',') as columns
+           from information_schema.statistics
+          where table_schema = ? and table_name = ? and non_unique = 0 and sub_part is null
+          group by index_name`,
+        [database, table],
+      );
+      const wanted = [...key].sort().join(',');
+      return rows.some((r) => textOf(r.columns) === wanted);
     },
 
-    /** Rows per table at the source now, for reconciliation against the staged copies. */
-    async countRows(source: MysqlSource): Promise<Record<string, number>> {
-      const counts: Record<string, number> = {};
-      for (const table of source.tables) {
-        const [row] = await mysqlQuery<{ n: number | string }>(
-          pools.get(source),
-          `select count(*) as n from ${from(source, table.name)}`,
+    async copyBatch(query, into) {
+      const { sql, params } = selectOf(query);
+      const connection = await new Promise<mysql.PoolConnection>((resolve, reject) =>
+        pool().getConnection((error, conn) => (error ? reject(error) : resolve(conn))),
+      );
+      let broken = false;
+      try {
+        await pipeline(
+          connection.query(sql, params).stream({ highWaterMark: 1000 }),
+          copyTextEncoder(query.columns as MysqlColumn[]),
+          into('text'),
         );
-        counts[table.name] = Number(row.n);
+      } catch (error) {
+        broken = true;
+        throw error;
+      } finally {
+        // A connection whose result was cut off mid-stream is not reused.
+        if (broken) connection.destroy();
+        else connection.release();
       }
-      return counts;
     },
+
+    async count(table) {
+      const [row] = await mysqlQuery<{ n: number | string }>(
+        pool(),
+        `select count(*) as n from ${from(table)}`,
+      );
+      return Number(row.n);
+    },
+
+    sourceText(column, expression) {
+      // Staged as timestamptz with an explicit +00 (mysqlValueText): MySQL's TIMESTAMP notation is UTC without it.
+      if (column.type === 'timestamp with time zone')
+        return `to_char(${expression} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`;
+      if (column.type === 'boolean') return `(${expression})::int::text`;
+      return `${expression}::text`;
+    },
+
+    classify: classifyMysqlError,
   };
-}
-
-const pgLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
-
-/** Integer keys: values per batch for about `batchRows` rows. Other keys: one batch. */
-function stepFor(
-  columns: StagedColumn[],
-  key: string,
-  stats: { rows: number; min: string | null; max: string | null },
-  sizes: Required<ExtractSizes>,
-): string | null {
-  const type = columns.find((c) => c.name === key)?.type ?? 'text';
-  if (!isIntegerType(type) || stats.min === null || stats.max === null) return null;
-  const span = BigInt(stats.max) - BigInt(stats.min) + 1n;
-  const perRow = Number(span) / Math.max(1, stats.rows);
-  return BigInt(Math.max(1, Math.ceil(sizes.batchRows * perRow))).toString();
-}
-
-/** Chunks of about `chunkRows` rows on an integer key, the first and last open-ended; else one chunk. */
-function splitRanges(
-  columns: StagedColumn[],
-  key: string,
-  stats: { rows: number; min: string | null; max: string | null },
-  sizes: Required<ExtractSizes>,
-): { lo: string | null; hi: string | null; start: string | null; end: string | null }[] {
-  const type = columns.find((c) => c.name === key)?.type ?? 'text';
-  const single = [{ lo: null, hi: null, start: null, end: null }];
-  if (!isIntegerType(type) || stats.min === null || stats.max === null) return single;
-  const min = BigInt(stats.min);
-  const max = BigInt(stats.max);
-  const span = max - min + 1n;
-  const count = BigInt(Math.min(256, Math.max(1, Math.ceil(stats.rows / sizes.chunkRows))));
-  const width = (span + count - 1n) / count;
-  const ranges: { lo: string | null; hi: string | null; start: string | null; end: string | null }[] = [];
-  for (let i = 0n; i < count; i++) {
-    const start = min + i * width;
-    if (start > max) break;
-    ranges.push({
-      lo: i === 0n ? null : start.toString(),
-      hi: null,
-      start: start.toString(),
-      end: (start + width).toString(),
-    });
-  }
-  for (let i = 0; i < ranges.length - 1; i++) ranges[i].hi = ranges[i].end;
-  return ranges;
 }
 
 /**

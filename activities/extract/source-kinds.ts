@@ -1,11 +1,10 @@
 /**
- * Sources that are not Postgres databases, in the daily pipeline: each extract-load and reconcile
- * activity looks at the source's connection kind and, for
- * - `mysql`: extract-loads through activities/extract/mysql.ts (same staging, checkpoints, chunks);
- * - `files`: extracts nothing — `cartflow import` staged the tables already (activities/imports);
- * and reconciles both against their staged copies: a MySQL table's row count at the source against
- * its staged copy, then (for both) the mapping's order lines and revenue per day over the staged
- * tables against the facts plus quarantined lines. Postgres sources go to the activities as they are.
+ * Reconciliation of sources whose mapping cannot run at the source — MySQL (its mapping is Postgres
+ * SQL over the staged copies) and files (`cartflow import` staged the tables; nothing is extracted) —
+ * against their staged copies: a MySQL table's row count at the source against its staged copy, then
+ * (for both) the mapping's order lines and revenue per day over the staged tables against the facts
+ * plus quarantined lines. Postgres sources go to the reconcile activity as they are. (Extract-load
+ * itself is one engine for every kind: extract-load.ts.)
  */
 import type pg from 'pg';
 import type { ReconciliationSummary } from '../../lib/pipeline-summary';
@@ -16,17 +15,17 @@ import { COMPARE_DAILY_TOTALS, sourceDailyTotals } from '../sql/reconcile';
 import { mappingColumns } from '../transform/transform';
 import type { createReconcileActivities } from '../transform/reconcile';
 import type { createExtractLoadActivities } from './extract-load';
+import { currentView } from './catalog';
 import { ident, qualified } from './identifiers';
-import { createMysqlExtract, MysqlPools, type MysqlSource } from './mysql';
 
 type ExtractLoad = ReturnType<typeof createExtractLoadActivities>;
 type Reconcile = ReturnType<typeof createReconcileActivities>;
-type Routed = Pick<ExtractLoad, 'planExtract' | 'loadChunk' | 'loadIncremental'> & Reconcile;
 
 export interface SourceKindDeps {
   warehouse: pg.Pool;
   timezone: string;
-  mysqlPools?: MysqlPools;
+  /** The extract engine, for the source's row counts and whether it moved since the extract. */
+  extract: Pick<ExtractLoad, 'countSourceRows' | 'sourceMoved'>;
 }
 
 interface ComparedRow {
@@ -40,12 +39,9 @@ interface ComparedRow {
   days: number;
 }
 
-const asMysql = (source: SourceDefinition): MysqlSource => source as unknown as MysqlSource;
-
-/** Wraps the Postgres extract-load and reconcile activities so that MySQL and file sources take their own way. */
-export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
-  const { warehouse, timezone } = deps;
-  const mysql = createMysqlExtract({ warehouse, pools: deps.mysqlPools ?? new MysqlPools() });
+/** Wraps the reconcile activity so that MySQL and file sources take their own way. */
+export function routeSourceKinds(base: Reconcile, deps: SourceKindDeps): Reconcile {
+  const { warehouse, timezone, extract } = deps;
   const sourceOf = (name: string) =>
     findSource(warehouse, name).catch((error) =>
       failure(error, `Reading source ${name}`, { type: 'InvalidSourceDefinition' }),
@@ -55,13 +51,12 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
   async function stagedCounts(
     source: SourceDefinition,
   ): Promise<{ table: string; source: number; staged: number }[]> {
-    const atSource = await mysql
-      .countRows(asMysql(source))
-      .catch((error) => failure(error, `Counting the rows of source ${source.name}`, { side: 'source' }));
+    const atSource = await extract.countSourceRows(source);
     const out = [];
     for (const table of source.tables) {
+      // The current copy: the table overlaid with its changes since the last full load.
       const { rows } = await warehouse.query<{ n: number }>(
-        `select count(*)::int as n from ${qualified(stagingSchema(source.name), table.name)}`,
+        `select count(*)::int as n from ${qualified(stagingSchema(source.name), currentView(table.name))}`,
       );
       out.push({ table: table.name, source: atSource[table.name], staged: rows[0].n });
     }
@@ -72,11 +67,25 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
   async function compareStaged(source: SourceDefinition): Promise<ComparedRow[]> {
     const client = await warehouse.connect();
     try {
-      await client.query('begin read only');
-      await client.query(`select set_config('timezone', $1, true), set_config('search_path', $2, true)`, [
-        timezone,
-        ident(stagingSchema(source.name)),
-      ]);
+      // Written to nothing but this transaction's temporary views, and rolled back.
+      await client.query('begin');
+      const schema = stagingSchema(source.name);
+      // Each table under its own name as the transform reads it: its current copy (the staged table
+      // overlaid with the changes incremental loads appended) where there is one.
+      for (const table of source.tables) {
+        const { rows } = await client.query<{ relation: string | null }>(
+          `select coalesce(to_regclass($1), to_regclass($2))::text as relation`,
+          [qualified(schema, currentView(table.name)), qualified(schema, table.name)],
+        );
+        if (rows[0].relation)
+          await client.query(
+            `create temporary view ${ident(table.name)} as select * from ${rows[0].relation}`,
+          );
+      }
+      await client.query(
+        `select set_config('timezone', $1, true), set_config('search_path', 'pg_temp', true)`,
+        [timezone],
+      );
       const present = await mappingColumns(client, source, 'orderLines', 'warehouse');
       await mappingColumns(client, source, 'orders', 'warehouse');
       const totals = (
@@ -87,7 +96,7 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
         source.name,
         JSON.stringify(totals),
       ]);
-      await client.query('commit');
+      await client.query('rollback');
       return rows;
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
@@ -98,25 +107,6 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
   }
 
   return {
-    async planExtract(input) {
-      const source = await sourceOf(input.source);
-      if (source.connection.kind === 'files') return [];
-      if (source.connection.kind === 'mysql') return mysql.planExtract(asMysql(source), input.sizes);
-      return base.planExtract(input);
-    },
-
-    async loadChunk(input) {
-      const source = await sourceOf(input.source);
-      if (source.connection.kind === 'mysql') return mysql.loadChunk(asMysql(source), input);
-      return base.loadChunk(input);
-    },
-
-    async loadIncremental(input) {
-      const source = await sourceOf(input.source);
-      if (source.connection.kind === 'mysql') return mysql.loadIncremental(asMysql(source), input);
-      return base.loadIncremental(input);
-    },
-
     async reconcileSource(input): Promise<ReconciliationSummary> {
       const source = await sourceOf(input.source);
       const kind = source.connection.kind;
@@ -127,8 +117,7 @@ export function routeSourceKinds(base: Routed, deps: SourceKindDeps): Routed {
         const differ = counts.filter((c) => c.source !== c.staged);
         if (differ.length > 0) {
           // Rows added or changed after the extract explain a difference; the next run checks again.
-          const moved = (await mysql.planExtract(asMysql(source))).some((p) => p.mode !== 'unchanged');
-          if (!moved)
+          if (!(await extract.sourceMoved(source)))
             throw permanent(
               'ReconciliationMismatch',
               `Reconciliation of source ${source.name} failed: ${differ

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { DuplicateLines } from '../sources/definition';
+import { advisoryLock, LOCKS } from '../extract/identifiers';
 import { ident, qualified } from './sql';
 import { CopyWriter } from './copy';
 import { ImportRefused, openInput, type InputFile, type ProgressListener } from './input';
@@ -120,9 +121,7 @@ export async function runImport(
     await client.query(`set temp_buffers = '256MB'`).catch(() => undefined);
     await client.query('begin');
     await client.query(`select set_config('timezone', $1, true)`, [deps.timezone]);
-    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `cartflow.import:${source}`,
-    ]);
+    await advisoryLock(client, LOCKS.import(source));
     const result = await body(context);
     const sha256 = await input.sha256;
     options.onProgress?.({

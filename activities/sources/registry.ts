@@ -1,5 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { createPool } from '../../lib/db';
+import { advisoryLock, ident, LOCKS, qualified } from '../extract/identifiers';
+import { permanent } from '../pipeline-errors';
 import { DEMO_SHOP_SOURCE } from './demo-shop';
 import { stagingSchema, validateSourceDefinition, type SourceDefinition } from './definition';
 
@@ -24,7 +26,7 @@ export async function listSources(warehouse: pg.Pool): Promise<SourceDefinition[
 
 export async function findSource(warehouse: pg.Pool, name: string): Promise<SourceDefinition> {
   const source = (await listSources(warehouse)).find((s) => s.name === name);
-  if (!source) throw new Error(`No source named "${name}": see "cartflow source list".`);
+  if (!source) throw permanent('SourceNotFound', `No source named "${name}": see "cartflow source list".`);
   return source;
 }
 
@@ -98,13 +100,11 @@ export async function resetSourceTables(
     const tables = rows.map((r) => r.table_name);
     if (table && !tables.includes(table)) tables.push(table);
     for (const name of tables) {
-      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [
-        `cartflow.extract:${sourceName}.${name}`,
-      ]);
-      const schema = pg.escapeIdentifier(stagingSchema(sourceName));
+      await advisoryLock(client, LOCKS.extract(sourceName, name));
+      const schema = stagingSchema(sourceName);
       // The table, its changes and the view over both (dropped with the table).
-      await client.query(`drop table if exists ${schema}.${pg.escapeIdentifier(name)} cascade`);
-      await client.query(`drop table if exists ${schema}.${pg.escapeIdentifier(`${name}__changes`)}`);
+      await client.query(`drop table if exists ${qualified(schema, name)} cascade`);
+      await client.query(`drop table if exists ${qualified(schema, `${name}__changes`)}`);
     }
     await client.query(
       `delete from ops.extract_chunks where source = $1 and ($2::text is null or table_name = $2)`,
@@ -178,11 +178,11 @@ async function sourceData(client: pg.PoolClient, name: string, purge: boolean): 
       [name],
     );
     for (const lock of [
-      `cartflow.transform:${name}`,
-      `cartflow.import:${name}`,
-      ...staged.map((t) => `cartflow.extract:${name}.${t.table_name}`),
+      LOCKS.transform(name),
+      LOCKS.import(name),
+      ...staged.map((t) => LOCKS.extract(name, t.table_name)),
     ])
-      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [lock]);
+      await advisoryLock(client, lock);
   }
   const { rows: keyed } = await client.query<{ schema: string; table: string }>(
     `select c.table_schema as schema, c.table_name as table
@@ -193,7 +193,7 @@ async function sourceData(client: pg.PoolClient, name: string, purge: boolean): 
       order by 1, 2`,
   );
   for (const { schema: s, table } of keyed) {
-    const target = `${pg.escapeIdentifier(s)}.${pg.escapeIdentifier(table)}`;
+    const target = qualified(s, table);
     const rows = purge
       ? ((await client.query(`delete from ${target} where source = $1`, [name])).rowCount ?? 0)
       : (
@@ -213,12 +213,12 @@ async function sourceData(client: pg.PoolClient, name: string, purge: boolean): 
   );
   for (const { table } of stagedTables) {
     const { rows } = await client.query<{ n: number }>(
-      `select count(*)::int as n from ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`,
+      `select count(*)::int as n from ${qualified(schema, table)}`,
     );
     data.tables[`${schema}.${table}`] = rows[0].n;
   }
   data.stagedTables = stagedTables.filter((t) => !t.table.endsWith('__changes')).length;
-  if (purge) await client.query(`drop schema if exists ${pg.escapeIdentifier(schema)} cascade`);
+  if (purge) await client.query(`drop schema if exists ${ident(schema)} cascade`);
   const { rowCount } = await client.query(
     purge ? `delete from ops.sources where name = $1` : `select 1 from ops.sources where name = $1`,
     [name],
