@@ -5,9 +5,11 @@ import {
   Worker,
   makeTelemetryFilterString,
   DefaultLogger,
+  type LogLevel as SdkLogLevel,
 } from '@temporalio/worker';
 import path from 'node:path';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { LogLevel } from '../lib/config';
 import type { Logger } from '../lib/log';
 import { TASK_QUEUES } from '../lib/names';
 
@@ -45,19 +47,43 @@ const ML_WORKER_OPTIONS = { maxConcurrentActivityTaskExecutions: 1 };
 
 let runtimeInstalled = false;
 
+/** The SDK's level for each of cartflow's: the SDK drops what is below it before it reaches the sink. */
+const SDK_LEVEL: Record<LogLevel, SdkLogLevel> = {
+  debug: 'DEBUG',
+  info: 'INFO',
+  warn: 'WARN',
+  error: 'ERROR',
+};
+
+/** Each SDK level's method of cartflow's logger (the SDK's TRACE is cartflow's debug). */
+const SINK: Record<SdkLogLevel, LogLevel> = {
+  TRACE: 'debug',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * The SDK's logger — its own messages, and what activities and workflows log with `log` (with their
+ * workflow and activity ids as fields) — writing into cartflow's JSON logger at `level`
+ * (CARTFLOW_LOG_LEVEL), each entry at its own level.
+ */
+export function sdkLogger(logger: Logger, level: LogLevel): DefaultLogger {
+  return new DefaultLogger(SDK_LEVEL[level], (entry) =>
+    logger[SINK[entry.level]](entry.message, { ...entry.meta, sdk: true }),
+  );
+}
+
 /**
  * Routes the SDK's own logs into the platform's JSON logger, and serves its metrics for Prometheus when
  * a port is given — once per process, the SDK's runtime being one per process.
  */
-function installRuntime(logger: Logger, metricsPort: number | undefined): void {
+function installRuntime(logger: Logger, level: LogLevel, metricsPort: number | undefined): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: new DefaultLogger('WARN', (entry) => {
-      const fields = { ...entry.meta, sdk: true };
-      if (entry.level === 'ERROR') logger.error(entry.message, fields);
-      else logger.warn(entry.message, fields);
-    }),
+    logger: sdkLogger(logger, level),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
       ...(metricsPort === undefined
@@ -80,7 +106,11 @@ export async function startWorkers(options: {
   /** Overrides the task queue names, so tests can use a unique queue each. */
   taskQueues?: Partial<Record<TaskQueueName, string>>;
 }): Promise<RunningWorkers> {
-  installRuntime(options.logger, options.deps.config.temporal.workerMetricsPort);
+  installRuntime(
+    options.logger,
+    options.deps.config.logLevel,
+    options.deps.config.temporal.workerMetricsPort,
+  );
   const connection = await NativeConnection.connect({ address: options.address });
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
