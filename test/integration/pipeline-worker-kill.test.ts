@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../../lib/db';
@@ -8,33 +7,7 @@ import { sourcePipelineWorkflowId } from '../../lib/names';
 import { DailyPipelineWorkflow } from '../../workflows';
 import { fillShop, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';
-
-const projectRoot = path.resolve(__dirname, '../..');
-
-/** Starts a worker in a child process and resolves once it polls. */
-function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(projectRoot, 'test/helpers/worker-process.ts')],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.includes('worker ready')) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (data: Buffer) => (output += data.toString()));
-    child.once('exit', (code) =>
-      reject(new Error(`The worker process exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-}
+import { startWorkerProcess } from '../helpers/spawn-worker';
 
 /**
  * A worker killed with SIGKILL in the middle of loading a large table, then restarted: the run
