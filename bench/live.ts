@@ -183,10 +183,10 @@ const RECORD_DRAWS = `(() => {
     get: () => value,
     set(next) {
       value = next;
-      const bar = [...document.querySelectorAll('svg[data-chart="products"] g[data-label]')].find(
-        (g) => g.getAttribute('data-label') === ${JSON.stringify(MARKER.productId)},
-      );
-      const units = bar ? Math.round(Number(bar.getAttribute('data-value')) / ${MARKER.price}) : 0;
+      const canvas = document.querySelector('canvas[data-chart="products"]');
+      const chart = canvas && window.Chart.getChart(canvas);
+      const i = chart ? chart.data.labels.indexOf(${JSON.stringify(MARKER.productId)}) : -1;
+      const units = i >= 0 ? Math.round(Number(chart.data.datasets[0].data[i]) / ${MARKER.price}) : 0;
       if (units !== last) seen.push({ at: performance.timeOrigin + performance.now(), units });
       last = units;
     },
@@ -224,19 +224,19 @@ async function screenshots(page: Page, folder: string, env: Record<string, strin
   await page.waitForTimeout(parseDuration(env.CARTFLOW_SESSION_IDLE)! + 5000);
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.reload();
-  await page.waitForSelector('svg[data-chart="revenue"]');
+  await page.waitForSelector('canvas[data-chart="revenue"]');
   await page.waitForTimeout(1000);
   fs.mkdirSync(folder, { recursive: true });
   await page.screenshot({ path: path.join(folder, 'dashboard-live.png'), fullPage: true });
   await page.click('nav button[data-tab="customers"]');
   await page.fill('#date', date);
   await page.locator('#date').blur();
-  await page.waitForSelector('svg[data-chart="segments"] g[data-label]', { timeout: 30_000 });
+  await page.waitForSelector('[data-chart="segments"] [data-label]', { timeout: 30_000 });
   await page.waitForTimeout(1000);
   await page.screenshot({ path: path.join(folder, 'dashboard-customers.png'), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.click('nav button[data-tab="live"]');
-  await page.waitForSelector('svg[data-chart="revenue"]');
+  await page.waitForSelector('canvas[data-chart="revenue"]');
   for (const name of ['dashboard-live.png', 'dashboard-customers.png'])
     say(
       `  saved ${path.join(folder, name)} (${Math.round(fs.statSync(path.join(folder, name)).size / 1024)} KB)`,
@@ -304,7 +304,7 @@ async function main(): Promise<void> {
     const signIn = await page.request.post(`${base}/api/sign-in`, { data: { token: DASHBOARD_TOKEN } });
     if (!signIn.ok()) throw new Error(`POST /api/sign-in answered ${signIn.status()}`);
     await page.goto(`${base}/`);
-    await page.waitForSelector('svg[data-chart="revenue"]');
+    await page.waitForSelector('canvas[data-chart="revenue"]');
 
     if (options.screenshots) await screenshots(page, options.screenshots, env, DEFAULT_END_DATE);
 

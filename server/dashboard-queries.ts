@@ -232,18 +232,25 @@ export async function forecastTab(db: pg.Pool, date?: string): Promise<Row> {
       [asOf],
     )
   ).rows[0];
+  // metrics.backtest: one entry per series (revenue, orders, then each best seller's units), in order.
   const backtest: Row[] = [];
-  const perSeries = (version?.metrics?.backtest ?? {}) as Record<string, Record<string, unknown>>;
-  for (const [name, entry] of Object.entries(perSeries)) {
+  const perSeries = (Array.isArray(version?.metrics?.backtest) ? version.metrics.backtest : []) as Record<
+    string,
+    unknown
+  >[];
+  for (const entry of perSeries) {
+    const name = entry.product_id
+      ? `${String(entry.series)} ${String(entry.product_id)}`
+      : String(entry.series);
     for (const method of ['additive', 'seasonal_naive', 'weekday_mean']) {
-      const figures = entry?.[method] as Record<string, unknown> | undefined;
+      const figures = entry[method] as Record<string, unknown> | undefined;
       if (!figures || typeof figures !== 'object') continue;
       backtest.push({
         series: name,
         method,
         served: entry.method === method,
-        mae: figures.mae ?? figures.MAE ?? null,
-        smape: figures.smape ?? figures.sMAPE ?? null,
+        mae: figures.mae ?? null,
+        smape: figures.smape ?? null,
         coverage80: figures.coverage80 ?? null,
         coverage95: figures.coverage95 ?? null,
       });

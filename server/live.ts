@@ -18,6 +18,21 @@ export interface LiveSnapshot {
   /** Sales per product today, by revenue, at most 20; name from core.dim_product when it is known. */
   products: { productId: string; name: string | null; units: number; revenue: number }[];
   carts: { active: number; abandoned: number; emailed: number; recovered: number; recoveredRevenue: number };
+  /**
+   * The shop's payments arrive with the daily pipeline (core.fact_payment), not as events: the latest
+   * day up to today that has any, settled (captured less refunded; failed count nothing), beside the
+   * purchase events' revenue of that day; `day` is null before any payment was loaded.
+   */
+  payments: {
+    day: string | null;
+    settled: number;
+    captured: number;
+    refunded: number;
+    failed: number;
+    eventsRevenue: number;
+    /** The latest succeeded daily run's logical date. */
+    lastRun: string | null;
+  };
 }
 
 export interface Funnel {
@@ -76,6 +91,18 @@ export async function liveSnapshot(
                                  and last_event_at > b.now - $2 * interval '1 millisecond') as active
          from mart.live_sessions, b
         where last_event_at >= least(b.start, b.now - interval '1 hour', b.now - $2 * interval '1 millisecond')
+     ), pay_day as (
+       select max(date_key) as day_key from core.fact_payment, b
+        where date_key <= to_char(b.now at time zone $1, 'YYYYMMDD')::int
+     ), pay as (
+       select to_date(d.day_key::text, 'YYYYMMDD') as day,
+              coalesce(sum(case when p.status = 'refunded' then -abs(p.amount)
+                                when p.status = 'failed' then 0 else p.amount end), 0)::float8 as settled,
+              count(p.*) filter (where p.status = 'captured') as captured,
+              count(p.*) filter (where p.status = 'refunded') as refunded,
+              count(p.*) filter (where p.status = 'failed') as failed
+         from pay_day d left join core.fact_payment p on p.date_key = d.day_key
+        group by d.day_key
      )
      select json_build_object(
        'at', to_char(b.now at time zone 'UTC', ${ISO}),
@@ -102,7 +129,15 @@ export async function liveSnapshot(
            'emailed', (select count(*) from core.fact_retargeting where decision = 'sent' and sent_at >= b.start),
            'recovered', (select count(*) from core.fact_cart_session where outcome = 'recovered' and purchased_at >= b.start),
            'recoveredRevenue', coalesce((select sum(recovered_revenue) from core.fact_retargeting
-                                          where converted_at >= b.start), 0)::float8)
+                                          where converted_at >= b.start), 0)::float8),
+       'payments', (select json_build_object(
+           'day', to_char(pay.day, 'YYYY-MM-DD'), 'settled', pay.settled, 'captured', pay.captured,
+           'refunded', pay.refunded, 'failed', pay.failed,
+           'eventsRevenue', coalesce((select sum(r.revenue) from mart.live_revenue_5m r
+                                       where r.bucket >= pay.day::timestamp at time zone $1
+                                         and r.bucket < (pay.day + 1)::timestamp at time zone $1), 0)::float8,
+           'lastRun', (select to_char(max(pipeline_date), 'YYYY-MM-DD') from ops.pipeline_runs where status = 'succeeded'))
+         from pay)
      ) as snapshot from b`,
     [options.timezone, options.sessionIdleMs],
   );

@@ -1,5 +1,6 @@
+/// <reference lib="dom" />
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's Chromium, which the browser tests drive through playwright-core (no downloaded browser). */
 export const CHROMIUM_PATH = process.env.CARTFLOW_CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -25,4 +26,40 @@ export async function launchBrowser(): Promise<Browser> {
     );
   }
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ARGS });
+}
+
+/** What a Chart.js chart holds, as the page's window.Chart (the dashboard's charting library) gives it. */
+export interface ChartWindow {
+  Chart: {
+    getChart(
+      canvas: Element,
+    ): { data: { labels: unknown[]; datasets: { label?: string; data: unknown[] }[] } } | undefined;
+  };
+}
+
+export interface ChartData {
+  labels: string[];
+  datasets: { label: string; data: (number | null)[] }[];
+}
+
+/**
+ * The labels and datasets of the chart on `canvas[data-chart=name]`, or null when the page has no
+ * such chart. Values that are not numbers (a floating bar's [low, high]) come as their first number.
+ */
+export async function chartData(page: Page, name: string): Promise<ChartData | null> {
+  return page.evaluate((chartName) => {
+    const canvas = document.querySelector(`canvas[data-chart="${chartName}"]`);
+    const chart = canvas && (window as unknown as ChartWindow).Chart.getChart(canvas);
+    if (!chart) return null;
+    const value = (v: unknown): number | null => {
+      if (typeof v === 'number') return v;
+      if (Array.isArray(v)) return value(v[0]);
+      if (v && typeof v === 'object' && 'y' in v) return value((v as { y: unknown }).y);
+      return null;
+    };
+    return {
+      labels: chart.data.labels.map(String),
+      datasets: chart.data.datasets.map((d) => ({ label: String(d.label ?? ''), data: d.data.map(value) })),
+    };
+  }, name);
 }
