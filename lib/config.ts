@@ -90,8 +90,11 @@ export interface RecommendationsConfig {
   readonly factors: number;
   /** ALS alternations. */
   readonly iterations: number;
-  /** α of the confidence c = 1 + α·w an interaction of weight w gets in the factorisation. */
-  readonly alpha: number;
+  /**
+   * α of the confidence c = 1 + α·w an interaction of weight w gets in the factorisation, or `auto`:
+   * chosen each run on a validation split inside the training window.
+   */
+  readonly alpha: number | 'auto';
   /** A product the customer bought within this many days up to the date is not recommended to them. */
   readonly excludeDays: number;
   /** The evaluation tests on purchases in this many days up to the date and trains on what is before. */
@@ -185,7 +188,7 @@ export const ENVIRONMENT = {
   CARTFLOW_RECOMMEND_FACTORS: 'latent factors of the recommendations, 1 to 256 (default: 32)',
   CARTFLOW_RECOMMEND_ITERATIONS: "the recommendations' ALS iterations, 1 to 100 (default: 15)",
   CARTFLOW_RECOMMEND_ALPHA:
-    'α of the confidence 1 + α·weight of an interaction in the factorisation, above 0 and at most 1000 (default: 0.3)',
+    "α of the confidence 1 + α·weight of an interaction in the factorisation: auto (chosen each run from 0.3, 1, 3 and 10 on the CARTFLOW_RECOMMEND_TEST_DAYS days before the evaluation's, see docs/models-recommendations.md) or a number above 0 and at most 1000 (default: auto)",
   CARTFLOW_RECOMMEND_EXCLUDE_DAYS:
     'a product bought within this many days is not recommended to the same customer, 0 to 3650 (default: 90)',
   CARTFLOW_RECOMMEND_TEST_DAYS:
@@ -396,14 +399,14 @@ function forecastCountry(env: Env): ForecastConfig['country'] {
   return text as HolidayCountry;
 }
 
-function recommendationAlpha(env: Env): number {
+function recommendationAlpha(env: Env): number | 'auto' {
   const text = optional(env, 'CARTFLOW_RECOMMEND_ALPHA');
-  if (text === undefined) return 0.3;
+  if (text === undefined || text === 'auto') return 'auto';
   const alpha = /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
   if (!(alpha > 0 && alpha <= 1000))
     throw new ConfigError(
       'CARTFLOW_RECOMMEND_ALPHA',
-      `must be a number above 0 and at most 1000, not "${text}"`,
+      `must be auto or a number above 0 and at most 1000, not "${text}"`,
     );
   return alpha;
 }

@@ -3,10 +3,12 @@ import type { ModelStepResult } from '../../lib/model-summary';
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,
+  chooseAlpha,
   evaluateRecommenders,
   fitRecommenders,
   popularTopN,
   sparseRows,
+  type AlphaChoice,
   type Evaluation,
   type RecommenderOptions,
 } from '../../ml/recommend';
@@ -34,6 +36,23 @@ const MIN_HISTORY = 3;
  * (everything up to D − testDays) instead of random ones, so it needs fewer than the evaluation's.
  */
 export const SERVING_ITERATIONS = 5;
+/**
+ * CARTFLOW_RECOMMEND_ALPHA=auto (the default) tries these α on a validation split: fitted on everything
+ * up to V = D − 2·testDays, scored on the new purchases of (V, D − testDays], the days just before the
+ * evaluation's. 0.3 is also the α used when the validation cannot decide.
+ */
+export const ALPHA_CANDIDATES = [0.3, 1, 3, 10];
+const FALLBACK_ALPHA = ALPHA_CANDIDATES[0];
+/** Above this many interactions up to V a source is not tuned (one fit per candidate): FALLBACK_ALPHA. */
+export const TUNING_MAX_INTERACTIONS = 300_000;
+/** Fewer validation customers than this cannot tell the candidates apart: FALLBACK_ALPHA. */
+const MIN_VALIDATION_CUSTOMERS = 20;
+
+/** How a source's α was set: given, chosen on the validation split, or the fallback and why. */
+export type AlphaSetting =
+  | { alpha: number; how: 'configured' }
+  | ({ how: 'validation' } & AlphaChoice)
+  | { alpha: number; how: 'fallback'; reason: string };
 
 export interface RecommendationDeps extends ModelDeps {
   /** The storefront's database, for stock; without it (or without a stock column) nothing is excluded for stock. */
@@ -141,13 +160,8 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
     };
   }
 
-  function fitSource(
-    source: string,
-    data: Snapshot,
-    customers: Index,
-    products: Index,
-    options: RecommenderOptions,
-  ) {
+  /** One source's customers × products interaction weights, and what each customer bought. */
+  function interactionMatrix(source: string, data: Snapshot, customers: Index, products: Index) {
     const interactions = bySource(data.interactions, source);
     const matrix = sparseRows(
       customers.size,
@@ -156,6 +170,42 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
       interactions.map((r) => products.of(r.product_id)),
       interactions.map((r) => r.weight),
     );
+    const bought = new Map<number, Set<number>>();
+    const boughtSince = new Map<number, Set<number>>();
+    for (const r of interactions) {
+      const u = customers.of(r.customer_id);
+      const j = products.of(r.product_id);
+      if (r.bought) (bought.get(u) ?? bought.set(u, new Set()).get(u)!).add(j);
+      if (r.bought_since) (boughtSince.get(u) ?? boughtSince.set(u, new Set()).get(u)!).add(j);
+    }
+    return { matrix, bought, boughtSince, rows: interactions.length };
+  }
+
+  /** The new purchases of a test or validation window, by customer and product index. */
+  function purchasesByCustomer(
+    rows: { source: string; customer_id: string; product_id: string }[],
+    source: string,
+    customers: Index,
+    products: Index,
+  ) {
+    const relevant = new Map<number, Set<number>>();
+    for (const r of bySource(rows, source)) {
+      const u = customers.get(r.customer_id);
+      const j = products.get(r.product_id);
+      if (u === undefined || j === undefined) continue;
+      (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(j);
+    }
+    return relevant;
+  }
+
+  function fitSource(
+    source: string,
+    data: Snapshot,
+    customers: Index,
+    products: Index,
+    options: RecommenderOptions,
+  ) {
+    const { matrix, bought, boughtSince, rows } = interactionMatrix(source, data, customers, products);
     const baskets = new Index();
     const basketRows = bySource(data.baskets, source);
     const withBaskets = sparseRows(
@@ -176,15 +226,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
       { interactions: matrix, baskets: withBaskets, recentBuyers, allBuyers },
       options,
     );
-    const bought = new Map<number, Set<number>>();
-    const boughtSince = new Map<number, Set<number>>();
-    for (const r of interactions) {
-      const u = customers.of(r.customer_id);
-      const j = products.of(r.product_id);
-      if (r.bought) (bought.get(u) ?? bought.set(u, new Set()).get(u)!).add(j);
-      if (r.bought_since) (boughtSince.get(u) ?? boughtSince.set(u, new Set()).get(u)!).add(j);
-    }
-    return { model, bought, boughtSince, interactions: interactions.length, baskets: baskets.size };
+    return { model, bought, boughtSince, interactions: rows, baskets: baskets.size };
   }
 
   return {
@@ -193,16 +235,24 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
       return fitModel('recommendations', input, async (heartbeat) => {
         const backend = await useTensorFlow(config.ml.backend);
         const split = addDays(input.date, -settings.testDays);
+        const validationSplit = addDays(split, -settings.testDays);
         const excludeFrom = addDays(input.date, 1 - settings.excludeDays);
+        const purchasesBetween = (after: string, upTo: string) =>
+          warehouse
+            .query<{ source: string; customer_id: string; product_id: string }>(TEST_PURCHASES, [
+              dateKey(after),
+              dateKey(upTo),
+            ])
+            .then((r) => r.rows);
+        const tuning = settings.alpha === 'auto';
         heartbeat({ step: 'reading' });
-        const [full, train, test, stock] = await Promise.all([
+        const [full, train, test, stock, validationTrain, validationPurchases] = await Promise.all([
           snapshot(input.date, excludeFrom),
           snapshot(split, split),
-          warehouse.query<{ source: string; customer_id: string; product_id: string }>(TEST_PURCHASES, [
-            dateKey(split),
-            dateKey(input.date),
-          ]),
+          purchasesBetween(split, input.date),
           inStock(),
+          tuning ? snapshot(validationSplit, validationSplit) : undefined,
+          tuning ? purchasesBetween(validationSplit, split) : undefined,
         ]);
         if (full.interactions.length === 0)
           throw new NotEnoughData(
@@ -212,11 +262,31 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           factors: settings.factors,
           iterations: settings.iterations,
           regularization: REGULARIZATION,
-          alpha: settings.alpha,
+          alpha: settings.alpha === 'auto' ? FALLBACK_ALPHA : settings.alpha,
           cgSteps: CG_STEPS,
           seed: config.models.seed,
           neighbours: NEIGHBOURS,
           minHistory: MIN_HISTORY,
+        };
+        /** The source's α: as configured, or the candidate that ranks best on the validation split. */
+        const alphaFor = (source: string, customers: Index, products: Index): AlphaSetting => {
+          if (!validationTrain || !validationPurchases) return { alpha: options.alpha, how: 'configured' };
+          const { matrix, bought, rows } = interactionMatrix(source, validationTrain, customers, products);
+          if (rows > TUNING_MAX_INTERACTIONS)
+            return {
+              alpha: FALLBACK_ALPHA,
+              how: 'fallback',
+              reason: `${rows} interactions up to ${validationSplit}, above the ${TUNING_MAX_INTERACTIONS} the tuning fits`,
+            };
+          const relevant = purchasesByCustomer(validationPurchases, source, customers, products);
+          const choice = chooseAlpha(matrix, relevant, (u) => bought.get(u), ALPHA_CANDIDATES, options, 10);
+          if (choice.customers < MIN_VALIDATION_CUSTOMERS)
+            return {
+              alpha: FALLBACK_ALPHA,
+              how: 'fallback',
+              reason: `${choice.customers} validation customers in (${validationSplit}, ${split}], fewer than ${MIN_VALIDATION_CUSTOMERS}`,
+            };
+          return { how: 'validation', ...choice };
         };
         const sources = [...new Set(full.interactions.map((r) => r.source))].sort();
         const results = sources.map((source) => {
@@ -225,22 +295,20 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           // The full side names every customer and product, so the training side's indices are its own.
           for (const r of bySource(full.products, source)) products.of(r.product_id);
           for (const r of bySource(full.interactions, source)) customers.of(r.customer_id);
+          heartbeat({ step: 'tuning', source });
+          const alpha = alphaFor(source, customers, products);
           heartbeat({ step: 'evaluating', source });
           const trained = fitSource(source, train, customers, products, {
             ...options,
+            alpha: alpha.alpha,
             onIteration: (iteration) => heartbeat({ step: 'evaluating', source, iteration }),
           });
-          const relevant = new Map<number, Set<number>>();
-          for (const r of bySource(test.rows, source)) {
-            const u = customers.get(r.customer_id);
-            const j = products.get(r.product_id);
-            if (u === undefined || j === undefined) continue;
-            (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(j);
-          }
+          const relevant = purchasesByCustomer(test, source, customers, products);
           const evaluation = evaluateRecommenders(trained.model, relevant, (u) => trained.bought.get(u), 10);
           heartbeat({ step: 'fitting', source });
           const fitted = fitSource(source, full, customers, products, {
             ...options,
+            alpha: alpha.alpha,
             iterations: Math.min(SERVING_ITERATIONS, options.iterations),
             warmStart: trained.model.als,
             onIteration: (iteration) => heartbeat({ step: 'fitting', source, iteration }),
@@ -251,7 +319,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           const categories = new Map<string, string>(
             bySource(full.products, source).map((r) => [r.product_id, r.category]),
           );
-          return { source, customers, products, evaluation, fitted, allowed, categories, trained };
+          return { source, customers, products, evaluation, fitted, allowed, categories, trained, alpha };
         });
 
         const evaluation: Record<string, Evaluation> = Object.fromEntries(
@@ -280,7 +348,8 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
             iterations: options.iterations,
             servingIterations: Math.min(SERVING_ITERATIONS, options.iterations),
             servingStart: 'the evaluation fit',
-            alpha: settings.alpha,
+            alpha: main.alpha.alpha,
+            alphaSetting: Object.fromEntries(results.map((r) => [r.source, r.alpha])),
             regularization: REGULARIZATION,
             cgSteps: CG_STEPS,
             neighbours: NEIGHBOURS,

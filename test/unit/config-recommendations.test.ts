@@ -6,7 +6,7 @@ describe('the recommendations config', () => {
       weights: { purchase: 1, cart: 0.5, view: 0.1 },
       factors: 32,
       iterations: 15,
-      alpha: 0.3,
+      alpha: 'auto',
       excludeDays: 90,
       testDays: 28,
     });
@@ -21,6 +21,11 @@ describe('the recommendations config', () => {
     expect(recommendations.weights).toEqual({ purchase: 2, cart: 0.5, view: 0 });
     expect(recommendations.factors).toBe(8);
     expect(recommendations.excludeDays).toBe(0);
+  });
+
+  it('takes α as auto or as a number', () => {
+    expect(loadConfig({ CARTFLOW_RECOMMEND_ALPHA: 'auto' }).models.recommendations.alpha).toBe('auto');
+    expect(loadConfig({ CARTFLOW_RECOMMEND_ALPHA: '2.5' }).models.recommendations.alpha).toBe(2.5);
   });
 
   it.each([
@@ -41,7 +46,7 @@ describe('the recommendations config', () => {
     [
       'CARTFLOW_RECOMMEND_ALPHA',
       '0',
-      /CARTFLOW_RECOMMEND_ALPHA must be a number above 0 and at most 1000, not "0"/,
+      /CARTFLOW_RECOMMEND_ALPHA must be auto or a number above 0 and at most 1000, not "0"/,
     ],
   ])('refuses %s=%s, naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);

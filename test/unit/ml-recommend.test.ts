@@ -1,6 +1,7 @@
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,
+  chooseAlpha,
   cooccurrence,
   evaluateRecommenders,
   factorisationTopN,
@@ -289,3 +290,58 @@ function rowOf(matrix: { start: Int32Array }, entry: number): number {
   while (matrix.start[r + 1] <= entry) r++;
   return r;
 }
+
+describe('chooseAlpha', () => {
+  /** Planted blocks with each customer's last two products of their block held out as the validation purchases. */
+  function validationSplit() {
+    const all = plantedBlocks(4);
+    const row: number[] = [];
+    const column: number[] = [];
+    const value: number[] = [];
+    const relevant = new Map<number, Set<number>>();
+    for (let u = 0; u < all.rows; u++) {
+      const own = Array.from(all.index.subarray(all.start[u], all.start[u + 1]));
+      own.forEach((j, e) => {
+        if (e >= own.length - 2 && u % 3 !== 0) {
+          (relevant.get(u) ?? relevant.set(u, new Set()).get(u)!).add(j);
+        } else {
+          row.push(u);
+          column.push(j);
+          value.push(all.value[all.start[u] + e]);
+        }
+      });
+    }
+    return { train: sparseRows(all.rows, all.columns, row, column, value), relevant };
+  }
+
+  it("scores each candidate as the evaluation scores the factorisation, and keeps the best NDCG's α", () => {
+    const { train, relevant } = validationSplit();
+    const seen = (u: number) => new Set(train.index.subarray(train.start[u], train.start[u + 1]));
+    const candidates = [0.3, 3, 30];
+    const choice = chooseAlpha(train, relevant, seen, candidates, ALS);
+    expect(choice.customers).toBe(60);
+    expect(choice.tried.map((t) => t.alpha)).toEqual(candidates);
+    for (const trial of choice.tried) {
+      const model = fitRecommenders(
+        {
+          interactions: train,
+          baskets: train,
+          recentBuyers: new Float64Array(60),
+          allBuyers: new Float64Array(60),
+        },
+        { ...ALS, alpha: trial.alpha, neighbours: 5, minHistory: 1 },
+      );
+      const evaluation = evaluateRecommenders(model, relevant, seen, 10);
+      expect(trial.hr).toBeCloseTo(evaluation.factorisation.hr, 10);
+      expect(trial.ndcg).toBeCloseTo(evaluation.factorisation.ndcg, 10);
+    }
+    const best = Math.max(...choice.tried.map((t) => t.ndcg));
+    expect(choice.tried.find((t) => t.alpha === choice.alpha)!.ndcg).toBe(best);
+    expect(best).toBeGreaterThan(0);
+  });
+
+  it('needs a candidate', () => {
+    const { train, relevant } = validationSplit();
+    expect(() => chooseAlpha(train, relevant, () => undefined, [], ALS)).toThrow(/at least one candidate/);
+  });
+});
