@@ -8,14 +8,18 @@
  *      pipe into an unindexed table of the warehouse, then cartflow's extract-load of that table
  *      into staging (ExtractLoadWorkflow: chunks, batches, checkpoints, a primary key): rows/s, ratio.
  *   2. The incremental re-run after 1 % of the rows changed, against the full load's time.
+ *   4. (`mysql`) 1,000,000 order lines in a MariaDB database: the raw transfer — the `mariadb` client's
+ *      tab-separated output (`--batch --quick`) piped into `COPY … FROM STDIN` — then cartflow's
+ *      extract-load of that table (the same engine, its MySQL dialect); printed beside part 1's figures.
  *   3. The whole DailyPipelineWorkflow over a shop of 100,000 customers and 1,000,000 order lines:
  *      the first run, a second with nothing changed and a third after 1 % of the lines (and their
  *      orders) changed, each against the first, and the worker's peak memory.
  *
  * Options (environment): BENCH_EL_ROWS (default 5,000,000), BENCH_DAY_CUSTOMERS (100,000),
- * BENCH_DAY_LINES (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4).
+ * BENCH_DAY_LINES (1,000,000), BENCH_MYSQL_ROWS (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4), BENCH_STEPS (how
+ * many of each transform's slowest steps to print, 8).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,15 +39,22 @@ import { ensureSearchAttributes } from '../lib/temporal';
 import { peakMemoryMb, startWorker, stopWorker } from './worker-process';
 import { DailyPipelineWorkflow, ExtractLoadWorkflow } from '../workflows';
 import { generateShop } from './generated-shop';
+import { startTestMariaDb } from '../test/helpers/mariadb';
+
+/** Each dialect's raw reference and cartflow's extract-load, for the side-by-side table at the end. */
+const sideBySide: { dialect: string; rows: number; rawMs: number; cartflowMs: number }[] = [];
 
 const EL_ROWS = Number(process.env.BENCH_EL_ROWS ?? 5_000_000);
 const DAY_CUSTOMERS = Number(process.env.BENCH_DAY_CUSTOMERS ?? 100_000);
 const DAY_LINES = Number(process.env.BENCH_DAY_LINES ?? 1_000_000);
+const MYSQL_ROWS = Number(process.env.BENCH_MYSQL_ROWS ?? 1_000_000);
 const LOAD_CONCURRENCY = process.env.BENCH_LOAD_CONCURRENCY
   ? Number(process.env.BENCH_LOAD_CONCURRENCY)
   : undefined;
-/** Which parts to run, e.g. "1,2" (default all): part 2 needs part 1. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(',').map((p) => p.trim()));
+/** How many of a transform's slowest steps each run prints (BENCH_STEPS, default 8). */
+const STEPS_SHOWN = Number(process.env.BENCH_STEPS ?? 8);
+/** Which parts to run, e.g. "1,mysql" (default all): part 2 needs part 1. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,mysql,3').split(',').map((p) => p.trim()));
 
 const say = (line = '') => process.stdout.write(line + '\n');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -203,6 +214,7 @@ async function main(): Promise<void> {
           `  (${full.load.mode}, ${full.load.pieces} chunks, ${LOAD_CONCURRENCY ?? 4} at a time; all runs: ${fullRuns.map((r) => seconds(r.ms)).join(', ')})`,
       );
       say(`   ratio cartflow / raw pipe throughput:   ${(raw / full.ms).toFixed(2)}   (target ≥ 0.8)`);
+      sideBySide.push({ dialect: 'Postgres', rows: full.load.rows, rawMs: raw, cartflowMs: full.ms });
       say(
         `   staging equals the source:              ${(await tableDigest(elWarehouse, 'staging_bench.order_lines__current')) === (await tableDigest(elShop, 'order_lines')) ? 'yes' : 'NO'}`,
       );
@@ -255,6 +267,134 @@ async function main(): Promise<void> {
       await elWarehouse.query('drop schema staging_bench cascade; drop table raw_order_lines');
     }
 
+    // 4. Extract-load of a MariaDB table against the raw transfer of its rows.
+    if (PARTS.has('mysql')) {
+      say('');
+      say(`4. Extract-load of ${MYSQL_ROWS.toLocaleString('en-US')} order lines from MariaDB`);
+      const mariadb = await startTestMariaDb();
+      const elWarehouse = pool('el_warehouse');
+      try {
+        await mariadb.createDatabase('bench_till');
+        const till = await mariadb.connect('bench_till');
+        const [, generated] = await timed(async () => {
+          await till.query(`
+            create table order_lines (order_line_id bigint primary key, order_id bigint not null,
+              product_id bigint not null, quantity int not null, unit_price decimal(12, 2) not null,
+              discount decimal(5, 4) not null, created_at timestamp(6) not null, updated_at timestamp(6) not null)`);
+          await till.query(`
+            insert into order_lines
+            select seq, 1 + (seq - 1) div 4, 1 + (seq - 1) % 1000, 1 + seq % 4, ((seq % 40) + 1) * 1.25, (seq % 3) * 0.05,
+                   timestamp '2025-11-01 00:00:00' + interval (seq * 5) second,
+                   timestamp '2025-11-01 00:00:00' + interval (seq * 5) second
+              from seq_1_to_${MYSQL_ROWS}`);
+          await till.query('analyze table order_lines');
+        });
+        say(`   generated the table in MariaDB in ${seconds(generated)}`);
+        const columns =
+          'order_line_id, order_id, product_id, quantity, unit_price, discount, created_at, updated_at';
+        const rawTransfer = async () => {
+          await elWarehouse.query(`drop table if exists raw_my_order_lines`);
+          await elWarehouse.query(`
+            create table raw_my_order_lines (order_line_id bigint, order_id bigint, product_id bigint, quantity integer,
+              unit_price numeric(12, 2), discount numeric(5, 4), created_at timestamptz, updated_at timestamptz)`);
+          const target = await elWarehouse.connect();
+          try {
+            const [, ms] = await timed(async () => {
+              // The client's batch output is COPY's text format: tab-separated, \t \n \\ escaped (no nulls here).
+              const client = spawn(
+                'mariadb',
+                [
+                  '--no-defaults',
+                  '-h',
+                  '127.0.0.1',
+                  '-P',
+                  String(mariadb.port),
+                  '-u',
+                  'root',
+                  '--batch',
+                  '--skip-column-names',
+                  '--quick',
+                  'bench_till',
+                  '-e',
+                  `select ${columns} from order_lines`,
+                ],
+                { stdio: ['ignore', 'pipe', 'inherit'] },
+              );
+              const exited = new Promise<void>((resolve, reject) =>
+                client.once('exit', (code) =>
+                  code === 0 ? resolve() : reject(new Error(`mariadb exited with ${code}`)),
+                ),
+              );
+              await pipeline(
+                client.stdout!,
+                target.query(copyFrom(`copy raw_my_order_lines (${columns}) from stdin with (format text)`)),
+              );
+              await exited;
+            });
+            return ms;
+          } finally {
+            target.release();
+          }
+        };
+        const raw = Math.min(await rawTransfer(), await rawTransfer());
+        say(`   raw mariadb | COPY transfer (best of 2): ${seconds(raw)}  ${perSecond(MYSQL_ROWS, raw)}`);
+
+        await saveSource(elWarehouse, {
+          ...DEMO_SHOP_SOURCE,
+          name: 'bench_my',
+          connection: { kind: 'mysql', url: mariadb.url('bench_till') },
+          tables: [{ name: 'order_lines', primaryKey: ['order_line_id'], cursor: 'updated_at' }],
+        });
+        worker = await startWorker(workerEnv('el_shop', 'el_warehouse'), ['etl']);
+        const runs = [];
+        for (let i = 0; i < 2; i++) {
+          if (i > 0) await resetSourceTables(elWarehouse, 'bench_my');
+          const [result, ms] = await timed(() =>
+            client.workflow.execute(ExtractLoadWorkflow, {
+              workflowId: `bench-el-mysql-${Date.now()}`,
+              taskQueue: TASK_QUEUES.etl,
+              args: [{ sources: ['bench_my'], loadConcurrency: LOAD_CONCURRENCY }],
+            }),
+          );
+          runs.push({ load: result.loads[0], ms });
+        }
+        const full = runs.reduce((best, run) => (run.ms < best.ms ? run : best));
+        say(
+          `   cartflow extract-load (best of 2):       ${seconds(full.ms)}  ${perSecond(full.load.rows, full.ms)}` +
+            `  (${full.load.mode}, ${full.load.pieces} chunks; all runs: ${runs.map((r) => seconds(r.ms)).join(', ')})`,
+        );
+        say(`   ratio cartflow / raw transfer:           ${(raw / full.ms).toFixed(2)}`);
+        sideBySide.push({ dialect: 'MariaDB', rows: full.load.rows, rawMs: raw, cartflowMs: full.ms });
+        const [[atSource]] = (await till.query(
+          `select count(*) as n, sum(order_line_id) as ids, sum(unit_price * quantity) as amount from order_lines`,
+        )) as unknown as [[{ n: number; ids: string; amount: string }]];
+        const staged = (
+          await elWarehouse.query<{ n: string; ids: string; amount: string }>(
+            `select count(*) as n, sum(order_line_id)::text as ids, sum(unit_price * quantity)::text as amount
+               from staging_bench_my.order_lines__current`,
+          )
+        ).rows[0];
+        say(
+          `   staging holds the source's rows:        ${Number(staged.n) === Number(atSource.n) && staged.ids === String(atSource.ids) && staged.amount === String(atSource.amount) ? 'yes' : 'NO'} (count, sum of keys, sum of amounts)`,
+        );
+        await till.end();
+        await stopWorker(worker);
+        worker = undefined;
+        await elWarehouse.query('drop schema staging_bench_my cascade; drop table raw_my_order_lines');
+      } finally {
+        await mariadb.stop();
+      }
+    }
+    if (sideBySide.length > 0) {
+      say('');
+      say('   extract-load by source dialect   rows        raw reference        cartflow             ratio');
+      for (const r of sideBySide)
+        say(
+          `   ${r.dialect.padEnd(32)} ${r.rows.toLocaleString('en-US').padEnd(11)} ${perSecond(r.rows, r.rawMs).padEnd(20)} ${perSecond(r.rows, r.cartflowMs).padEnd(20)} ${(r.rawMs / r.cartflowMs).toFixed(2)}`,
+        );
+      say("   (raw references: Postgres a binary COPY pipe; MariaDB its client's batch output into COPY)");
+    }
+
     // 3. The whole daily pipeline over 100k customers and 1M order lines.
     if (PARTS.has('3')) {
       say('');
@@ -297,7 +437,7 @@ async function main(): Promise<void> {
             `\n      transform: ${t.path ? `${t.path.kind} (${t.path.reason})` : '?'} in ${seconds(t.durationMs ?? 0)}` +
             `\n        slowest steps: ${Object.entries({ ...t.mappingMs, ...t.stepsMs })
               .sort((a, b) => b[1] - a[1])
-              .slice(0, 8)
+              .slice(0, STEPS_SHOWN)
               .map(([step, stepMs]) => `${step} ${stepMs} ms`)
               .join(', ')}` +
             `\n      reconciliation: ${r.mismatchedDays === 0 ? `all ${r.days} days match` : `${r.mismatchedDays} days differ`}, ` +

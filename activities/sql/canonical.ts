@@ -27,6 +27,33 @@ export const CANONICAL_TABLES: Record<CanonicalEntity, string> = {
   payments: 'staging.canonical_payments',
 };
 
+/**
+ * A key-scoped transform's canonical rows: the scope's rows are taken out of the canonical tables and
+ * mapped into these temporary tables (same columns), where the quality rules, the dimensions and the
+ * facts read them without scanning the source's other rows; they go back into the canonical tables
+ * at the end of the transaction.
+ */
+export const SCOPED_CANONICAL: Record<CanonicalEntity, string> = {
+  customers: 'pg_temp.cartflow_canonical_customers',
+  products: 'pg_temp.cartflow_canonical_products',
+  orders: 'pg_temp.cartflow_canonical_orders',
+  orderLines: 'pg_temp.cartflow_canonical_order_lines',
+  payments: 'pg_temp.cartflow_canonical_payments',
+};
+
+/** The canonical rows a statement works on: scoped, the scope's (SCOPED_CANONICAL). */
+export const canonicalOf = (entity: CanonicalEntity, scoped: boolean) =>
+  scoped ? SCOPED_CANONICAL[entity] : CANONICAL_TABLES[entity];
+
+/**
+ * Every canonical row of an entity, scoped or not: scoped, a temporary view of the rows left in the
+ * canonical table and the scope's. For the rules that look a key up outside the scope (a line's product).
+ */
+export const allCanonicalOf = (entity: CanonicalEntity, scoped: boolean) =>
+  scoped
+    ? SCOPED_CANONICAL[entity].replace('cartflow_canonical_', 'cartflow_all_')
+    : CANONICAL_TABLES[entity];
+
 /** Postgres type OIDs of the date and time types: such a mapped column needs no parsing. */
 const DATE_TYPES = new Set([1082 /* date */, 1114 /* timestamp */, 1184 /* timestamptz */]);
 
@@ -146,11 +173,19 @@ export function canonicalInsert(
   entity: CanonicalEntity,
   mapping: string,
   columns: Map<string, number>,
-  /** A key-scoped transform maps only the rows this condition (over the mapped texts) holds for. */
-  where?: string,
+  /**
+   * A key-scoped transform maps only the rows `exact` (over the mapped texts, `l1`) holds for.
+   * `prefilter`, over the mapping's own columns (`m`), holds for at least those rows; it has no
+   * subquery and is applied before any column is computed, unfenced, so the planner pushes it down to
+   * the staged tables' scans (an index scan of a staged key).
+   */
+  where?: { exact: string; prefilter: string },
+  /** The table written: the entity's canonical table unless given (SCOPED_CANONICAL). */
+  into = SPECS[entity].table,
 ): string {
   const spec = SPECS[entity];
   const has = (c: string) => columns.has(c);
+
   const withDefault = (c: string, expression: string) =>
     spec.defaults[c] ? `coalesce(${expression}, ${spec.defaults[c]})` : expression;
   // Level 1: the mapped values, typed; dates as text unless the mapping returns them typed.
@@ -190,13 +225,15 @@ export function canonicalInsert(
   const detail = `case ${spec.rules.map(([, condition, text]) => `when ${condition} then ${text}`).join(' ')} end`;
   const stored = [...spec.texts, ...spec.numbers, ...spec.dates.flatMap((c) => [c, `${c}_ts`])];
   return `
-    insert into ${spec.table} (source, ${stored.join(', ')}, rule, detail)
+    insert into ${into} (source, ${stored.join(', ')}, rule, detail)
     select $1, ${stored.join(', ')}, rule, case when rule is not null then ${detail} end
       from (select *, ${rule} as rule
               from (select ${level3.join(', ')}
                       from (select ${level2.join(', ')}
-                              from (select ${level1.join(', ')} from (${mapping}) m offset 0) l1
-                             ${where ? `where ${where}` : ''}
+                              from (select ${level1.join(', ')}
+                                      from ${where ? `(select * from (${mapping}) m where ${where.prefilter}) m` : `(${mapping}) m`}
+                                    offset 0) l1
+                             ${where ? `where ${where.exact}` : ''}
                             offset 0) l2
                     offset 0) l3
             offset 0) l4`;
@@ -236,3 +273,32 @@ export const SCOPE_TABLES: Record<CanonicalEntity, string> = {
  */
 export const inScope = (entity: CanonicalEntity, scoped: boolean, column = ENTITY_KEYS[entity]) =>
   scoped ? ` and ${column} in (select k from ${SCOPE_TABLES[entity]})` : '';
+
+/** Postgres type OIDs of int2, int4 and int8, and of text and varchar. */
+const INTEGER_TYPES = new Set([20, 21, 23]);
+const TEXT_TYPES = new Set([25, 1043]);
+
+/**
+ * `column` (of Postgres type `type`, undefined when the mapping does not return it) is one of `keys`,
+ * canonical texts (trimmed, as canonicalInsert makes them): an integer column compared as an integer,
+ * a text column trimmed, any other as its text. No subquery, so the planner pushes it down to the scan
+ * of a table (and its index). The keys are pushed onto `params` as one array parameter, numbered by its
+ * place there. True for every row whose canonical value is one of the keys, and only for them.
+ */
+export function keyIn(column: string, type: number | undefined, keys: string[], params: unknown[]): string {
+  if (type === undefined) return 'false';
+  if (INTEGER_TYPES.has(type)) {
+    // An integer's canonical text has no sign but a minus and no leading zero: others match no row.
+    params.push(keys.filter((k) => /^(0|-?[1-9]\d{0,17})$/.test(k)));
+    return `${column} = any($${params.length}::bigint[])`;
+  }
+  params.push(keys);
+  return `${TEXT_TYPES.has(type) ? `btrim(${column})` : `btrim(${column}::text)`} = any($${params.length}::text[])`;
+}
+
+/** `column` (typed as for keyIn) has no canonical value: null or blank. */
+export function keyMissing(column: string, type: number | undefined): string {
+  if (type === undefined) return 'true';
+  if (INTEGER_TYPES.has(type)) return `${column} is null`;
+  return `nullif(${TEXT_TYPES.has(type) ? `btrim(${column})` : `btrim(${column}::text)`}, '') is null`;
+}

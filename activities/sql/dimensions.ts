@@ -8,14 +8,13 @@
  */
 
 import type { CanonicalEntity } from '../sources/definition';
-import { inScope } from './canonical';
+import { canonicalOf, inScope } from './canonical';
 
 interface Scd2 {
   entity: CanonicalEntity;
   dim: string;
   naturalKey: string;
   surrogateKey: string;
-  canonical: string;
   /** [dimension column, canonical expression] pairs. */
   type1: [string, string][];
   type2: [string, string][];
@@ -27,7 +26,6 @@ const CUSTOMER: Scd2 = {
   dim: 'core.dim_customer',
   naturalKey: 'customer_id',
   surrogateKey: 'customer_key',
-  canonical: 'staging.canonical_customers',
   type1: [
     ['email', 'c.email'],
     ['first_name', 'c.first_name'],
@@ -50,7 +48,6 @@ const PRODUCT: Scd2 = {
   dim: 'core.dim_product',
   naturalKey: 'product_id',
   surrogateKey: 'product_key',
-  canonical: 'staging.canonical_products',
   type1: [
     ['sku', 'c.sku'],
     ['name', 'c.name'],
@@ -66,6 +63,7 @@ const PRODUCT: Scd2 = {
 /** With `scoped`, only the members in the transform's scope are compared (canonical.ts, SCOPE_TABLES). */
 function scd2(s: Scd2, scoped = false) {
   const only = inScope(s.entity, scoped, `c.${s.naturalKey}`);
+  const canonical = canonicalOf(s.entity, scoped);
   const columns = [...s.type1, ...s.type2];
   const names = columns.map(([d]) => d).join(', ');
   const values = columns.map(([, c]) => c).join(', ');
@@ -75,7 +73,7 @@ function scd2(s: Scd2, scoped = false) {
     /** Type 1: overwrite in every version. */
     overwrite: `
       update ${s.dim} d set ${s.type1.map(([d, c]) => `${d} = ${c}`).join(', ')}
-        from ${s.canonical} c
+        from ${canonical} c
        where c.source = $1 and c.rule is null and d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey}${only}
          and ${tuple(s.type1, 'd')} is distinct from ${tuple(s.type1, 'c')}`,
     /** Type 2: which current versions a tracked attribute changed in, and when the new version starts. */
@@ -83,7 +81,7 @@ function scd2(s: Scd2, scoped = false) {
       create temp table ${s.changes} on commit drop as
       select d.${s.surrogateKey} as old_key, d.version, d.${s.naturalKey},
              greatest(coalesce(c.changed_at_ts, now()), d.valid_from + interval '1 microsecond') as starts
-        from ${s.canonical} c
+        from ${canonical} c
         join ${s.dim} d on d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey} and d.is_current
        where c.source = $1 and c.rule is null${only}
          and ${tuple(s.type2, 'd')} is distinct from ${tuple(s.type2, 'c')}`,
@@ -94,11 +92,11 @@ function scd2(s: Scd2, scoped = false) {
       insert into ${s.dim} (source, ${s.naturalKey}, ${names}, valid_from, version, run_id)
       select $1, c.${s.naturalKey}, ${values}, ch.starts, ch.version + 1, $2
         from ${s.changes} ch
-        join ${s.canonical} c on c.source = $1 and c.${s.naturalKey} = ch.${s.naturalKey} and c.rule is null`,
+        join ${canonical} c on c.source = $1 and c.${s.naturalKey} = ch.${s.naturalKey} and c.rule is null`,
     insertNew: `
       insert into ${s.dim} (source, ${s.naturalKey}, ${names}, valid_from, version, run_id)
       select $1, c.${s.naturalKey}, ${values}, '-infinity', 1, $2
-        from ${s.canonical} c
+        from ${canonical} c
        where c.source = $1 and c.rule is null${only}
          and not exists (select 1 from ${s.dim} d where d.source = c.source and d.${s.naturalKey} = c.${s.naturalKey})`,
   };
@@ -127,8 +125,8 @@ const insertDays = (days: string) => `
 export const dimDate = (scoped: boolean) =>
   insertDays(`
     with dates as (
-      select placed_at_ts::date as d from staging.canonical_orders where source = $1 and rule is null${inScope('orders', scoped)}
-      union select paid_at_ts::date from staging.canonical_payments where source = $1 and rule is null${inScope('payments', scoped)}
+      select placed_at_ts::date as d from ${canonicalOf('orders', scoped)} where source = $1 and rule is null${inScope('orders', scoped)}
+      union select paid_at_ts::date from ${canonicalOf('payments', scoped)} where source = $1 and rule is null${inScope('payments', scoped)}
       union select $2::date
     ),
     -- Scoped, the source's other days are there since their transform: the span reaches the nearest.

@@ -7,7 +7,7 @@
  */
 
 import type { CanonicalEntity } from '../sources/definition';
-import { inScope } from './canonical';
+import { canonicalOf, inScope } from './canonical';
 
 interface FactSpec {
   entity: CanonicalEntity;
@@ -43,8 +43,8 @@ const ORDER_LINE: FactSpec = {
     select l.source, l.order_line_id, l.order_id, to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.placed_at_ts,
            coalesce(dc.customer_key, 0), dp.product_key, l.quantity, l.unit_price, l.discount,
            l.quantity * l.unit_price * (1 - l.discount), o.status, o.currency, l.source_lines
-      from staging.canonical_order_lines l
-      join staging.canonical_orders o on o.source = l.source and o.order_id = l.order_id and o.rule is null
+      from ${canonicalOf('orderLines', scoped)} l
+      join ${canonicalOf('orders', scoped)} o on o.source = l.source and o.order_id = l.order_id and o.rule is null
       join core.dim_product dp on dp.source = l.source and dp.product_id = l.product_id
                               and dp.valid_from <= o.placed_at_ts and o.placed_at_ts < dp.valid_to
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
@@ -61,8 +61,8 @@ const PAYMENT: FactSpec = {
   select: (scoped) => `
     select p.source, p.payment_id, p.order_id, to_char(p.paid_at_ts, 'YYYYMMDD')::int, p.paid_at_ts,
            coalesce(dc.customer_key, 0), p.amount, p.method, p.status
-      from staging.canonical_payments p
-      join staging.canonical_orders o on o.source = p.source and o.order_id = p.order_id and o.rule is null
+      from ${canonicalOf('payments', scoped)} p
+      join ${canonicalOf('orders', scoped)} o on o.source = p.source and o.order_id = p.order_id and o.rule is null
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = coalesce(p.customer_id, o.customer_id)
                                     and dc.valid_from <= p.paid_at_ts and p.paid_at_ts < dc.valid_to
      where p.source = $1 and p.rule is null${inScope('payments', scoped, 'p.payment_id')}`,
@@ -70,7 +70,8 @@ const PAYMENT: FactSpec = {
 
 /**
  * Scoped, an order in scope has all its line facts and payment facts in the lines' and payments'
- * scopes (each line or payment of an order in scope is), so those are found by key.
+ * scopes (each line or payment of an order in scope is): the staged facts of the scope, which are
+ * what the order-line and payment facts of its keys are once written, hold them all.
  *
  * One row per clean order, with or without lines: its totals add up its order-line facts, its paid
  * amount its payment facts that did not fail, less its refunds (status `refunded`, whichever sign the
@@ -97,16 +98,16 @@ const ORDER: FactSpec = {
     select o.source, o.order_id, o.status, coalesce(dc.customer_key, 0), o.placed_at_ts,
            to_char(o.placed_at_ts, 'YYYYMMDD')::int, o.currency, coalesce(l.lines, 0)::int,
            coalesce(l.quantity, 0), coalesce(l.gross, 0), coalesce(l.net, 0), coalesce(p.paid, 0)
-      from staging.canonical_orders o
+      from ${canonicalOf('orders', scoped)} o
       left join (select order_id, count(*) as lines, sum(quantity) as quantity,
                         sum(quantity * unit_price) as gross, sum(net_amount) as net
-                   from core.fact_order_line
-                  where source = $1${inScope('orderLines', scoped, 'order_line_id')}${inScope('orders', scoped, 'order_id')}
+                   from ${scoped ? ORDER_LINE.staged : ORDER_LINE.table}
+                  where source = $1${inScope('orders', scoped, 'order_id')}
                   group by order_id) l on l.order_id = o.order_id
       left join (select order_id,
                         sum(case when status = 'refunded' then -abs(amount) else amount end) as paid
-                   from core.fact_payment
-                  where source = $1 and status <> 'failed'${inScope('payments', scoped, 'payment_id')}${inScope('orders', scoped, 'order_id')}
+                   from ${scoped ? PAYMENT.staged : PAYMENT.table}
+                  where source = $1 and status <> 'failed'${inScope('orders', scoped, 'order_id')}
                   group by order_id) p on p.order_id = o.order_id
       left join core.dim_customer dc on dc.source = o.source and dc.customer_id = o.customer_id
                                     and dc.valid_from <= o.placed_at_ts and o.placed_at_ts < dc.valid_to

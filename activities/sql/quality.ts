@@ -2,11 +2,12 @@
  * Quality rules that look at more than one row: duplicates and orphans. Row-level rules are applied
  * while mapping (canonical.ts). Each statement marks only rows still clean (`rule is null`) for
  * source $1; a marked row goes to `ops.quarantine` and nowhere else. With `scoped`, a statement looks
- * only at the rows of the transform's scope (canonical.ts, SCOPE_TABLES): a scope holds every line of
- * each order in it, so rules over an order's lines see all of them.
+ * only at the rows of the transform's scope (canonical.ts, SCOPED_CANONICAL and SCOPE_TABLES): a scope
+ * holds every line of each order in it, so rules over an order's lines see all of them; a line's
+ * product and a payment's order are looked up among every canonical row (allCanonicalOf).
  */
 import type { CanonicalEntity } from '../sources/definition';
-import { inScope } from './canonical';
+import { allCanonicalOf, canonicalOf, inScope } from './canonical';
 
 /**
  * Rows whose natural key appears more than once: the most recently changed copy stays, the others
@@ -29,15 +30,15 @@ export const flagDuplicateKeys = (table: string, key: string, entity: CanonicalE
  * product, quantity, unit price and discount. The line with the lowest id stays.
  */
 export const flagDuplicateLines = (scoped: boolean) => `
-  update staging.canonical_order_lines c
+  update ${canonicalOf('orderLines', scoped)} c
      set rule = 'duplicate',
          detail = 'same order, product, quantity, unit price and discount as line ' || quote_literal(d.kept)
     from (select ctid, first_value(order_line_id) over w as kept, row_number() over w as k
-            from staging.canonical_order_lines
+            from ${canonicalOf('orderLines', scoped)}
            where source = $1 and rule is null
              and (order_id, product_id, quantity, unit_price, discount) in (
                    select order_id, product_id, quantity, unit_price, discount
-                     from staging.canonical_order_lines
+                     from ${canonicalOf('orderLines', scoped)}
                     where source = $1 and rule is null${inScope('orderLines', scoped)}
                     group by 1, 2, 3, 4, 5 having count(*) > 1)
           window w as (partition by order_id, product_id, quantity, unit_price, discount
@@ -53,45 +54,45 @@ export const flagDuplicateLines = (scoped: boolean) => `
 export const sumDuplicateLines = (scoped: boolean) => `
   with grouped as (
     select ctid, row_number() over w as k, sum(quantity) over g as quantity, count(*) over g as lines
-      from staging.canonical_order_lines
+      from ${canonicalOf('orderLines', scoped)}
      where source = $1 and rule is null
        and (order_id, product_id, quantity, unit_price, discount) in (
              select order_id, product_id, quantity, unit_price, discount
-               from staging.canonical_order_lines
+               from ${canonicalOf('orderLines', scoped)}
               where source = $1 and rule is null${inScope('orderLines', scoped)}
               group by 1, 2, 3, 4, 5 having count(*) > 1)
     window g as (partition by order_id, product_id, quantity, unit_price, discount),
            w as (g order by length(order_line_id), order_line_id)
   ), summed as (
-    update staging.canonical_order_lines c set quantity = g.quantity, source_lines = g.lines
+    update ${canonicalOf('orderLines', scoped)} c set quantity = g.quantity, source_lines = g.lines
       from grouped g where c.ctid = g.ctid and g.k = 1
   )
-  delete from staging.canonical_order_lines c using grouped g where c.ctid = g.ctid and g.k > 1`;
+  delete from ${canonicalOf('orderLines', scoped)} c using grouped g where c.ctid = g.ctid and g.k > 1`;
 
 /**
  * Lines whose order, or product, is missing or quarantined: they could not be placed in the star
  * schema. Two statements, each a plain anti-join (an OR of two NOT EXISTS would run a subquery per row).
  */
 export const flagOrphanedLinesByOrder = (scoped: boolean) => `
-  update staging.canonical_order_lines l
+  update ${canonicalOf('orderLines', scoped)} l
      set rule = 'orphaned_line', detail = 'order ' || quote_literal(l.order_id) || ' is missing or quarantined'
    where l.source = $1 and l.rule is null${inScope('orderLines', scoped, 'l.order_line_id')}
-     and not exists (select 1 from staging.canonical_orders o
+     and not exists (select 1 from ${allCanonicalOf('orders', scoped)} o
                       where o.source = l.source and o.order_id = l.order_id and o.rule is null)`;
 
 export const flagOrphanedLinesByProduct = (scoped: boolean) => `
-  update staging.canonical_order_lines l
+  update ${canonicalOf('orderLines', scoped)} l
      set rule = 'orphaned_line', detail = 'product ' || quote_literal(l.product_id) || ' is missing or quarantined'
    where l.source = $1 and l.rule is null${inScope('orderLines', scoped, 'l.order_line_id')}
-     and not exists (select 1 from staging.canonical_products p
+     and not exists (select 1 from ${allCanonicalOf('products', scoped)} p
                       where p.source = l.source and p.product_id = l.product_id and p.rule is null)`;
 
 /** Payments of an order that is missing or quarantined. */
 export const flagOrphanedPayments = (scoped: boolean) => `
-  update staging.canonical_payments p
+  update ${canonicalOf('payments', scoped)} p
      set rule = 'orphaned_payment', detail = 'order ' || quote_literal(p.order_id) || ' is missing or quarantined'
    where p.source = $1 and p.rule is null${inScope('payments', scoped, 'p.payment_id')}
-     and not exists (select 1 from staging.canonical_orders o
+     and not exists (select 1 from ${allCanonicalOf('orders', scoped)} o
                       where o.source = p.source and o.order_id = p.order_id and o.rule is null)`;
 
 /**
@@ -106,15 +107,13 @@ const QUARANTINED: [CanonicalEntity, string, string][] = [
   ['payments', 'payments', 'payment_id'],
 ];
 
-/** Scoped: the marked rows in scope, and those without a key (mapped again every run). */
+/** Scoped: the marked rows of the scope (SCOPED_CANONICAL holds them, and those without a key). */
 export const quarantine = (scoped: boolean) => `
   with marked as (
-    ${QUARANTINED.flatMap(([entity, name, key]) =>
-      (scoped ? [inScope(entity, true), ` and ${key} is null`] : ['']).map(
-        (only) => `select '${name}' as entity, ${key} as natural_key, rule, detail,
+    ${QUARANTINED.map(
+      ([entity, name, key]) => `select '${name}' as entity, ${key} as natural_key, rule, detail,
            to_jsonb(c) - '{source,rule,detail}'::text[] as record
-      from staging.canonical_${name} c where source = $1 and rule is not null${only}`,
-      ),
+      from ${canonicalOf(entity, scoped)} c where source = $1 and rule is not null`,
     ).join('\n    union all\n    ')}
   )
   insert into ops.quarantine as q

@@ -122,3 +122,63 @@ export function sourceWholeTotals(orderLines: string, present: Set<string>): str
            coalesce(sum(hashtext(btrim(l.order_line_id::text))), 0)::text as key_hash
       from (${orderLines}) l`;
 }
+
+/**
+ * Runs in the warehouse, in a key-scoped transform: the order lines of its scope as
+ * COMPARE_DAILY_TOTALS counts them (facts, and quarantined lines in `lines` with their order's day in
+ * `orders`), per day, with the sum of hashtext of their ids and the quarantined part apart. The scope's
+ * lines are those of its orders, its changed lines and the lines without a key (`member`, over a row
+ * alias); each is among `scopeLines` (a set of line keys `k`), so its fact is found by key. $1: source.
+ */
+export const scopeLineTotals = (
+  lines: string,
+  orders: string,
+  scopeLines: string,
+  member: (alias: string) => string,
+) => `
+  select day, sum(lines)::bigint as lines, coalesce(sum(amount), 0)::text as amount,
+         coalesce(sum(key_hash), 0)::text as key_hash, sum(q_lines)::bigint as q_lines,
+         coalesce(sum(q_amount), 0)::text as q_amount
+    from (select to_char(d.date, 'YYYY-MM-DD') as day, f.source_lines as lines, f.net_amount as amount,
+                 hashtext(f.order_line_id)::bigint as key_hash, 0 as q_lines, 0::numeric as q_amount
+            from core.fact_order_line f join core.dim_date d using (date_key)
+           where f.source = $1 and f.order_line_id in (select k from ${scopeLines}) and ${member('f')}
+          union all
+          select coalesce(to_char(o.placed_at_ts, 'YYYY-MM-DD'), ${NO_DATE}), 1, l.quantity * l.unit_price * (1 - l.discount),
+                 hashtext(l.order_line_id), 1, l.quantity * l.unit_price * (1 - l.discount)
+            from ${lines} l
+            left join (select distinct on (order_id) order_id, placed_at_ts from ${orders}
+                        where source = $1
+                        order by order_id, rule is null desc, changed_at_ts desc nulls last) o on o.order_id = l.order_id
+           where l.source = $1 and l.rule is not null and ${member('l')}) x
+   group by day`;
+
+/**
+ * Runs on the source, like sourceDailyTotals: per day, the lines (through the mapping) that `member`
+ * (over the mapped lines `l`) holds for, each on its order's day as sourceDailyTotals finds it among
+ * the orders `orderMember` (over the mapped orders, unqualified) holds for; a line whose order is not
+ * among them counts as `(no date)`. Neither condition has a subquery, so both reach the source's indexes.
+ */
+export function sourceTotalsOfLines(
+  mapping: { orders: string; orderLines: string },
+  present: Set<string>,
+  softParse: boolean,
+  member: string,
+  orderMember: string,
+): string {
+  const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
+  const day = softParse
+    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  return `
+    with l as (select * from (${mapping.orderLines}) l where ${member}),
+         o_all as (${mapping.orders}),
+         o as (select distinct on (order_id::text) order_id::text as order_id, placed_at::text as placed_at
+                 from o_all where nullif(btrim(order_id::text), '') is not null and ${orderMember}
+                order by order_id::text)
+    select coalesce(${day}, ${NO_DATE}) as day, count(*)::bigint as lines,
+           coalesce(sum(l.quantity::numeric * l.unit_price::numeric * (1 - ${discount})), 0)::text as amount,
+           coalesce(sum(hashtext(btrim(l.order_line_id::text))), 0)::text as key_hash
+      from l left join o on o.order_id = l.order_id::text
+     group by 1`;
+}

@@ -252,6 +252,28 @@ export async function transformedAlready(
   return rows[0]?.quarantined;
 }
 
+/** One day of a key-scoped transform's lines in the warehouse (scopeLineTotals); bigints as text. */
+export interface ScopeLineTotals {
+  day: string;
+  lines: string;
+  amount: string;
+  key_hash: string;
+  q_lines: string;
+  q_amount: string;
+}
+
+/**
+ * The order lines a key-scoped transform wrote again: those of `orders`, the `changedLines` and the
+ * lines without a key; per day, as the warehouse held them `before` and holds them `now`. What lets
+ * reconciliation count at the source only these lines.
+ */
+export interface ScopeLines {
+  orders: string[];
+  changedLines: string[];
+  before: ScopeLineTotals[];
+  now: ScopeLineTotals[];
+}
+
 /** Records the inputs a transform read and what it quarantined, in its transaction. */
 export async function recordTransform(
   client: pg.PoolClient,
@@ -260,7 +282,7 @@ export async function recordTransform(
   runId: string,
   quarantined: QuarantineCount[],
   /** A key-scoped transform: the run it followed and the days (of placed_at) its changes touched. */
-  scoped?: { after: string; days: string[] },
+  scoped?: { after: string; days: string[]; lines?: ScopeLines },
 ): Promise<void> {
   await client.query(
     `insert into ops.transform_state (source, fingerprint, inputs, run_id, quarantined) values ($1, $2, $3, $4, $5)

@@ -5,12 +5,15 @@ import { ident, literal, qualified } from '../extract/identifiers';
 import type { StagedColumn } from '../extract/catalog';
 import { failure, permanent } from '../pipeline-errors';
 import { findSource, SourcePools } from '../sources/registry';
+import { keyIn, keyMissing } from '../sql/canonical';
 import {
   COMPARE_DAILY_TOTALS,
   sourceDailyTotals,
   sourceTotalsOfDays,
+  sourceTotalsOfLines,
   sourceWholeTotals,
 } from '../sql/reconcile';
+import type { ScopeLines, ScopeLineTotals } from './incremental';
 import { mappingColumns } from './transform';
 
 export interface ReconcileDeps {
@@ -86,6 +89,81 @@ function daysAndTheRest(
     days.push({ day: NO_DATE, lines: Number(lines), amount, key_hash: keyHash.toString() });
   return days;
 }
+
+/** −a, for a decimal string. */
+const negated = (a: string) => (a.startsWith('-') ? a.slice(1) : `-${a}`);
+const isZero = (a: string) => /^-?0*(\.0*)?$/.test(a);
+
+/**
+ * The source's per-day totals after a key-scoped transform, from its lines alone: each day as the last
+ * matched reconciliation counted it (`kept`), less the scope's lines as the warehouse held them before
+ * the transform (they matched the source then, as every day did), plus the scope's lines as the source
+ * holds them now (`counted`). Returns undefined unless the days add up to the whole-source totals (a
+ * change at the source outside the scope), or the scope's lines differ between the source and the
+ * warehouse now, on any day: then every day is counted.
+ */
+function scopeDays(
+  kept: DayTotals[],
+  keptWhole: WholeTotals,
+  lines: ScopeLines,
+  counted: DayTotals[],
+  whole: WholeTotals,
+): DayTotals[] | undefined {
+  const warehouseNow = new Map(lines.now.map((d) => [d.day, d]));
+  const countedDays = new Map(counted.map((d) => [d.day, d]));
+  for (const day of new Set([...warehouseNow.keys(), ...countedDays.keys()])) {
+    const w = warehouseNow.get(day);
+    const c = countedDays.get(day);
+    if (Number(w?.lines ?? 0) !== Number(c?.lines ?? 0)) return undefined;
+    if (!isZero(subtractDecimals(w?.amount ?? '0', [c?.amount ?? '0']))) return undefined;
+  }
+  const sum = (rows: { lines: string | number; key_hash: string }[], key: 'lines' | 'key_hash') =>
+    rows.reduce((total, d) => total + BigInt(d[key]), 0n);
+  const amounts = (rows: { amount: string }[]) => rows.map((d) => d.amount);
+  if (
+    BigInt(whole.lines) !== BigInt(keptWhole.lines) - sum(lines.before, 'lines') + sum(counted, 'lines') ||
+    BigInt(whole.key_hash) !==
+      BigInt(keptWhole.key_hash) - sum(lines.before, 'key_hash') + sum(counted, 'key_hash') ||
+    !isZero(
+      subtractDecimals(whole.amount, [
+        keptWhole.amount,
+        ...amounts(counted),
+        ...amounts(lines.before).map(negated),
+      ]),
+    )
+  )
+    return undefined;
+  const days = new Map<string, { lines: bigint; key_hash: bigint; amounts: string[] }>();
+  const add = (
+    d: { day: string; lines: string | number; amount: string; key_hash: string },
+    sign: 1n | -1n,
+  ) => {
+    const day = days.get(d.day) ?? { lines: 0n, key_hash: 0n, amounts: [] };
+    day.lines += sign * BigInt(d.lines);
+    day.key_hash += sign * BigInt(d.key_hash);
+    day.amounts.push(sign > 0n ? d.amount : negated(d.amount));
+    days.set(d.day, day);
+  };
+  for (const d of kept) add(d, 1n);
+  for (const d of lines.before) add(d, -1n);
+  for (const d of counted) add(d, 1n);
+  return [...days]
+    .map(([day, d]) => ({
+      day,
+      lines: Number(d.lines),
+      amount: subtractDecimals('0', d.amounts.map(negated)),
+      key_hash: d.key_hash.toString(),
+    }))
+    .filter((d) => d.lines !== 0 || d.key_hash !== '0' || !isZero(d.amount))
+    .sort((a, b) => a.day.localeCompare(b.day));
+}
+
+/** Σ of a column of ScopeLineTotals, as a decimal string. */
+const total = (rows: ScopeLineTotals[], key: 'q_amount') =>
+  subtractDecimals(
+    '0',
+    rows.map((d) => negated(d[key])),
+  );
 
 /** a − Σ b, exactly, for decimal strings. */
 function subtractDecimals(a: string, b: string[]): string {
@@ -178,11 +256,13 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         transform_run: string | null;
         scoped_after: string | null;
         scoped_days: string[] | null;
+        scope_lines: ScopeLines | null;
         reconciled_run: string | null;
         kept: (WholeTotals & { summary: ReconciliationSummary & { [KEPT_DAYS]?: DayTotals[] } }) | null;
       }>(
         `select t.run_id as transform_run, t.inputs->'scoped'->>'after' as scoped_after,
-                t.inputs->'scoped'->'days' as scoped_days, r.transform_run as reconciled_run,
+                t.inputs->'scoped'->'days' as scoped_days, t.inputs->'scoped'->'lines' as scope_lines,
+                r.transform_run as reconciled_run,
                 case when r.source is not null then jsonb_build_object('lines', r.lines::text, 'amount', r.amount::text,
                        'key_hash', r.key_hash::text, 'summary', r.summary) end as kept
            from ops.transform_state t
@@ -202,6 +282,10 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
         !matched && kept && keptDays && states[0].scoped_after === states[0].reconciled_run
           ? states[0].scoped_days
           : null;
+      // Better still: only the lines it wrote again need counting (not where a source sums repeated
+      // lines: a summed fact stands for several source lines, whose ids it does not keep).
+      const scopeLines =
+        changedDays && (source.duplicates ?? 'quarantine') !== 'sum' ? states[0].scope_lines : null;
       let checked = 'every day counted';
       // When most days changed, counting every day costs less than the changed ones and the totals.
       if (changedDays && keptDays && changedDays.length > keptDays.length / 2) {
@@ -243,6 +327,8 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       let compared: { rows: ComparedRow[]; whole: WholeTotals } | undefined;
       let sourceTotals: DayTotals[];
       let scopedTotals: DayTotals[] | undefined;
+      /** The source's days from the scope's lines (scopeDays), when they add up and match. */
+      let byScope: { days: DayTotals[]; whole: WholeTotals; orders: number } | undefined;
       let moved: string[];
       let src: pg.PoolClient;
       try {
@@ -260,7 +346,7 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
           (await src.query<{ v: string }>(`select current_setting('server_version_num') as v`)).rows[0].v,
         );
         const present = await mappingColumns(src, source, 'orderLines', 'source');
-        await mappingColumns(src, source, 'orders', 'source');
+        const ordersPresent = await mappingColumns(src, source, 'orders', 'source');
         if (matched) {
           let current: WholeTotals;
           try {
@@ -307,7 +393,40 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
             });
           }
         };
-        if (changedDays && keptDays) {
+        if (scopeLines && keptDays && kept) {
+          try {
+            const whole = (
+              await src.query<WholeTotals>(
+                sourceWholeTotals(source.mapping.orderLines, new Set(present.keys())),
+              )
+            ).rows[0];
+            const params: unknown[] = [];
+            const member = `(${keyIn('l.order_id', present.get('order_id'), scopeLines.orders, params)}
+              or ${keyIn('l.order_line_id', present.get('order_line_id'), scopeLines.changedLines, params)}
+              or ${keyMissing('l.order_line_id', present.get('order_line_id'))})`;
+            const orderMember = keyIn('order_id', ordersPresent.get('order_id'), scopeLines.orders, params);
+            const counted = (
+              await src.query<DayTotals>(
+                sourceTotalsOfLines(
+                  source.mapping,
+                  new Set(present.keys()),
+                  version >= 160000,
+                  member,
+                  orderMember,
+                ),
+                params,
+              )
+            ).rows;
+            const days = scopeDays(keptDays, kept, scopeLines, counted, whole);
+            if (days) byScope = { days, whole, orders: scopeLines.orders.length };
+          } catch (error) {
+            failure(error, `Counting the order lines of source ${source.name} of the changed orders`, {
+              side: 'source',
+              type: 'MappingFailed',
+            });
+          }
+        }
+        if (changedDays && keptDays && !scopeLines && !byScope) {
           try {
             const whole = (
               await src.query<WholeTotals>(
@@ -328,7 +447,8 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
             });
           }
         }
-        if (scopedTotals) {
+        if (byScope) sourceTotals = byScope.days;
+        else if (scopedTotals) {
           // The changed days counted, the others as last matched: if any day differs, every day is
           // counted in the same snapshot, so a difference is reported exactly as a full count reports it.
           const attempt = await compareInWarehouse(scopedTotals);
@@ -342,7 +462,7 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
             )} by whole-source totals`;
           } else sourceTotals = await countEveryDay();
         } else sourceTotals = await countEveryDay();
-        moved = await sourceMovedOn(src, source.name, schema, source.tables);
+        moved = byScope ? [] : await sourceMovedOn(src, source.name, schema, source.tables);
         await src.query('commit');
       } catch (error) {
         await src.query('rollback').catch(() => undefined);
@@ -351,6 +471,38 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       }
       src.release();
 
+      if (byScope && kept && scopeLines) {
+        // Every day as the warehouse holds it is the last matched one less the scope's lines before
+        // plus the scope's lines now, which match the source's: every day matches.
+        const { days, whole } = byScope;
+        const before = kept.summary;
+        const summary: ReconciliationSummary = {
+          source: source.name,
+          checked: `the lines of ${byScope.orders.toLocaleString('en-US')} changed orders counted, the others by whole-source totals`,
+          days: days.filter((d) => d.lines > 0).length,
+          mismatchedDays: 0,
+          unsettled: false,
+          source_lines: Number(whole.lines),
+          source_amount: whole.amount,
+          warehouse_lines: Number(whole.lines),
+          warehouse_amount: whole.amount,
+          quarantined_lines:
+            Number(before.quarantined_lines) -
+            scopeLines.before.reduce((n, d) => n + Number(d.q_lines), 0) +
+            scopeLines.now.reduce((n, d) => n + Number(d.q_lines), 0),
+          quarantined_amount: subtractDecimals(String(before.quarantined_amount), [
+            total(scopeLines.before, 'q_amount'),
+            negated(total(scopeLines.now, 'q_amount')),
+          ]),
+          differences: [],
+        };
+        await rememberReconciliation(source.name, transformRun, whole, summary, days);
+        log.info('Reconciled by the lines of the changed orders', {
+          source: source.name,
+          orders: byScope.orders,
+        });
+        return summary;
+      }
       if (!compared) compared = await compareInWarehouse(sourceTotals);
       const { rows, whole } = compared;
       const totals = rows.find((r) => r.day === null)!;

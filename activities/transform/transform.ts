@@ -16,13 +16,18 @@ import { findSource } from '../sources/registry';
 import {
   CANONICAL_TABLES,
   ENTITY_KEYS,
+  SCOPED_CANONICAL,
   SCOPE_TABLES,
+  allCanonicalOf,
   canonicalInsert,
-  inScope,
+  canonicalOf,
   clearCanonical,
+  keyIn,
+  keyMissing,
 } from '../sql/canonical';
 import { DIM_DATE_UP_TO, dimCustomer, dimDate, dimProduct } from '../sql/dimensions';
 import { factStatementsOf } from '../sql/facts';
+import { scopeLineTotals } from '../sql/reconcile';
 import {
   COUNT_BY_RULE,
   flagDuplicateKeys,
@@ -41,6 +46,8 @@ import {
   previousTransform,
   recordTransform,
   transformInputs,
+  type ScopeLineTotals,
+  type ScopeLines,
   transformedAlready,
   type TransformPlan,
 } from './incremental';
@@ -164,23 +171,57 @@ const WANT = {
  * and the facts (which point at the dimensions and sum an order's lines and payments) see exactly
  * these rows, whole.
  */
-function scopeCondition(entity: CanonicalEntity, a: string): string {
-  const inSet = (column: string, set: string) => `${a}.${column} in (select k from ${set})`;
+function scopeCondition(
+  entity: CanonicalEntity,
+  a: string | ((column: string, set: CanonicalEntity) => string),
+): string {
+  const inSet =
+    typeof a === 'string'
+      ? (column: string, set: CanonicalEntity) => `${a}.${column} in (select k from ${WANT[set]})`
+      : a;
   switch (entity) {
     case 'customers':
-      return inSet('customer_id', WANT.customers);
+      return inSet('customer_id', 'customers');
     case 'products':
-      return inSet('product_id', WANT.products);
+      return inSet('product_id', 'products');
     case 'orders':
-      return inSet('order_id', WANT.orders);
+      return inSet('order_id', 'orders');
     case 'orderLines':
-      return `(${inSet('order_id', WANT.orders)} or ${inSet('order_line_id', WANT.orderLines)})`;
+      return `(${inSet('order_id', 'orders')} or ${inSet('order_line_id', 'orderLines')})`;
     case 'payments':
-      return `(${inSet('order_id', WANT.orders)} or ${inSet('payment_id', WANT.payments)} or ${inSet('customer_id', WANT.customers)})`;
+      return `(${inSet('order_id', 'orders')} or ${inSet('payment_id', 'payments')} or ${inSet('customer_id', 'customers')})`;
   }
 }
 
+/**
+ * scopeCondition over a mapping's own columns (`m`, their types in `columns`): true for every row
+ * whose canonical keys are in the scope, and for the rows without a key (keyIn, keyMissing). The
+ * key sets are array parameters appended to `params` (which holds $1, the source).
+ */
+function scopePrefilter(
+  entity: CanonicalEntity,
+  columns: Map<string, number>,
+  keys: Record<CanonicalEntity, string[]>,
+  params: unknown[],
+): string {
+  const key = ENTITY_KEYS[entity];
+  const inSet = (column: string, set: CanonicalEntity) =>
+    keyIn(`m.${column}`, columns.get(column), keys[set], params);
+  return `(${keyMissing(`m.${key}`, columns.get(key))} or ${scopeCondition(entity, inSet)})`;
+}
+
 const DIRECT = 'pg_temp.cartflow_direct';
+
+/** The scope's orders and its quarantined order lines as the canonical tables held them. */
+const OLD = {
+  orders: 'pg_temp.cartflow_old_orders',
+  orderLines: 'pg_temp.cartflow_old_order_lines',
+};
+
+/** An order line (or its fact, alias `a`) is one of the scope's lines: of its orders, changed, or without a key. */
+const scopeLine = (a: string) =>
+  `(${a}.order_id in (select k from ${WANT.orders}) or ${a}.order_line_id in (select k from ${WANT.orderLines})
+    or ${a}.order_line_id is null)`;
 
 /** The entity's name in ops.quarantine and the quarantine counts. */
 const QUARANTINE_ENTITY: Record<CanonicalEntity, string> = {
@@ -435,48 +476,98 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           const scoped = plan.path === 'scoped';
           const mapped: Record<string, number> = {};
           const mappingMs: Record<string, number> = {};
-          const days = `insert into pg_temp.cartflow_days
-            select distinct coalesce(to_char(placed_at_ts, 'YYYY-MM-DD'), '(no date)') from staging.canonical_orders c
+          const days = (table: string) => `insert into pg_temp.cartflow_days
+            select distinct coalesce(to_char(placed_at_ts, 'YYYY-MM-DD'), '(no date)') from ${table} c
              where source = $1 and ${scopeCondition('orders', 'c')}`;
+          // Scoped, the scope's canonical rows leave the canonical tables for SCOPED_CANONICAL.
+          let scopeKeys: Record<CanonicalEntity, string[]> | undefined;
+          let linesBefore: ScopeLineTotals[] = [];
+          if (scoped) {
+            scopeKeys = {} as Record<CanonicalEntity, string[]>;
+            for (const entity of ENTITY_ORDER) {
+              scopeKeys[entity] = (
+                await client.query<{ keys: string[] }>(
+                  `select coalesce(array_agg(k) filter (where k is not null), '{}') as keys from ${WANT[entity]}`,
+                )
+              ).rows[0].keys;
+              await client.query(
+                `create temp table ${SCOPED_CANONICAL[entity].replace('pg_temp.', '')}
+                   (like ${CANONICAL_TABLES[entity]} including defaults) on commit drop`,
+              );
+            }
+            // The scope's orders and quarantined lines as they were, for counting its lines before.
+            for (const entity of ['orders', 'orderLines'] as const)
+              await client.query(
+                `create temp table ${OLD[entity].replace('pg_temp.', '')} (like ${CANONICAL_TABLES[entity]}) on commit drop`,
+              );
+            for (const entity of ['orders', 'products'] as const)
+              await client.query(
+                `create temporary view ${allCanonicalOf(entity, true).replace('pg_temp.', '')} as
+                 select * from ${CANONICAL_TABLES[entity]} union all select * from ${SCOPED_CANONICAL[entity]}`,
+              );
+          }
           for (const entity of ENTITY_ORDER) {
             const table = CANONICAL_TABLES[entity];
             const key = ENTITY_KEYS[entity];
             if (!scoped) await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
             else {
-              if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
+              if (entity === 'orders')
+                await run('Finding the days of the orders', days(CANONICAL_TABLES.orders), [input.source]);
               await run(
                 `Clearing canonical ${entity} in scope`,
-                `with gone as (delete from ${table} c where source = $1 and c.${key} in (select k from ${SCOPE_TABLES[entity]})
-                                returning rule),
-                      keyless as (delete from ${table} c where source = $1 and c.${key} is null returning rule)
+                `with gone as (delete from ${table} c
+                                where source = $1 and (c.${key} in (select k from ${SCOPE_TABLES[entity]}) or c.${key} is null)
+                                returning c.*)${
+                                  entity === 'orders' || entity === 'orderLines'
+                                    ? `, old as (insert into ${OLD[entity]} select * from gone${entity === 'orderLines' ? ' where rule is not null' : ''})`
+                                    : ''
+                                }
                  insert into pg_temp.cartflow_rule_counts
-                 select '${QUARANTINE_ENTITY[entity]}', rule, -count(*)
-                   from (select rule from gone union all select rule from keyless) g where rule is not null group by rule`,
+                 select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from gone where rule is not null group by rule`,
                 [input.source],
               );
             }
+            if (scoped && entity === 'orderLines')
+              linesBefore = (
+                await run<ScopeLineTotals>(
+                  'Counting the lines of the scope as they were',
+                  scopeLineTotals(OLD.orderLines, OLD.orders, SCOPE_TABLES.orderLines, scopeLine),
+                  [input.source],
+                )
+              ).rows;
             const sql = source.mapping[entity];
             if (!sql) continue;
             const present = await mappingColumns(client, source, entity, 'warehouse');
             step = `mapping ${entity}`;
             const began = Date.now();
+            const params: unknown[] = [input.source];
+            let fresh = 0;
             try {
               const insert = canonicalInsert(
                 entity,
                 sql,
                 present,
-                scoped ? `l1.${key} is null or ${scopeCondition(entity, 'l1')}` : undefined,
+                scoped
+                  ? {
+                      exact: `l1.${key} is null or ${scopeCondition(entity, 'l1')}`,
+                      prefilter: scopePrefilter(entity, present, scopeKeys!, params),
+                    }
+                  : undefined,
+                canonicalOf(entity, scoped),
               );
               // Scoped, the keys mapped join the scope (a new line of an order in it, say).
               const result = scoped
-                ? await client.query<{ n: number }>(
+                ? await client.query<{ n: number; fresh: number }>(
                     `with mapped as (${insert} returning ${key}),
-                          scope as (insert into ${SCOPE_TABLES[entity]} select ${key} from mapped where ${key} is not null)
-                     select count(*)::int as n from mapped`,
-                    [input.source],
+                          fresh as (select ${key} from mapped where ${key} is not null
+                                    except select k from ${SCOPE_TABLES[entity]}),
+                          scope as (insert into ${SCOPE_TABLES[entity]} select ${key} from fresh)
+                     select (select count(*) from mapped)::int as n, (select count(*) from fresh)::int as fresh`,
+                    params,
                   )
                 : await client.query(insert, [input.source]);
               mapped[entity] = scoped ? (result.rows[0] as { n: number }).n : (result.rowCount ?? 0);
+              if (scoped) fresh = (result.rows[0] as { fresh: number }).fresh;
               mappingMs[entity] = Date.now() - began;
               log.debug('Mapped', {
                 source: source.name,
@@ -489,12 +580,24 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 type: 'MappingFailed',
               });
             }
-            if (scoped) {
-              if (entity === 'orders') await run('Finding the days of the orders', days, [input.source]);
-            }
+            // A key mapped that was not in the scope may have rows left in the canonical table (mapped
+            // from other staged rows): they join the scope's rows as they are, as a full transform
+            // would find them beside the new ones.
+            if (fresh > 0)
+              await run(
+                `Moving canonical ${entity} of keys new to the scope`,
+                `with moved as (delete from ${table} c where source = $1 and c.${key} in (select k from ${SCOPE_TABLES[entity]})
+                                 returning c.*),
+                      counted as (insert into pg_temp.cartflow_rule_counts
+                                  select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from moved where rule is not null group by rule)
+                 insert into ${SCOPED_CANONICAL[entity]} select * from moved`,
+                [input.source],
+              );
+            if (scoped && entity === 'orders')
+              await run('Finding the days of the orders', days(SCOPED_CANONICAL.orders), [input.source]);
           }
           if (scoped)
-            for (const table of Object.values(SCOPE_TABLES))
+            for (const table of [...Object.values(SCOPE_TABLES), ...Object.values(SCOPED_CANONICAL)])
               await run(`Analyzing ${table}`, `analyze ${table}`, []);
 
           // Fresh statistics, so the planner joins the rewritten tables by hash, not by nested loops.
@@ -504,7 +607,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           for (const entity of ENTITY_ORDER)
             await run(
               `Finding duplicate ${entity}`,
-              flagDuplicateKeys(CANONICAL_TABLES[entity], ENTITY_KEYS[entity], entity, scoped),
+              flagDuplicateKeys(canonicalOf(entity, scoped), ENTITY_KEYS[entity], entity, scoped),
               [input.source],
             );
           await run('Finding lines of missing orders', flagOrphanedLinesByOrder(scoped), [input.source]);
@@ -525,11 +628,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 `Counting quarantine of ${entity} in scope`,
                 `insert into pg_temp.cartflow_rule_counts
                  select '${QUARANTINE_ENTITY[entity]}', rule, count(*)
-                   from (select rule from ${CANONICAL_TABLES[entity]} where source = $1 and rule is not null${inScope(entity, true)}
-                         union all
-                         select rule from ${CANONICAL_TABLES[entity]} where source = $1 and rule is not null
-                            and ${ENTITY_KEYS[entity]} is null) r
-                  group by rule`,
+                   from ${SCOPED_CANONICAL[entity]} where source = $1 and rule is not null group by rule`,
                 [input.source],
               );
           const counts = await run<{ entity: string; rule: string; rows: number }>(
@@ -575,6 +674,30 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           const orderLines = await facts('order line', factSql.orderLines);
           const payments = await facts('payment', factSql.payments);
           const orders = await facts('order', factSql.orders);
+          // Statistics of the facts as a full transform leaves them: a key-scoped one then joins its
+          // few facts to them by key instead of hashing the whole table.
+          if (!scoped)
+            for (const table of ['core.fact_order_line', 'core.fact_payment', 'core.fact_order'])
+              await run(`Analyzing ${table}`, `analyze ${table}`, []);
+          const scopeLines: ScopeLines | undefined = scoped
+            ? {
+                orders: scopeKeys!.orders,
+                changedLines: scopeKeys!.orderLines,
+                before: linesBefore,
+                now: (
+                  await run<ScopeLineTotals>(
+                    'Counting the lines of the scope',
+                    scopeLineTotals(
+                      SCOPED_CANONICAL.orderLines,
+                      SCOPED_CANONICAL.orders,
+                      SCOPE_TABLES.orderLines,
+                      scopeLine,
+                    ),
+                    [input.source],
+                  )
+                ).rows,
+              }
+            : undefined;
           const changedDays = scoped
             ? (
                 await client.query<{ day: string }>(
@@ -582,6 +705,17 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 )
               ).rows.map((r) => r.day)
             : undefined;
+          // The scope's canonical rows back where every other reader finds them.
+          if (scoped) {
+            for (const entity of ['orders', 'products'] as const)
+              await client.query(`drop view ${allCanonicalOf(entity, true)}`);
+            for (const entity of ENTITY_ORDER)
+              await run(
+                `Writing back canonical ${entity} of the scope`,
+                `insert into ${CANONICAL_TABLES[entity]} select * from ${SCOPED_CANONICAL[entity]}`,
+                [],
+              );
+          }
           for (const name of overlaid.keys()) await client.query(`drop view pg_temp.${ident(name)}`);
           await recordTransform(
             client,
@@ -589,7 +723,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             inputs,
             input.runId,
             counts.rows,
-            plan.path === 'scoped' ? { after: plan.after, days: changedDays! } : undefined,
+            plan.path === 'scoped' ? { after: plan.after, days: changedDays!, lines: scopeLines } : undefined,
           );
           step = 'committing';
           const summary: TransformSummary = {

@@ -9,7 +9,9 @@ import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } fr
  * database and always transformed in full (CARTFLOW_FULL_TRANSFORM). After each round of changes at
  * the source, every core table, the canonical rows and the quarantine of the two are compared row for
  * row, surrogate keys translated to natural keys and versions: a change the scoped path misses (a
- * fact not updated, a version not opened, a row left in or out of quarantine) makes them differ.
+ * fact not updated, a version not opened, a row left in or out of quarantine) makes them differ. A
+ * third, `shop_text`, maps the same tables with its keys as padded text (the canonical keys are the
+ * same once trimmed), so the scope reaches the staged rows by text as well as by integer.
  */
 describe('a key-scoped transform', () => {
   let stack: PipelineStack;
@@ -32,6 +34,24 @@ describe('a key-scoped transform', () => {
       ...DEMO_SHOP_SOURCE,
       name: 'shop_full',
       connection: { kind: 'postgres', url: stack.databases.shopUrl, schema: 'public' },
+    });
+    await saveSource(stack.deps.warehouse, {
+      ...DEMO_SHOP_SOURCE,
+      name: 'shop_text',
+      connection: { kind: 'postgres', url: stack.databases.shopUrl, schema: 'public' },
+      mapping: {
+        customers: `select ' ' || customer_id::text as customer_id, email, first_name, last_name, address_line, city,
+                           state, postal_code, country, signup_at, updated_at as changed_at from customers`,
+        products: `select product_id::text || ' ' as product_id, sku, name, category, brand, price,
+                          updated_at as changed_at from products`,
+        orders: `select ' ' || order_id::text as order_id, customer_id::text as customer_id, status, placed_at, currency,
+                        updated_at as changed_at from orders`,
+        orderLines: `select order_line_id::text as order_line_id, ' ' || order_id::text as order_id,
+                            product_id::text as product_id, quantity, unit_price, discount, updated_at as changed_at
+                       from order_lines`,
+        payments: `select ' ' || payment_id::text as payment_id, order_id::text as order_id, amount, method, status,
+                          paid_at, updated_at as changed_at from payments`,
+      },
     });
   });
 
@@ -70,15 +90,16 @@ describe('a key-scoped transform', () => {
     return out;
   }
 
-  /** Runs the day, checks both sources reconciled, and compares the scoped source with the full one. */
+  /** Runs the day, checks every source reconciled, and compares the scoped sources with the full one. */
   async function runAndCompare(date: string, scoped: boolean): Promise<DailyPipelineResult> {
     const result = await runDailyPipeline(stack.worker, { date, models: false });
     expect(result.summary.failures ?? []).toEqual([]);
     const transform = (name: string) => result.summary.transforms.find((t) => t.source === name)!;
     expect(transform('shop_full').path?.kind).toBe('full');
-    expect(transform('shop').path?.kind).toBe(scoped ? 'scoped' : 'full');
+    for (const name of ['shop', 'shop_text'])
+      expect(transform(name).path?.kind).toBe(scoped ? 'scoped' : 'full');
     const reconciled = (name: string) => result.summary.reconciliations.find((r) => r.source === name)!;
-    for (const name of ['shop', 'shop_full']) expect(reconciled(name).mismatchedDays).toBe(0);
+    for (const name of ['shop', 'shop_text', 'shop_full']) expect(reconciled(name).mismatchedDays).toBe(0);
     const figures = (name: string) => {
       const r = reconciled(name);
       return {
@@ -89,11 +110,15 @@ describe('a key-scoped transform', () => {
       };
     };
     expect(figures('shop')).toEqual(figures('shop_full'));
+    expect(figures('shop_text')).toEqual(figures('shop_full'));
     expect(result.status).toBe('succeeded');
-    const [a, b] = [await snapshot('shop'), await snapshot('shop_full')];
-    for (const table of Object.keys(b)) {
-      if (table !== 'quarantine') expect(b[table].length).toBeGreaterThan(0);
-      expect({ table, rows: a[table] }).toEqual({ table, rows: b[table] });
+    const b = await snapshot('shop_full');
+    for (const name of ['shop', 'shop_text']) {
+      const a = await snapshot(name);
+      for (const table of Object.keys(b)) {
+        if (table !== 'quarantine') expect(b[table].length).toBeGreaterThan(0);
+        expect({ name, table, rows: a[table] }).toEqual({ name, table, rows: b[table] });
+      }
     }
     return result;
   }
@@ -132,11 +157,12 @@ describe('a key-scoped transform', () => {
        commit`,
     );
     const second = await runAndCompare('2026-11-21', true);
-    // Reconciled by counting the changed days only (the others by the whole-source totals), as a full
-    // count would have: the figures are compared above.
-    expect(second.summary.reconciliations.find((r) => r.source === 'shop')!.checked).toMatch(
-      /^\d+ changed days counted, the other \d+ by whole-source totals$/,
-    );
+    // Reconciled by counting the changed orders' lines only (the others by the whole-source totals), as
+    // a full count would have: the figures are compared above.
+    for (const name of ['shop', 'shop_text'])
+      expect(second.summary.reconciliations.find((r) => r.source === name)!.checked).toMatch(
+        /^the lines of \d+ changed orders counted, the others by whole-source totals$/,
+      );
     expect(second.summary.reconciliations.find((r) => r.source === 'shop_full')!.checked).toBe(
       'every day counted',
     );
@@ -191,5 +217,23 @@ describe('a key-scoped transform', () => {
     const shop = result.summary.transforms.find((t) => t.source === 'shop')!;
     expect(shop.path?.kind).toBe('full');
     expect(shop.path?.reason).toMatch(/products/);
+  });
+
+  it('still reports a line deleted at the source outside the scope, which the extract cannot see', async () => {
+    // A change (scoped), and a line of another order deleted: its day is not among the scope's, but
+    // the whole-source totals no longer add up, so every day is counted and the difference reported.
+    await stack.shop.query(`update order_lines set quantity = quantity + 1 where order_line_id = 40`);
+    await stack.shop.query(`delete from order_lines where order_line_id = 200`);
+    const text = await runDailyPipeline(stack.worker, { date: '2026-11-25', models: false }).then(
+      (result) => JSON.stringify(result.summary),
+      (error: unknown) => {
+        const texts: string[] = [];
+        for (let e = error as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+          texts.push(e.message ?? JSON.stringify(e));
+        return texts.join(' | ');
+      },
+    );
+    for (const name of ['shop', 'shop_text', 'shop_full'])
+      expect(text).toMatch(new RegExp(`Reconciliation of source ${name} failed: 1 of \\d+ days differ`));
   });
 });
