@@ -51,8 +51,10 @@ export function createCartRecommender(deps: { config: Config; warehouse: pg.Pool
     customerId: string,
     cartProductIds: string[],
     limit: number,
+    // The send's own connection (it holds one of the pool's in its transaction), else the pool.
+    warehouseDb: pg.Pool | pg.ClientBase = deps.warehouse,
   ): Promise<RecommendedProduct[]> {
-    const { rows } = await deps.warehouse.query<Parameters<typeof orderCartCandidates>[0]>(CANDIDATES, [
+    const { rows } = await warehouseDb.query<Parameters<typeof orderCartCandidates>[0]>(CANDIDATES, [
       EVENTS_SOURCE,
       customerId,
       cartProductIds,

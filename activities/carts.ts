@@ -15,7 +15,13 @@ export interface CartActivityDeps {
   shop: pg.Pool;
   mailer: Transporter;
   /** Suggests products for the e-mail, never those of the cart; none (or absent): the section is left out. */
-  recommend?: (customerId: string, cartProductIds: string[], limit: number) => Promise<RecommendedProduct[]>;
+  /** Reads the warehouse through `warehouseDb`: the send holds one of the pool's connections while it runs. */
+  recommend?: (
+    customerId: string,
+    cartProductIds: string[],
+    limit: number,
+    warehouseDb: pg.ClientBase,
+  ) => Promise<RecommendedProduct[]>;
 }
 
 /** The cart as the workflow hands it to an activity: ids, quantities and prices, no personal data. */
@@ -105,7 +111,17 @@ export function createCartActivities(deps: CartActivityDeps) {
   let secret: string | undefined;
   const unsubscribeSecret = () => (secret ??= resolveUnsubscribeSecret(config));
 
-  async function lookUpContact(customerId: string, userSession: string): Promise<Contact | undefined> {
+  /**
+   * The customer's name, address and consent. `warehouseDb` is the connection to read the warehouse
+   * through: the send passes the one it holds, since asking the pool for a second while holding one
+   * deadlocks once as many sends as the pool has connections wait for it (seen under load: every
+   * connection idle in a send's transaction, every send waiting for the pool, no e-mail for minutes).
+   */
+  async function lookUpContact(
+    customerId: string,
+    userSession: string,
+    warehouseDb: pg.Pool | pg.ClientBase = warehouse,
+  ): Promise<Contact | undefined> {
     const { rows } = await shop.query<{
       first_name: string | null;
       email: string | null;
@@ -117,7 +133,7 @@ export function createCartActivities(deps: CartActivityDeps) {
     let email = rows[0].email?.trim() || null;
     if (!email) {
       // A signed-in shopper's events may carry the address the shop's record lacks.
-      const fromEvents = await warehouse.query<{ email: string }>(
+      const fromEvents = await warehouseDb.query<{ email: string }>(
         `select email from staging.raw_events
           where user_session = $1 and email is not null and email <> ''
           order by event_time desc limit 1`,
@@ -372,7 +388,7 @@ export function createCartActivities(deps: CartActivityDeps) {
           };
         }
         const customerId = row.customer_id;
-        const contact = await lookUpContact(customerId, row.content.userSession);
+        const contact = await lookUpContact(customerId, row.content.userSession, db);
         // The rules again, at the moment of sending: a shopper may have unsubscribed since the decision.
         let reason: NoEmailReason | null = null;
         if (!contact) reason = 'unknown_customer';
@@ -389,10 +405,14 @@ export function createCartActivities(deps: CartActivityDeps) {
         const unsubscribeUrl = `${rules.publicUrl}/v1/unsubscribe?token=${signUnsubscribeToken(unsubscribeSecret(), customerId)}`;
         let recommendations: RecommendedProduct[] = [];
         if (deps.recommend) {
+          // In a savepoint: a failed recommender query must not abort the send's transaction.
+          await db.query('savepoint recommend');
           try {
             const inCart = row.content.lines.map((line) => line.productId);
-            recommendations = await deps.recommend(customerId, inCart, 3);
+            recommendations = await deps.recommend(customerId, inCart, 3, db);
+            await db.query('release savepoint recommend');
           } catch (error) {
+            await db.query('rollback to savepoint recommend');
             log.warn('The recommender failed; the e-mail goes without recommendations', {
               error: (error as Error).message,
             });

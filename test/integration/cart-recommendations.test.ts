@@ -1,4 +1,9 @@
 import crypto from 'node:crypto';
+import { createPool } from '../../lib/db';
+import { createLogger } from '../../lib/log';
+import { cartSettingsFrom, createCartForwarder } from '../../server/cart-forwarder';
+import type { IncomingEvent } from '../../server/events-schema';
+import { storeEvents } from '../../server/events-store';
 import {
   customersOutsideHoldout,
   makeEvent,
@@ -7,6 +12,7 @@ import {
   waitFor,
   type CartStack,
 } from '../helpers/carts';
+import { startTestWorker } from '../helpers/temporal';
 
 const PRODUCTS = [
   { id: 101, name: 'Espresso cup', price: 12.5 },
@@ -20,13 +26,13 @@ const PRODUCTS = [
 
 describe('the retargeting e-mail recommends products from the latest fit', () => {
   let stack: CartStack;
-  const [withoutModel, withModel] = customersOutsideHoldout(2, 0.1);
+  const [withoutModel, withModel, onOneConnection] = customersOutsideHoldout(3, 0.1);
 
   beforeAll(async () => {
     stack = await startCartStack('cart_recommendations', { CARTFLOW_SESSION_IDLE: '1s' });
     await seedShop(
       stack.deps.shop,
-      [withoutModel, withModel].map((id) => ({ id, firstName: 'Ada' })),
+      [withoutModel, withModel, onOneConnection].map((id) => ({ id, firstName: 'Ada' })),
       PRODUCTS,
     );
     await stack.deps.shop.query(`update products set stock = case when product_id = 204 then 0 else 5 end`);
@@ -95,5 +101,37 @@ describe('the retargeting e-mail recommends products from the latest fit', () =>
     expect(mail.html).toContain('<a href="http://shop.test/products/202">Coffee beans</a> — €9.50');
     for (const absent of ['Espresso cup', 'Moka pot', 'Sold-out scale', 'Descaler'])
       expect(block).not.toContain(absent);
+  });
+
+  it('reads the recommendations through the connection the send holds: a warehouse pool of one connection still sends', async () => {
+    // The send holds a warehouse connection for its whole transaction. Had it asked the pool for a
+    // second (for the recommendations or the contact), as many sends as the pool has connections would
+    // wait for each other: with a pool of one, the first send already would.
+    const onePool = createPool(stack.databases.warehouseUrl, 'test-one-connection', 1);
+    const worker = await startTestWorker({ ...stack.deps, warehouse: onePool });
+    try {
+      const session = `one-connection-${crypto.randomUUID()}`;
+      const events = [
+        makeEvent({ user_session: session, user_id: String(onOneConnection), product_id: '102' }),
+      ];
+      const { stored } = await storeEvents(stack.deps.warehouse, events as unknown as IncomingEvent[]);
+      const forwarder = createCartForwarder({
+        client: stack.client,
+        warehouse: stack.deps.warehouse,
+        taskQueue: worker.taskQueues.carts,
+        settings: cartSettingsFrom(stack.deps.config),
+        logger: createLogger('error'),
+      });
+      expect(await forwarder.forward(stored)).toEqual({ forwarded: 1, deferred: 0 });
+      const mail = await waitFor(`the e-mail of ${session}`, () =>
+        stack.mailsFor(session).find((m) => m.headers['x-cartflow-kind'] === 'abandoned'),
+      );
+      // The popular products of the fit above, read through the send's own connection.
+      expect(mail.text).toContain('You might also like:');
+      expect(mail.text).toContain('Tamper');
+    } finally {
+      await worker.stop();
+      await onePool.end();
+    }
   });
 });
