@@ -40,8 +40,16 @@ const BACK_OFF_MS = 5000;
 const MARK_EVERY_MS = 250;
 /** How many carts' current runs the forwarder remembers. */
 const KNOWN_RUNS = 100_000;
-/** Carts signalled at once for one batch. */
+/** Signals in flight at once, over all carts and requests. */
 const CONCURRENCY = 16;
+
+/** A cart's events waiting for its next signal, and whoever waits for them to be delivered. */
+interface Mailbox {
+  events: StoredEvent[];
+  waiters: ((delivered: boolean) => void)[];
+  /** A signal of this cart is in flight, or its window is open: new events join the next signal. */
+  busy: boolean;
+}
 
 export function createCartForwarder(options: {
   client: Client;
@@ -49,8 +57,15 @@ export function createCartForwarder(options: {
   taskQueue: string;
   settings: CartSettings;
   logger: Logger;
+  /**
+   * How long a cart's first events wait for more of the same cart before one signal carries them all
+   * (0, the default: none). Events that arrive while a cart's signal is in flight always ride the next
+   * one together, window or not.
+   */
+  coalesceMs?: number;
 }): CartForwarder {
   const { client, taskQueue, settings, logger } = options;
+  const coalesceMs = options.coalesceMs ?? 0;
   let unreachableUntil = 0;
 
   // The run each open cart is on, as signal-with-start reported it. A signal naming its run reaches
@@ -92,10 +107,14 @@ export function createCartForwarder(options: {
 
   /**
    * Delivers a session's events to its cart. A cart begins with the session's first cart event: views
-   * alone go only to a cart that is open (they keep it from expiring), and a session that has only
-   * viewed has no workflow — starting one per browsing session would cost Temporal most of its work
-   * for carts that never hold an item. Its views are stored like every event, for the dashboard and
-   * the pipeline.
+   * alone go only to a cart this server knows to be open (they keep it from expiring), and a session
+   * that has only viewed has no workflow — starting one per browsing session would cost Temporal most
+   * of its work for carts that never hold an item. Views of a session whose cart this server does not
+   * know (none is open, or another server or an earlier process started it) are not signalled at all:
+   * asking for the open run would cost the Temporal server a lookup for each, for nothing in the usual
+   * case, and the cart checks the ledger before it declares a session idle, so a view it was not given
+   * still keeps its session open. Its views are stored like every event, for the dashboard and the
+   * pipeline.
    */
   async function signalCart(userSession: string, events: StoredEvent[]): Promise<void> {
     const workflowId = cartWorkflowId(userSession);
@@ -111,9 +130,10 @@ export function createCartForwarder(options: {
         receivedAt: event.receivedAt,
       })),
     };
-    // A signal to the cart's open run; false when there is none (that run ended, or no cart is open).
-    const signalOpenCart = (runId?: string) =>
-      client
+    const runId = knownRuns.get(workflowId);
+    if (runId !== undefined) {
+      // A signal to the cart's open run; false when that run has ended (bought, or continued as new).
+      const signalled = await client
         .withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
           client.workflow.getHandle(workflowId, runId).signal(cartEventsSignal, batch),
         )
@@ -124,24 +144,19 @@ export function createCartForwarder(options: {
             return false;
           },
         );
-    const runId = knownRuns.get(workflowId);
-    if (runId !== undefined) {
-      if (await signalOpenCart(runId)) return;
-      // That run has ended (bought, or continued as new): forget it and deliver as if unknown.
+      if (signalled) return;
+      // Forget it and deliver as if unknown.
       knownRuns.delete(workflowId);
     }
-    if (events.every((event) => event.eventType === 'view')) {
-      // No open cart: nothing to deliver the views to, so they are delivered.
-      await signalOpenCart();
-      return;
-    }
+    // No open cart this server knows of: views alone are delivered by the ledger (above).
+    if (events.every((event) => event.eventType === 'view')) return;
     // Used only when this signal starts the cart: it shows its first events' stage and value from the start.
     const { stage, value } = startingStage(batch.events);
     const handle = await client.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
       client.workflow.signalWithStart(CartWorkflow, {
         workflowId,
         taskQueue,
-        args: [{ userSession, settings, startedAs: stage }],
+        args: [{ userSession, settings, startedAs: stage, localActivities: true }],
         signal: cartEventsSignal,
         signalArgs: [batch],
         typedSearchAttributes: [
@@ -155,6 +170,58 @@ export function createCartForwarder(options: {
     rememberRun(workflowId, handle.signaledRunId);
   }
 
+  // At most CONCURRENCY signals in flight; the rest queue here in arrival order.
+  let inFlight = 0;
+  const slots: (() => void)[] = [];
+  const slot = async () => {
+    if (inFlight >= CONCURRENCY) await new Promise<void>((resolve) => slots.push(resolve));
+    inFlight++;
+  };
+  const releaseSlot = () => {
+    inFlight--;
+    slots.shift()?.();
+  };
+
+  /**
+   * Each cart's mailbox: one signal at a time per cart, carrying every event that reached the cart
+   * since the last (from any request or the relay), so a cart's burst costs Temporal one signal and
+   * one workflow task instead of one per request. Events are applied by event time and de-duplicated
+   * by id in the cart, so merging batches changes nothing in its state.
+   */
+  const mailboxes = new Map<string, Mailbox>();
+  let failure: Error | undefined;
+  const drain = async (userSession: string, mailbox: Mailbox) => {
+    if (coalesceMs > 0) await new Promise((resolve) => setTimeout(resolve, coalesceMs));
+    while (mailbox.events.length > 0) {
+      const events = mailbox.events.splice(0);
+      const waiters = mailbox.waiters.splice(0);
+      let delivered = false;
+      await slot();
+      try {
+        await signalCart(userSession, events);
+        delivered = true;
+      } catch (error) {
+        failure = error as Error;
+      } finally {
+        releaseSlot();
+      }
+      for (const done of waiters) done(delivered);
+    }
+    mailboxes.delete(userSession);
+  };
+  /** Resolves when the cart's events have been signalled (true) or could not be (false). */
+  const post = (userSession: string, events: StoredEvent[]): Promise<boolean> =>
+    new Promise((resolve) => {
+      let mailbox = mailboxes.get(userSession);
+      if (!mailbox) mailboxes.set(userSession, (mailbox = { events: [], waiters: [], busy: false }));
+      mailbox.events.push(...events);
+      mailbox.waiters.push(resolve);
+      if (!mailbox.busy) {
+        mailbox.busy = true;
+        void drain(userSession, mailbox);
+      }
+    });
+
   return {
     async forward(events, db) {
       if (events.length === 0) return { forwarded: 0, deferred: 0 };
@@ -166,27 +233,19 @@ export function createCartForwarder(options: {
         else bySession.set(event.userSession, [event]);
       }
       const carts = [...bySession.entries()];
-      const delivered: string[] = [];
-      let failure: Error | undefined;
-      let next = 0;
-      const lane = async () => {
-        while (next < carts.length) {
-          const [userSession, cartEvents] = carts[next++];
-          try {
-            await signalCart(userSession, cartEvents);
-            delivered.push(...cartEvents.map((event) => event.eventId));
-          } catch (error) {
-            failure = error as Error;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, carts.length) }, lane));
-      if (failure) {
+      const failedBefore = failure;
+      const outcomes = await Promise.all(
+        carts.map(([userSession, cartEvents]) => post(userSession, cartEvents)),
+      );
+      const delivered = carts.flatMap(([, cartEvents], i) =>
+        outcomes[i] ? cartEvents.map((event) => event.eventId) : [],
+      );
+      if (delivered.length < events.length) {
         unreachableUntil = Date.now() + BACK_OFF_MS;
         logger.warn('Could not forward events to their carts; the relay retries them', {
           carts: carts.length,
           deferredEvents: events.length - delivered.length,
-          error: failure.message,
+          error: (failure ?? failedBefore)?.message,
         });
       }
       if (db) await markForwarded(db, delivered);

@@ -62,6 +62,13 @@ export interface CartWorkflowInput {
   startedAs?: CartView['stage'];
   /** The state a previous run of this cart carried over by continue-as-new, deadlines included. */
   carried?: CartState;
+  /**
+   * Set by the server for every cart it starts: the cart runs local activities and one idle timer
+   * restarted per event from its first task, so it needs no `patched()` marker — whose
+   * `TemporalChangeVersion` search attribute costs the Temporal server a visibility write per cart.
+   * Carts started without it (before this field) ask `patched()` as they always did.
+   */
+  localActivities?: true;
 }
 
 export interface CartWorkflowResult {
@@ -133,7 +140,7 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
     pending.push(...batch.events);
   });
   setHandler(cartQuery, () => viewOf(state));
-  const sincePatch = patched(CART_LOCAL_ACTIVITIES_PATCH);
+  const sincePatch = input.localActivities === true || patched(CART_LOCAL_ACTIVITIES_PATCH);
   const activities = sincePatch ? localActivities : scheduledActivities;
 
   // Search attributes are written when the stage changes (each write costs the server a visibility
@@ -261,7 +268,12 @@ export async function CartWorkflow(input: CartWorkflowInput): Promise<CartWorkfl
     if (pending.length === 0 && (workflowInfo().continueAsNewSuggested || tooLong)) {
       log.info('Cart continues as new', { cartId: state.cartId, events: state.eventCount });
       // The deadlines are absolute workflow times, so the next run's timers end when these would have.
-      await continueAsNew<typeof CartWorkflow>({ userSession: input.userSession, settings, carried: state });
+      await continueAsNew<typeof CartWorkflow>({
+        userSession: input.userSession,
+        settings,
+        carried: state,
+        ...(sincePatch ? { localActivities: true as const } : {}),
+      });
     }
   }
 }
