@@ -387,6 +387,8 @@ interface WorkerGauges {
   /** Cumulative, in ms: a window's mean is the difference of two samples' sums over that of their counts. */
   scheduleToStartSumMs: number;
   scheduleToStartCount: number;
+  /** Workflows in the worker's cache (its sticky cache): the live carts it holds in memory. */
+  cachedWorkflows: number;
 }
 
 interface TimelineRow {
@@ -466,6 +468,7 @@ function watchWorkerMetrics(port: number): { readonly latest: WorkerGauges | und
       stickyPollers: metricSum(text, 'temporal_num_pollers', 'poller_type="sticky_workflow_task"'),
       scheduleToStartSumMs: metricSum(text, 'temporal_workflow_task_schedule_to_start_latency_sum'),
       scheduleToStartCount: metricSum(text, 'temporal_workflow_task_schedule_to_start_latency_count'),
+      cachedWorkflows: metricSum(text, 'temporal_sticky_cache_size'),
     };
   });
 }
@@ -488,7 +491,7 @@ function printTimeline(
 ): void {
   log('');
   log(
-    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, worker pollers shared/sticky and schedule-to-start, CPU s, delay of carts expiring then)',
+    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, worker pollers shared/sticky and schedule-to-start, workflow tasks/s and carts cached, CPU s, delay of carts expiring then)',
   );
   const expiries = shoppers
     .filter((s) => expected.has(s.session))
@@ -512,6 +515,9 @@ function printTimeline(
     const pollers = row.worker
       ? `${row.worker.sharedPollers}/${row.worker.stickyPollers} ${tasks > 0 ? (waited / tasks).toFixed(0) : '-'} ms`
       : '?';
+    const work = row.worker
+      ? `${((tasks * 1000) / (row.at - previous.at)).toFixed(0)} tasks/s, ${row.worker.cachedWorkflows} cached`
+      : '';
     const cpu = Object.entries(row.cpu)
       .map(([name, seconds]) => `${name[0]}${seconds.toFixed(0)}`)
       .join(' ');
@@ -521,7 +527,7 @@ function printTimeline(
         : `${delays.length} expired: p50 ${(percentile(delays, 50) / 1000).toFixed(1)} s, max ${(delays.at(-1)! / 1000).toFixed(1)} s`;
     log(
       `  ${((row.at - started) / 1000).toFixed(0).padStart(5)} s  ${String(row.accepted - previous.accepted).padStart(6)} ev  ` +
-        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  pollers ${pollers.padEnd(12)}  cpu ${cpu}  ${delay}`,
+        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  pollers ${pollers.padEnd(12)}  ${work.padEnd(24)}  cpu ${cpu}  ${delay}`,
     );
     previous = row;
   }
@@ -666,15 +672,22 @@ async function main(): Promise<void> {
         `(offered ${(totalEvents / (lastPlanned / 1000)).toFixed(0)} events/s); ${expected.size} carts should get an e-mail`,
     );
 
-    let peakWorkerMb = 0;
-    const sampler = setInterval(() => {
-      peakWorkerMb = Math.max(peakWorkerMb, rssMb(worker.pid) || 0);
-    }, 1000);
-    stoppers.push(async () => clearInterval(sampler));
     const queueWatch = await watchCartQueue(temporal.address);
     stoppers.push(() => queueWatch.stop());
     const workerWatch = watchWorkerMetrics(workerMetricsPort);
     stoppers.push(async () => workerWatch.stop());
+    let peakWorkerMb = 0;
+    let peakCached = 0;
+    // The worker's memory before the first cart, and at the most carts it held: what a cart costs.
+    const idleWorkerMb = rssMb(worker.pid);
+    let mbAtPeakCached = NaN;
+    const sampler = setInterval(() => {
+      const mb = rssMb(worker.pid) || 0;
+      peakWorkerMb = Math.max(peakWorkerMb, mb);
+      const cached = workerWatch.latest?.cachedWorkflows ?? 0;
+      if (cached > peakCached) [peakCached, mbAtPeakCached] = [cached, mb];
+    }, 1000);
+    stoppers.push(async () => clearInterval(sampler));
 
     const latencies: number[] = [];
     let accepted = 0;
@@ -838,6 +851,11 @@ async function main(): Promise<void> {
         `${options.workerHeapMb ? ` (heap limit ${options.workerHeapMb} MiB)` : ''}`,
     );
     log(
+      `                            ${idleWorkerMb.toFixed(0)} MB before the first cart; ${peakCached} carts cached at most, ` +
+        `${mbAtPeakCached.toFixed(0)} MB then: ${(((mbAtPeakCached - idleWorkerMb) * 1024) / peakCached).toFixed(0)} KB per cached cart ` +
+        `(10,000 carts ≈ ${(idleWorkerMb + ((mbAtPeakCached - idleWorkerMb) * 10_000) / peakCached).toFixed(0)} MB)`,
+    );
+    log(
       `  CPU seconds in ${wallSeconds.toFixed(0)} s    ` +
         Object.entries(cpuAtEnd)
           .map(
@@ -849,10 +867,21 @@ async function main(): Promise<void> {
     );
     const cartTasks = workerWatch.latest?.scheduleToStartCount ?? NaN;
     const tasksPerEvent = cartTasks / accepted;
+    // What one accepted event cost each process, all in: the Temporal server, the carts worker, the API
+    // server and Postgres (the bench, the storefront here, is listed apart).
+    const used = (name: keyof typeof cpuAtStart) => cpuAtEnd[name] - cpuAtStart[name];
+    const perEvent = (seconds: number) => ((seconds * 1000) / accepted).toFixed(2);
+    const allIn = used('temporal') + used('worker') + used('server') + used('postgres');
+    log(
+      `  CPU per event             ${perEvent(allIn)} ms all in (target ≤ 6): Temporal ${perEvent(used('temporal'))}, ` +
+        `worker ${perEvent(used('worker'))}, API server ${perEvent(used('server'))}, Postgres ${perEvent(used('postgres'))}; ` +
+        `bench ${perEvent(used('bench'))}`,
+    );
     log(
       `  workflow tasks            ${cartTasks} = ${(cartTasks / wallSeconds).toFixed(0)}/s, ${tasksPerEvent.toFixed(2)} per event; ` +
         `server ${(((cpuAtEnd.temporal - cpuAtStart.temporal) * 1000) / cartTasks).toFixed(1)} ms CPU per task, ` +
-        `worker ${(((cpuAtEnd.worker - cpuAtStart.worker) * 1000) / cartTasks).toFixed(1)} ms`,
+        `worker ${(((cpuAtEnd.worker - cpuAtStart.worker) * 1000) / cartTasks).toFixed(1)} ms ` +
+        `(target ≤ 0.25 per event; the ceiling's task: server ${ceiling.serverCpuMsPerTask.toFixed(1)} ms, its worker and client ${ceiling.clientAndWorkerCpuMsPerTask.toFixed(1)} ms)`,
     );
     log(
       `                            200 events/s would ask ${(200 * tasksPerEvent).toFixed(0)} tasks/s = ` +
