@@ -34,6 +34,8 @@ Chart.defaults.font.family = getComputedStyle(document.documentElement).fontFami
 Chart.defaults.font.size = 11;
 Chart.defaults.plugins.legend.labels.boxWidth = 10;
 Chart.defaults.plugins.legend.labels.boxHeight = 10;
+// The legend in the order of the datasets, whichever is drawn on top.
+Chart.defaults.plugins.legend.labels.sort = (a, b) => a.datasetIndex - b.datasetIndex;
 
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -58,8 +60,12 @@ function formatNumber(value, digits = 0) {
   });
 }
 const money = (v) => formatNumber(v, 2);
+/** Counts: whole numbers, on axes too. */
+const count = (v) => formatNumber(v);
 const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
-const cut = (text, n = 26) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+/** An axis tick: as many decimals as the step needs, up to 2 (0.5 is not "1"). */
+const tickNumber = (v) => Number(v).toLocaleString(undefined, { maximumFractionDigits: 2 });
+const cut = (text, n = 24) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 
 function card(title, ...body) {
   return h('div', { class: 'card' }, h('h2', {}, title), ...body);
@@ -106,12 +112,19 @@ function bars(name, labels, series, options = {}) {
   const valueAxis = {
     beginAtZero: true,
     stacked: options.stacked,
-    ticks: { callback: (v) => formatNumber(v) },
+    ticks: { callback: tickNumber, precision: format === count ? 0 : undefined },
   };
   const categoryAxis = {
     stacked: options.stacked,
     grid: { display: false },
-    ticks: { autoSkip: true, maxRotation: 0, callback: (_v, i) => cut(String(labels[i] ?? ''), options.cut) },
+    // The label of the tick's category now (a live chart's labels change after it is built).
+    ticks: {
+      autoSkip: true,
+      maxRotation: 0,
+      callback(value) {
+        return cut(String(this.getLabelForValue(value) ?? ''), options.cut);
+      },
+    },
   };
   const height =
     options.height ?? (horizontal ? Math.max(90, labels.length * (series.length > 1 ? 30 : 22) + 50) : 240);
@@ -144,7 +157,7 @@ function histogram(name, bins, key, label) {
     name,
     bins.map((b) => `${formatNumber(b.from_value)}–${formatNumber(b.to_value)}`),
     [{ label, data: bins.map((b) => b[key]), extra: { barPercentage: 1, categoryPercentage: 1 } }],
-    { format: (v) => formatNumber(v), cut: 14 },
+    { format: count, cut: 14 },
   );
 }
 
@@ -242,7 +255,7 @@ function table(name, rows, options = {}) {
     const blob = new Blob([csvOf(cols, rows)], { type: 'text/csv' });
     link = h('a', { class: 'download', href: URL.createObjectURL(blob), download: `${name}.csv` }, 'CSV');
   }
-  return h(
+  const wrapped = h(
     'div',
     { class: 'table-wrap', 'data-table': name },
     link,
@@ -290,6 +303,15 @@ function table(name, rows, options = {}) {
       ),
     ),
   );
+  // A long table starts folded under its row count, the charts above it first.
+  return options.collapsed
+    ? h(
+        'details',
+        { class: 'rows' },
+        h('summary', {}, `${rows.length} ${rows.length === 1 ? 'row' : 'rows'}`),
+        wrapped,
+      )
+    : wrapped;
 }
 
 function kpi(label, value, note, name) {
@@ -434,7 +456,7 @@ function buildLive() {
       options: {
         scales: {
           x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 9 } },
-          y: { beginAtZero: true, ticks: { callback: (v) => formatNumber(v) } },
+          y: { beginAtZero: true, ticks: { callback: tickNumber } },
         },
         plugins: { tooltip: tooltipLabel(money) },
       },
@@ -443,7 +465,7 @@ function buildLive() {
   );
   const products = bars('products', [], [{ label: 'revenue today', data: [], color: COLORS.blue }], {
     horizontal: true,
-    cut: 30,
+    cut: 24,
   });
   const funnel = bars(
     'funnel',
@@ -452,7 +474,7 @@ function buildLive() {
       { label: 'today', data: [], color: COLORS.blue },
       { label: 'last hour', data: [], color: COLORS.amber },
     ],
-    { horizontal: true, format: (v) => formatNumber(v), height: 200 },
+    { horizontal: true, format: count, height: 200 },
   );
   const funnelRates = h('p', { class: 'legend', 'data-funnel-rates': '' });
   const productsTable = h('div', {});
@@ -500,7 +522,11 @@ function drawLive(snapshot) {
       `on ${payments.day}: ${formatNumber(payments.captured)} captured, ${formatNumber(payments.refunded)} refunded; purchase events that day ${money(payments.eventsRevenue)}`,
     );
   else
-    setKpi(live.kpis.payments, '–', "No payment loaded yet: `cartflow run daily` loads the shop's payments.");
+    setKpi(
+      live.kpis.payments,
+      '–',
+      'No payment loaded yet: "cartflow run daily" loads the shop\'s payments.',
+    );
 
   live.revenueTitle.textContent = `Revenue per 5 minutes, ${snapshot.today} (${snapshot.timezone})`;
   const revenue = live.revenue;
@@ -607,12 +633,12 @@ async function drawSales(date) {
     options: {
       scales: {
         x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true } },
-        y: { beginAtZero: true, ticks: { callback: (v) => formatNumber(v) } },
+        y: { beginAtZero: true, ticks: { callback: tickNumber } },
         aov: {
           position: 'right',
           beginAtZero: true,
           grid: { display: false },
-          ticks: { callback: (v) => formatNumber(v) },
+          ticks: { callback: tickNumber },
         },
       },
       plugins: {
@@ -643,7 +669,7 @@ async function drawSales(date) {
             { label: 'placed', data: data.monthly.map((m) => m.orders), color: COLORS.blue },
             { label: 'cancelled or returned', data: data.monthly.map((m) => m.cancelled), color: COLORS.red },
           ],
-          { stacked: true, format: (v) => formatNumber(v) },
+          { stacked: true, format: count },
         ),
       ),
       card(
@@ -732,7 +758,7 @@ async function drawCustomers(date) {
           },
           options: {
             scales: { x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true } } },
-            plugins: { tooltip: tooltipLabel((v) => formatNumber(v)) },
+            plugins: { tooltip: tooltipLabel(count) },
           },
         }),
         table('growth', rows, { mart: 'growth', asOf: data.growth.asOf }),
@@ -852,7 +878,7 @@ async function drawForecast(date) {
             grid: { display: false },
             ticks: { maxRotation: 0, autoSkip: true, callback: (_v, i) => series[i]?.date.slice(5) },
           },
-          y: { beginAtZero: true, ticks: { callback: (v) => formatNumber(v) } },
+          y: { beginAtZero: true, ticks: { callback: tickNumber } },
         },
         plugins: {
           legend: { labels: { filter: (item) => !item.text.startsWith('upper') } },
@@ -884,7 +910,7 @@ async function drawForecast(date) {
           { horizontal: true, format: (v) => formatNumber(v, 3) },
         )
       : null,
-    table('backtest', data.backtest, { empty: 'This version recorded no backtest.' }),
+    table('backtest', data.backtest, { empty: 'This version recorded no backtest.', collapsed: true }),
   );
   const stock = data.stock.missing
     ? card('Products to stock up', missingNote(data.stock.missing))
@@ -909,7 +935,7 @@ async function drawForecast(date) {
     card(
       `Daily revenue: actual and forecast with 80% and 95% intervals (as of ${data.asOf})`,
       forecast,
-      table('forecast-series', series, { mart: 'forecast', asOf: data.asOf }),
+      table('forecast-series', series, { mart: 'forecast', asOf: data.asOf, collapsed: true }),
     ),
     h('div', { class: 'grid' }, backtestCards, stock),
   );
@@ -1015,7 +1041,7 @@ async function drawRetargeting(date) {
             { label: 'e-mailed', data: data.daily.map((d) => d.emailed), color: COLORS.blue },
             { label: 'recovered', data: data.daily.map((d) => d.recovered), color: COLORS.green },
           ],
-          { format: (v) => formatNumber(v) },
+          { format: count },
         ),
       ),
       card('Conversion: e-mailed against held-out carts', conversion),
@@ -1026,7 +1052,7 @@ async function drawRetargeting(date) {
               'decisions',
               decisionLabels,
               [{ label: 'carts', data: data.decisions.map((d) => d.carts) }],
-              { horizontal: true, format: (v) => formatNumber(v), cut: 32 },
+              { horizontal: true, format: count, cut: 28 },
             )
           : null,
         table('retargeting-decisions', data.decisions, {
@@ -1035,7 +1061,7 @@ async function drawRetargeting(date) {
         }),
       ),
     ),
-    card('Carts per day', table('retargeting-daily', data.daily)),
+    card('Carts per day', table('retargeting-daily', data.daily, { collapsed: true })),
   );
 }
 

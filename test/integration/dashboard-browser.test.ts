@@ -35,7 +35,7 @@ const TAB_CHARTS: Record<string, string> = {
  * another host, and a phone-sized screen. The charts are Chart.js: the test reads what each chart
  * holds through Chart.getChart. Events go through the stack's own server (stack.post); the page's
  * server hears of them through Postgres, as every server of one warehouse does.
- * CARTFLOW_SCREENSHOT_DIR, when set, receives screenshots of the live and customers pages.
+ * CARTFLOW_SCREENSHOT_DIR, when set, receives a screenshot of every tab (dashboard-<tab>.png, -phone.png at 390 px).
  */
 describe('the dashboard in a real browser', () => {
   let stack: CartStack;
@@ -82,6 +82,16 @@ describe('the dashboard in a real browser', () => {
       timeout: 10_000,
     });
     expect(await page.locator('#page .error').allTextContents()).toEqual([]);
+    await screenshot(tab);
+  };
+  /** With CARTFLOW_SCREENSHOT_DIR: the page as dashboard-<tab>.png (-phone.png when narrow). */
+  const screenshot = async (tab: string) => {
+    const folder = process.env.CARTFLOW_SCREENSHOT_DIR;
+    if (!folder) return;
+    fs.mkdirSync(folder, { recursive: true });
+    await page.waitForTimeout(300);
+    const phone = (page.viewportSize()?.width ?? 1280) < 600 ? '-phone' : '';
+    await page.screenshot({ path: path.join(folder, `dashboard-${tab}${phone}.png`), fullPage: true });
   };
   /** What the page drew: the product's revenue, the revenue chart's total, the count of live updates. */
   const drawn = async (productId: string) => {
@@ -170,6 +180,15 @@ describe('the dashboard in a real browser', () => {
     expect(shown - sent).toBeLessThan(2000);
     const after = await drawn(product);
     expect(after.product).toBe(39);
+    // The bar is labelled on the chart's axis, though the chart was built before the product sold.
+    const ticks = await page.evaluate(() => {
+      const canvas = document.querySelector('canvas[data-chart="products"]')!;
+      const chart = (window as unknown as ChartWindow).Chart.getChart(canvas) as unknown as {
+        scales: { y: { ticks: { label: string }[] } };
+      };
+      return chart.scales.y.ticks.map((t) => t.label);
+    });
+    expect(ticks).toContain(product);
     expect(after.total - before.total).toBeCloseTo(39, 2);
   });
 
@@ -279,11 +298,7 @@ describe('the dashboard in a real browser', () => {
       (55.25).toLocaleString('en-US', { minimumFractionDigits: 2 }),
     );
     expect(await page.textContent('[data-kpi="payments"]')).toMatch(/2 captured, 1 refunded/);
-    const shots = process.env.CARTFLOW_SCREENSHOT_DIR;
-    if (shots) {
-      fs.mkdirSync(shots, { recursive: true });
-      await page.screenshot({ path: path.join(shots, 'dashboard-live.png'), fullPage: true });
-    }
+    await screenshot('live');
 
     // Sales: the monthly revenue chart adds up to the order facts' revenue.
     await openTab('sales', 'monthly-revenue');
@@ -329,7 +344,6 @@ describe('the dashboard in a real browser', () => {
       [DATE],
     );
     expect(sum((await charted('clv'))!.datasets[0].data)).toBe(clv.n);
-    if (shots) await page.screenshot({ path: path.join(shots, 'dashboard-customers.png'), fullPage: true });
     await page.waitForSelector('[data-table="rfm-segments"] a.download');
     const csvHref = await page.getAttribute('[data-table="rfm-segments"] a.download', 'href');
     expect(csvHref).toBe(`/api/export/rfm.csv?date=${DATE}`);
@@ -455,6 +469,7 @@ describe('the dashboard in a real browser', () => {
     mailer.close();
     await page.click('nav button[data-tab="outbox"]');
     await page.waitForSelector('[data-table="outbox"] tbody tr');
+    await screenshot('outbox');
     expect(await page.textContent('[data-table="outbox"] tbody tr')).toContain('Outbox test');
     const frame = page.frameLocator('iframe');
     await expect(frame.locator('p').textContent()).resolves.toBe('Your cart is waiting');
