@@ -51,6 +51,23 @@ export async function readColumns(
   );
 }
 
+/**
+ * What is wrong with a table of a source definition, given the columns the source has (undefined: no
+ * such table), as `source add` reports it: the table missing, or a key, cursor or listed column it lacks.
+ * `where` names the table's schema or database.
+ */
+export function tableProblems(
+  table: SourceTable,
+  columns: StagedColumn[] | undefined,
+  where: string,
+): string[] {
+  if (!columns) return [`table ${where}.${table.name} does not exist`];
+  const names = new Set(columns.map((c) => c.name));
+  return [...table.primaryKey, ...(table.cursor ? [table.cursor] : []), ...(table.columns ?? [])]
+    .filter((column) => !names.has(column))
+    .map((column) => `table ${table.name} has no column ${column}`);
+}
+
 export interface SchemaComparison {
   /** The columns to stage, as the source has them now. */
   columns: StagedColumn[];
@@ -154,8 +171,6 @@ export async function applyStagingSchema(
   table: SourceTable,
   comparison: SchemaComparison,
   exists: boolean,
-  /** The MySQL path upserts its incremental batches, by this key. */
-  withPrimaryKey = false,
 ): Promise<void> {
   const target = qualified(schema, table.name);
   const changes = qualified(schema, changesTable(table.name));
@@ -172,9 +187,8 @@ export async function applyStagingSchema(
   if (!exists) {
     const columns = comparison.columns.map((c) => `${ident(c.name)} ${c.type}`);
     // Without a key, a full load fills it faster; it adds one only when the source does not keep the key
-    // unique itself (extract-load.ts, sourceEnforcesKey).
-    const key = withPrimaryKey ? `, primary key (${table.primaryKey.map(ident).join(', ')})` : '';
-    await client.query(`create table ${target} (${columns.join(', ')}${key})`);
+    // unique itself (extract-load.ts, the dialect's enforcesKey).
+    await client.query(`create table ${target} (${columns.join(', ')})`);
   } else {
     for (const column of comparison.added)
       await client.query(`alter table ${target} add column ${ident(column.name)} ${column.type}`);

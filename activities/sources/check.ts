@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { readColumns, type StagedColumn } from '../extract/catalog';
+import { readColumns, tableProblems, type StagedColumn } from '../extract/catalog';
 import { CANONICAL_ENTITIES, type CanonicalEntity, type SourceDefinition } from './definition';
 
 /**
@@ -23,17 +23,8 @@ export async function checkSourceAgainstDatabase(
   try {
     for (const table of source.tables) {
       const columns = await readColumns(client, schema, table.name);
-      if (!columns) {
-        problems.push(`table ${schema}.${table.name} does not exist`);
-        continue;
-      }
-      const names = new Set(columns.map((c) => c.name));
-      for (const column of [
-        ...table.primaryKey,
-        ...(table.cursor ? [table.cursor] : []),
-        ...(table.columns ?? []),
-      ])
-        if (!names.has(column)) problems.push(`table ${table.name} has no column ${column}`);
+      problems.push(...tableProblems(table, columns, schema));
+      if (!columns) continue;
       staged.set(
         table.name,
         table.columns ? columns.filter((c) => table.columns!.includes(c.name)) : columns,

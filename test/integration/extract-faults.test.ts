@@ -17,7 +17,7 @@ import {
   type SourceDatabase,
   type SourceDialectCase,
 } from '../helpers/source-dialects';
-import { startWorkerProcess } from '../helpers/spawn-worker';
+import { killMidLoad, startWorkerProcess } from '../helpers/spawn-worker';
 import { startTestWorker, type TestWorker } from '../helpers/temporal';
 
 /** A source of one table, `till_lines`, keyed by line_id with updated_at as its cursor. */
@@ -233,27 +233,12 @@ describe.each(SOURCE_DIALECTS)('extract faults with a $dialect source', (dialect
         { sizes: { chunkRows: 150_000, batchRows: 5_000 }, loadConcurrency: 1 },
         taskQueue,
       );
-      let committedAtKill = 0;
-      for (const started = Date.now(); Date.now() - started < 60_000;) {
-        const { rows: progress } = await deps.warehouse.query<{
-          loaded: number;
-          chunks: number;
-          done: number;
-        }>(
-          `select coalesce(sum(rows_loaded), 0)::int as loaded, count(*)::int as chunks,
-                  count(*) filter (where done)::int as done
-             from ops.extract_chunks where source = $1 and table_name = 'till_lines'`,
-          [name],
-        );
-        if (progress[0].loaded >= 20_000 && progress[0].done < progress[0].chunks) {
-          first.kill('SIGKILL');
-          committedAtKill = progress[0].loaded;
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const committedAtKill = await killMidLoad(first, deps.warehouse, {
+        source: name,
+        table: 'till_lines',
+        rows: 20_000,
+      });
       expect(committedAtKill).toBeGreaterThan(0);
-      await new Promise((resolve) => first.once('exit', resolve));
       expect(first.signalCode).toBe('SIGKILL');
       expect((await staged()).rows).toBeLessThan(rows);
 

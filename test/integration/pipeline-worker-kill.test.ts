@@ -7,7 +7,7 @@ import { sourcePipelineWorkflowId } from '../../lib/names';
 import { DailyPipelineWorkflow } from '../../workflows';
 import { fillShop, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';
-import { startWorkerProcess } from '../helpers/spawn-worker';
+import { killMidLoad, startWorkerProcess } from '../helpers/spawn-worker';
 
 /**
  * A worker killed with SIGKILL in the middle of loading a large table, then restarted: the run
@@ -67,21 +67,12 @@ describe('the daily pipeline when its worker is killed mid-load', () => {
     });
 
     // Kill the worker once order lines are partly loaded: some batches committed, the load not done.
-    let committedAtKill = 0;
-    for (const started = Date.now(); Date.now() - started < 60_000;) {
-      const { rows } = await warehouse.query<{ loaded: number; chunks: number; done: number }>(
-        `select coalesce(sum(rows_loaded), 0)::int as loaded, count(*)::int as chunks, count(*) filter (where done)::int as done
-           from ops.extract_chunks where source = 'shop' and table_name = 'order_lines'`,
-      );
-      if (rows[0].loaded >= 50_000 && rows[0].done < rows[0].chunks) {
-        first.kill('SIGKILL');
-        committedAtKill = rows[0].loaded;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const committedAtKill = await killMidLoad(first, warehouse, {
+      source: 'shop',
+      table: 'order_lines',
+      rows: 50_000,
+    });
     expect(committedAtKill).toBeGreaterThan(0);
-    await new Promise((resolve) => first.once('exit', resolve));
     expect(first.signalCode).toBe('SIGKILL');
     const staged = await warehouse.query<{ n: number }>(
       `select count(*)::int as n from staging_shop.order_lines`,
