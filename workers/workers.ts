@@ -112,26 +112,35 @@ export async function startWorkers(options: {
     options.deps.config.temporal.workerMetricsPort,
   );
   const connection = await NativeConnection.connect({ address: options.address });
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: path.resolve(__dirname, '../workflows/index.ts'),
-    logger: {
-      trace() {},
-      debug() {},
-      info() {},
-      warn: (m) => options.logger.warn(m),
-      error: (m) => options.logger.error(m),
-      log() {},
-    },
-  });
+  const bundle = (entry: string) =>
+    bundleWorkflowCode({
+      workflowsPath: path.resolve(__dirname, '../workflows', entry),
+      logger: {
+        trace() {},
+        debug() {},
+        info() {},
+        warn: (m) => options.logger.warn(m),
+        error: (m) => options.logger.error(m),
+        log() {},
+      },
+    });
   const activities = createActivities(options.deps);
   const queues = options.queues ?? ALL_TASK_QUEUES;
+  // The carts queue runs only the cart workflow, from a bundle of its own (workflows/cart-index.ts):
+  // each cached cart instantiates its bundle's workflow modules, the pipeline's included otherwise.
+  const bundles = new Map<string, ReturnType<typeof bundle>>();
+  const bundleFor = (queue: TaskQueueName) => {
+    const entry = queue === 'carts' ? 'cart-index.ts' : 'index.ts';
+    if (!bundles.has(entry)) bundles.set(entry, bundle(entry));
+    return bundles.get(entry)!;
+  };
   const workers = await Promise.all(
-    queues.map((queue) =>
+    queues.map(async (queue) =>
       Worker.create({
         connection,
         namespace: options.namespace,
         taskQueue: options.taskQueues?.[queue] ?? TASK_QUEUES[queue],
-        workflowBundle,
+        workflowBundle: await bundleFor(queue),
         activities,
         ...(queue === 'carts' ? CART_WORKER_OPTIONS(options.deps.config.carts.workerCacheSize) : {}),
         ...(queue === 'ml' ? ML_WORKER_OPTIONS : {}),
