@@ -40,7 +40,7 @@ const BACK_OFF_MS = 5000;
 const MARK_EVERY_MS = 250;
 /** How many carts' current runs the forwarder remembers. */
 const KNOWN_RUNS = 100_000;
-/** Signals in flight at once, over all carts and requests. */
+/** Carts signalled at once for one batch (a request's, or the relay's). */
 const CONCURRENCY = 16;
 
 /** A cart's events waiting for its next signal, and whoever waits for them to be delivered. */
@@ -170,18 +170,6 @@ export function createCartForwarder(options: {
     rememberRun(workflowId, handle.signaledRunId);
   }
 
-  // At most CONCURRENCY signals in flight; the rest queue here in arrival order.
-  let inFlight = 0;
-  const slots: (() => void)[] = [];
-  const slot = async () => {
-    if (inFlight >= CONCURRENCY) await new Promise<void>((resolve) => slots.push(resolve));
-    inFlight++;
-  };
-  const releaseSlot = () => {
-    inFlight--;
-    slots.shift()?.();
-  };
-
   /**
    * Each cart's mailbox: one signal at a time per cart, carrying every event that reached the cart
    * since the last (from any request or the relay), so a cart's burst costs Temporal one signal and
@@ -196,14 +184,11 @@ export function createCartForwarder(options: {
       const events = mailbox.events.splice(0);
       const waiters = mailbox.waiters.splice(0);
       let delivered = false;
-      await slot();
       try {
         await signalCart(userSession, events);
         delivered = true;
       } catch (error) {
         failure = error as Error;
-      } finally {
-        releaseSlot();
       }
       for (const done of waiters) done(delivered);
     }
@@ -234,9 +219,17 @@ export function createCartForwarder(options: {
       }
       const carts = [...bySession.entries()];
       const failedBefore = failure;
-      const outcomes = await Promise.all(
-        carts.map(([userSession, cartEvents]) => post(userSession, cartEvents)),
-      );
+      // Up to CONCURRENCY of the batch's carts at a time (a request waits for its own carts only: a
+      // limit shared by all requests queued each behind the others' signals, for a minute under load).
+      const outcomes: boolean[] = [];
+      let next = 0;
+      const lane = async () => {
+        while (next < carts.length) {
+          const i = next++;
+          outcomes[i] = await post(carts[i][0], carts[i][1]);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, carts.length) }, lane));
       const delivered = carts.flatMap(([, cartEvents], i) =>
         outcomes[i] ? cartEvents.map((event) => event.eventId) : [],
       );
