@@ -114,29 +114,73 @@ const ORDER: FactSpec = {
      where o.source = $1 and o.rule is null${inScope('orders', scoped, 'o.order_id')}`,
 };
 
-/** With `scoped`, only the facts of keys in the transform's scope are built and compared. */
+/** A key-scoped transform's copy of the facts of its keys, each with its row's ctid (`tid`). */
+export const oldFactsOf = (entity: 'orderLines' | 'payments' | 'orders') =>
+  `pg_temp.cartflow_old_${{ orderLines: ORDER_LINE, payments: PAYMENT, orders: ORDER }[entity].staged.replace('cartflow_', '')}`;
+
+/**
+ * With `scoped`, only the facts of keys in the transform's scope are built and compared: the facts of
+ * those keys are read once (`fetch`, into oldFactsOf) and the diff joins the two small sets, then
+ * writes by ctid, so the facts table is scanned once, not by each statement.
+ */
 function factStatements(f: FactSpec, scoped = false) {
   const all = ['source', f.key, ...f.values];
   const tuple = (alias: string) => `(${f.values.map((c) => `${alias}.${c}`).join(', ')})`;
+  const old = oldFactsOf(f.entity as 'orderLines' | 'payments' | 'orders');
   return {
     /** $1: the wanted facts, once. */
     stage: `create temp table ${f.staged} (${all.map((c) => `"${c}"`).join(', ')}) on commit drop as ${f.select(scoped)}`,
+    /**
+     * The staged facts' key, indexed: the stale-fact delete looks each fact up in them, and with the
+     * facts table's statistics stale (analyzed when it held another source's few rows, or none) the
+     * planner may take a nested loop over them, which without the index reads them once per fact.
+     */
+    index: `create index on ${f.staged} (${f.key})`,
     analyze: `analyze ${f.staged}`,
+    /** Scoped, the facts of the scope's keys as they were (fetch). */
+    old,
+    /** $1: the wanted facts as staged. */
+    staged: `pg_temp.${f.staged}`,
+    /** $1: scoped, the facts of the scope's keys as they are. */
+    fetch: scoped
+      ? `create temp table ${old.replace('pg_temp.', '')} on commit drop as
+         select f.ctid as tid, f.* from ${f.table} f where f.source = $1${inScope(f.entity, true, `f.${f.key}`)}`
+      : undefined,
     /** $1, $2: rows whose values differ. */
-    update: `
+    update: scoped
+      ? `
+      update ${f.table} f set ${f.values.map((c) => `${c} = s.${c}`).join(', ')}, run_id = $2
+        from ${old} o join ${f.staged} s on s.${f.key} = o.${f.key}
+       where f.ctid = o.tid and f.source = $1 and ${tuple('o')} is distinct from ${tuple('s')}`
+      : `
       update ${f.table} f set ${f.values.map((c) => `${c} = s.${c}`).join(', ')}, run_id = $2
         from ${f.staged} s
        where f.source = $1 and s.source = f.source and s.${f.key} = f.${f.key}
          and ${tuple('f')} is distinct from ${tuple('s')}`,
-    /** $1, $2: rows not there yet. */
-    insert: `
+    /**
+     * $1, $2: rows not there yet. The whole source's are inserted past the primary key (source, key),
+     * not by an anti-join with the facts table: planned while the table is empty or its statistics
+     * stale, that anti-join is a nested loop that scans the table once per row as the insert grows
+     * it (7.5 minutes for 240,007 lines instead of seconds).
+     */
+    insert: scoped
+      ? `
       insert into ${f.table} (${all.join(', ')}, run_id)
       select ${all.map((c) => `s.${c}`).join(', ')}, $2 from ${f.staged} s
-       where s.source = $1 and not exists (select 1 from ${f.table} f where f.source = s.source and f.${f.key} = s.${f.key})`,
+       where s.source = $1 and not exists (select 1 from ${old} f where f.source = s.source and f.${f.key} = s.${f.key})`
+      : `
+      insert into ${f.table} (${all.join(', ')}, run_id)
+      select ${all.map((c) => `s.${c}`).join(', ')}, $2 from ${f.staged} s
+       where s.source = $1
+      on conflict (source, ${f.key}) do nothing`,
     /** $1: rows no longer wanted. */
-    delete: `
+    delete: scoped
+      ? `
+      delete from ${f.table} f using ${old} o
+       where f.ctid = o.tid and f.source = $1 and not exists (select 1 from ${f.staged} s where s.${f.key} = o.${f.key})`
+      : `
       delete from ${f.table} f
-       where f.source = $1${inScope(f.entity, scoped, `f.${f.key}`)}
+       where f.source = $1
          and not exists (select 1 from ${f.staged} s where s.${f.key} = f.${f.key})`,
   };
 }

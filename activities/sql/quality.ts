@@ -72,12 +72,14 @@ export const sumDuplicateLines = (scoped: boolean) => `
 /**
  * Lines whose order, or product, is missing or quarantined: they could not be placed in the star
  * schema. Two statements, each a plain anti-join (an OR of two NOT EXISTS would run a subquery per row).
+ * Scoped, a clean line's order (and a clean payment's) is among the scope's orders, unless rows from
+ * outside the scope joined it (`ordersInScope` false): then every order is looked at.
  */
-export const flagOrphanedLinesByOrder = (scoped: boolean) => `
+export const flagOrphanedLinesByOrder = (scoped: boolean, ordersInScope = false) => `
   update ${canonicalOf('orderLines', scoped)} l
      set rule = 'orphaned_line', detail = 'order ' || quote_literal(l.order_id) || ' is missing or quarantined'
    where l.source = $1 and l.rule is null${inScope('orderLines', scoped, 'l.order_line_id')}
-     and not exists (select 1 from ${allCanonicalOf('orders', scoped)} o
+     and not exists (select 1 from ${ordersInScope ? canonicalOf('orders', scoped) : allCanonicalOf('orders', scoped)} o
                       where o.source = l.source and o.order_id = l.order_id and o.rule is null)`;
 
 export const flagOrphanedLinesByProduct = (scoped: boolean) => `
@@ -88,11 +90,11 @@ export const flagOrphanedLinesByProduct = (scoped: boolean) => `
                       where p.source = l.source and p.product_id = l.product_id and p.rule is null)`;
 
 /** Payments of an order that is missing or quarantined. */
-export const flagOrphanedPayments = (scoped: boolean) => `
+export const flagOrphanedPayments = (scoped: boolean, ordersInScope = false) => `
   update ${canonicalOf('payments', scoped)} p
      set rule = 'orphaned_payment', detail = 'order ' || quote_literal(p.order_id) || ' is missing or quarantined'
    where p.source = $1 and p.rule is null${inScope('payments', scoped, 'p.payment_id')}
-     and not exists (select 1 from ${allCanonicalOf('orders', scoped)} o
+     and not exists (select 1 from ${ordersInScope ? canonicalOf('orders', scoped) : allCanonicalOf('orders', scoped)} o
                       where o.source = p.source and o.order_id = p.order_id and o.rule is null)`;
 
 /**

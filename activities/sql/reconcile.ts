@@ -13,17 +13,22 @@ const NO_DATE = `'(no date)'`;
  * Runs on the source, with the search path on the source's schema: its orders and order-lines
  * mapping selects, grouped by day (with the sum of hashtext of the lines' ids, as sourceWholeTotals). `present` are the columns the order-lines mapping returns;
  * `softParse` is false for a Postgres older than 16 (no pg_input_is_valid), and 'warehouse' over
- * staged tables in the warehouse, whose ops.input_is_valid does it on every version.
+ * staged tables in the warehouse, whose ops.input_is_valid does it on every version. 'raw' groups by
+ * the order's placed_at as text instead of its day, for the warehouse to parse (WAREHOUSE_DAYS): a
+ * PostgreSQL 15 source holding a value that is not a date.
  */
 export function sourceDailyTotals(
   mapping: { orders: string; orderLines: string },
   present: Set<string>,
-  softParse: boolean | 'warehouse',
+  softParse: boolean | 'warehouse' | 'raw',
 ): string {
   const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
-  const day = softParse
-    ? `case when ${softParse === 'warehouse' ? 'ops.input_is_valid' : 'pg_input_is_valid'}(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
-    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  const day =
+    softParse === 'raw'
+      ? 'o.placed_at'
+      : softParse
+        ? `case when ${softParse === 'warehouse' ? 'ops.input_is_valid' : 'pg_input_is_valid'}(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+        : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
   return `
     with l as (${mapping.orderLines}),
          o_all as (${mapping.orders}),
@@ -62,6 +67,18 @@ export function sourceTotalsOfDays(
       from l join od on od.order_id = l.order_id::text
      group by 1`;
 }
+
+/**
+ * Runs in the warehouse, in the shop's time zone: $1 the source's totals by placed_at as text
+ * (sourceDailyTotals 'raw', as JSON), summed by the day each text is, as sourceDailyTotals makes it on
+ * PostgreSQL 16 (`(no date)` for one that is not a date).
+ */
+export const WAREHOUSE_DAYS = `
+  select coalesce(case when ops.input_is_valid(r.day, 'timestamptz') then to_char(r.day::timestamptz, 'YYYY-MM-DD') end,
+                  ${NO_DATE}) as day,
+         sum(r.lines)::bigint as lines, sum(r.amount)::text as amount, sum(r.key_hash)::text as key_hash
+    from jsonb_to_recordset($1::jsonb) as r(day text, lines bigint, amount numeric, key_hash numeric)
+   group by 1`;
 
 /**
  * Runs in the warehouse: $1 source, $2 the source's totals as JSON [{day, lines, amount}]. Returns the
@@ -125,15 +142,14 @@ export function sourceWholeTotals(orderLines: string, present: Set<string>): str
 
 /**
  * Runs in the warehouse, in a key-scoped transform: the order lines of its scope as
- * COMPARE_DAILY_TOTALS counts them (facts, and quarantined lines in `lines` with their order's day in
- * `orders`), per day, with the sum of hashtext of their ids and the quarantined part apart. The scope's
- * lines are those of its orders, its changed lines and the lines without a key (`member`, over a row
- * alias); each is among `scopeLines` (a set of line keys `k`), so its fact is found by key. $1: source.
+ * COMPARE_DAILY_TOTALS counts them (the facts in `facts`, and the quarantined lines in `lines` with
+ * their order's day in `orders`), per day, with the sum of hashtext of their ids and the quarantined
+ * part apart. The scope's lines are those `member` (over a row alias) holds for. $1: source.
  */
 export const scopeLineTotals = (
   lines: string,
   orders: string,
-  scopeLines: string,
+  facts: string,
   member: (alias: string) => string,
 ) => `
   select day, sum(lines)::bigint as lines, coalesce(sum(amount), 0)::text as amount,
@@ -141,8 +157,8 @@ export const scopeLineTotals = (
          coalesce(sum(q_amount), 0)::text as q_amount
     from (select to_char(d.date, 'YYYY-MM-DD') as day, f.source_lines as lines, f.net_amount as amount,
                  hashtext(f.order_line_id)::bigint as key_hash, 0 as q_lines, 0::numeric as q_amount
-            from core.fact_order_line f join core.dim_date d using (date_key)
-           where f.source = $1 and f.order_line_id in (select k from ${scopeLines}) and ${member('f')}
+            from ${facts} f join core.dim_date d using (date_key)
+           where f.source = $1 and ${member('f')}
           union all
           select coalesce(to_char(o.placed_at_ts, 'YYYY-MM-DD'), ${NO_DATE}), 1, l.quantity * l.unit_price * (1 - l.discount),
                  hashtext(l.order_line_id), 1, l.quantity * l.unit_price * (1 - l.discount)

@@ -1,5 +1,6 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
+import { inTransaction } from '../../lib/db';
 import type { ReconciliationSummary } from '../../lib/pipeline-summary';
 import { ident, literal, qualified } from '../extract/identifiers';
 import type { StagedColumn } from '../extract/catalog';
@@ -8,6 +9,7 @@ import { findSource, SourcePools } from '../sources/registry';
 import { keyIn, keyMissing } from '../sql/canonical';
 import {
   COMPARE_DAILY_TOTALS,
+  WAREHOUSE_DAYS,
   sourceDailyTotals,
   sourceTotalsOfDays,
   sourceTotalsOfLines,
@@ -182,6 +184,14 @@ function subtractDecimals(a: string, b: string[]): string {
 }
 
 export function createReconcileActivities({ warehouse, pools, timezone }: ReconcileDeps) {
+  /** The source's totals by placed_at as text (sourceDailyTotals 'raw'), by day as the warehouse parses them. */
+  async function daysInWarehouse(raw: DayTotals[]): Promise<DayTotals[]> {
+    return inTransaction(warehouse, async (client) => {
+      await client.query(`select set_config('timezone', $1, true)`, [timezone]);
+      return (await client.query<DayTotals>(WAREHOUSE_DAYS, [JSON.stringify(raw)])).rows;
+    });
+  }
+
   /** True when some cursor table of the source has rows changed after its checkpoint: the source moved on. */
   async function sourceMovedOn(
     src: pg.PoolClient,
@@ -379,13 +389,42 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
             };
           }
         }
+        /**
+         * `count` on the source; on PostgreSQL 15 (no pg_input_is_valid, so a date is cast as it is)
+         * undefined when a value is not a date, the snapshot kept (a savepoint).
+         */
+        const castOrUndefined = async <T>(count: () => Promise<T>): Promise<T | undefined> => {
+          if (version >= 160000) return count();
+          await src.query('savepoint cartflow_cast');
+          try {
+            const result = await count();
+            await src.query('release savepoint cartflow_cast');
+            return result;
+          } catch (error) {
+            if (!String((error as { code?: unknown }).code ?? '').startsWith('22')) throw error;
+            await src.query('rollback to savepoint cartflow_cast');
+            log.info('A date at the source is not one: the days are found in the warehouse', {
+              source: source.name,
+            });
+            return undefined;
+          }
+        };
         const countEveryDay = async () => {
           try {
-            return (
-              await src.query<DayTotals>(
-                sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000),
-              )
+            const counted = await castOrUndefined(
+              async () =>
+                (
+                  await src.query<DayTotals>(
+                    sourceDailyTotals(source.mapping, new Set(present.keys()), version >= 160000),
+                  )
+                ).rows,
+            );
+            if (counted) return counted;
+            // PostgreSQL 15, a value that is not a date: counted by placed_at, parsed in the warehouse.
+            const raw = (
+              await src.query<DayTotals>(sourceDailyTotals(source.mapping, new Set(present.keys()), 'raw'))
             ).rows;
+            return await daysInWarehouse(raw);
           } catch (error) {
             failure(error, `Counting the order lines of source ${source.name} by day`, {
               side: 'source',
@@ -405,19 +444,22 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
               or ${keyIn('l.order_line_id', present.get('order_line_id'), scopeLines.changedLines, params)}
               or ${keyMissing('l.order_line_id', present.get('order_line_id'))})`;
             const orderMember = keyIn('order_id', ordersPresent.get('order_id'), scopeLines.orders, params);
-            const counted = (
-              await src.query<DayTotals>(
-                sourceTotalsOfLines(
-                  source.mapping,
-                  new Set(present.keys()),
-                  version >= 160000,
-                  member,
-                  orderMember,
-                ),
-                params,
-              )
-            ).rows;
-            const days = scopeDays(keptDays, kept, scopeLines, counted, whole);
+            const counted = await castOrUndefined(
+              async () =>
+                (
+                  await src.query<DayTotals>(
+                    sourceTotalsOfLines(
+                      source.mapping,
+                      new Set(present.keys()),
+                      version >= 160000,
+                      member,
+                      orderMember,
+                    ),
+                    params,
+                  )
+                ).rows,
+            );
+            const days = counted && scopeDays(keptDays, kept, scopeLines, counted, whole);
             if (days) byScope = { days, whole, orders: scopeLines.orders.length };
           } catch (error) {
             failure(error, `Counting the order lines of source ${source.name} of the changed orders`, {
@@ -433,13 +475,16 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
                 sourceWholeTotals(source.mapping.orderLines, new Set(present.keys())),
               )
             ).rows[0];
-            const counted = (
-              await src.query<DayTotals>(
-                sourceTotalsOfDays(source.mapping, new Set(present.keys()), version >= 160000),
-                [changedDays.filter((d) => d !== NO_DATE)],
-              )
-            ).rows;
-            scopedTotals = daysAndTheRest(keptDays, changedDays, counted, whole);
+            const counted = await castOrUndefined(
+              async () =>
+                (
+                  await src.query<DayTotals>(
+                    sourceTotalsOfDays(source.mapping, new Set(present.keys()), version >= 160000),
+                    [changedDays.filter((d) => d !== NO_DATE)],
+                  )
+                ).rows,
+            );
+            if (counted) scopedTotals = daysAndTheRest(keptDays, changedDays, counted, whole);
           } catch (error) {
             failure(error, `Counting the order lines of source ${source.name} on the changed days`, {
               side: 'source',

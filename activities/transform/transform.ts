@@ -212,6 +212,9 @@ function scopePrefilter(
 
 const DIRECT = 'pg_temp.cartflow_direct';
 
+/** The canonical order lines of a key-scoped transform's scope, with their row ids (`tid`). */
+const SCOPE_LINE_ROWS = 'pg_temp.cartflow_scope_line_rows';
+
 /** The scope's orders and its quarantined order lines as the canonical tables held them. */
 const OLD = {
   orders: 'pg_temp.cartflow_old_orders',
@@ -243,7 +246,14 @@ async function buildScope(
   schema: string,
   plan: Extract<TransformPlan, { path: 'scoped' }>,
   exposed: Map<string, string>,
+  /** Where the time went: the mappings' plans, their runs over the changed rows, the scope's keys. */
+  stepsMs: Record<string, number>,
 ): Promise<string | undefined> {
+  let lap = Date.now();
+  const timed = (what: string) => {
+    stepsMs[what] = (stepsMs[what] ?? 0) + Date.now() - lap;
+    lap = Date.now();
+  };
   await client.query(
     `create temp table cartflow_direct (entity text, k text, order_id text, product_id text, customer_id text) on commit drop`,
   );
@@ -273,6 +283,7 @@ async function buildScope(
       );
   }
   await point(false);
+  timed('Scope: planning the mappings');
   for (const entity of ENTITY_ORDER) {
     const sql = source.mapping[entity];
     if (!sql) continue;
@@ -310,6 +321,7 @@ async function buildScope(
       await client.query(`create temporary view ${ident(name)} as select * from ${exposed.get(name)!}`);
     }
   }
+  timed('Scope: mapping the changed rows');
   const direct = (entity: CanonicalEntity) =>
     `select k from ${DIRECT} where entity = '${entity}' and k is not null`;
   await client.query(`create temp table cartflow_want_customers on commit drop as ${direct('customers')}`);
@@ -326,9 +338,6 @@ async function buildScope(
     direct('orders'),
     `select order_id from ${DIRECT} where entity in ('orderLines', 'payments') and order_id is not null`,
   ];
-  if (size('orderLines') > 0)
-    parts.push(`select order_id from staging.canonical_order_lines
-                 where source = $1 and order_line_id in ${any(WANT.orderLines)} and order_id is not null`);
   if (size('products') > 0)
     parts.push(`select order_id from staging.canonical_order_lines
                  where source = $1 and product_id in ${any(WANT.products)} and order_id is not null`);
@@ -345,15 +354,38 @@ async function buildScope(
     `create temp table cartflow_want_orders on commit drop as ${parts.join('\n union ')}`,
     parts.length > 2 ? [source.name] : [],
   );
+  // The lines of those orders, the changed lines and the lines without a key, in one scan, with their
+  // row ids (the transform deletes them by these); a changed line's order as the canonical table holds
+  // it (before a move) joins the orders, with its lines (a second scan, rare).
+  await client.query(
+    `create temp table ${SCOPE_LINE_ROWS.replace('pg_temp.', '')} on commit drop as
+     select ctid as tid, order_line_id, order_id from staging.canonical_order_lines
+      where source = $1
+        and (order_id in ${any(WANT.orders)} or order_line_id in ${any(WANT.orderLines)} or order_line_id is null)`,
+    [source.name],
+  );
+  const moved = await client.query(
+    `create temp table cartflow_moved_orders on commit drop as
+     select order_id as k from ${SCOPE_LINE_ROWS}
+      where order_line_id in ${any(WANT.orderLines)} and order_id is not null
+     except select k from ${WANT.orders}`,
+  );
+  if ((moved.rowCount ?? 0) > 0) {
+    await client.query(`insert into ${WANT.orders} select k from pg_temp.cartflow_moved_orders`);
+    await client.query(
+      `insert into ${SCOPE_LINE_ROWS}
+       select ctid, order_line_id, order_id from staging.canonical_order_lines
+        where source = $1 and order_id in (select k from pg_temp.cartflow_moved_orders)`,
+      [source.name],
+    );
+  }
   for (const table of Object.values(WANT)) await client.query(`analyze ${table}`);
   // The scope's keys as the canonical tables hold them now (the rows mapped again add theirs).
   const scopeKeys: Record<CanonicalEntity, string> = {
     customers: `select k from ${WANT.customers}`,
     products: `select k from ${WANT.products}`,
     orders: `select k from ${WANT.orders}`,
-    orderLines: `select order_line_id from staging.canonical_order_lines
-                  where source = $1 and order_id in (select k from ${WANT.orders})
-                 union select k from ${WANT.orderLines}`,
+    orderLines: `select order_line_id from ${SCOPE_LINE_ROWS} union select k from ${WANT.orderLines}`,
     payments: `select payment_id from staging.canonical_payments
                 where source = $1 and order_id in (select k from ${WANT.orders})
                ${size('customers') > 0 ? `union select payment_id from staging.canonical_payments where source = $1 and customer_id in (select k from ${WANT.customers})` : ''}
@@ -373,6 +405,7 @@ async function buildScope(
       return `${rows[0].scope} of ${rows[0].total} ${ENTITY_TABLE_NAMES[entity].replace('_', ' ')} in the changes' scope, more than ${SCOPE_THRESHOLD * 100}%`;
     await client.query(`analyze ${table}`);
   }
+  timed("Scope: the changes' orders, lines and payments");
   await client.query(`create temp table cartflow_days (day text) on commit drop`);
   await client.query(
     `create temp table cartflow_rule_counts (entity text, rule text, n bigint) on commit drop`,
@@ -468,12 +501,14 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           if (plan.path === 'scoped') {
             step = 'finding the changed keys';
             const began = Date.now();
-            const reason = await buildScope(client, source, schema, plan, overlaid);
+            const reason = await buildScope(client, source, schema, plan, overlaid, stepsMs);
             stepsMs['Finding the changed keys'] = Date.now() - began;
             if (reason) plan = { path: 'full', reason };
             log.debug('Scope', { source: source.name, ms: Date.now() - began, reason });
           }
           const scoped = plan.path === 'scoped';
+          // The temporary tables a key-scoped transform analyzes are small: a small sample does.
+          if (scoped) await client.query(`select set_config('default_statistics_target', '10', true)`);
           const mapped: Record<string, number> = {};
           const mappingMs: Record<string, number> = {};
           const days = (table: string) => `insert into pg_temp.cartflow_days
@@ -482,6 +517,9 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           // Scoped, the scope's canonical rows leave the canonical tables for SCOPED_CANONICAL.
           let scopeKeys: Record<CanonicalEntity, string[]> | undefined;
           let linesBefore: ScopeLineTotals[] = [];
+          /** Rows of keys new to the scope, moved into it from outside (their orders may be outside). */
+          let movedRows = 0;
+          let linesNow: ScopeLineTotals[] = [];
           if (scoped) {
             scopeKeys = {} as Record<CanonicalEntity, string[]>;
             for (const entity of ENTITY_ORDER) {
@@ -515,8 +553,11 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 await run('Finding the days of the orders', days(CANONICAL_TABLES.orders), [input.source]);
               await run(
                 `Clearing canonical ${entity} in scope`,
-                `with gone as (delete from ${table} c
-                                where source = $1 and (c.${key} in (select k from ${SCOPE_TABLES[entity]}) or c.${key} is null)
+                `with gone as (delete from ${table} c${
+                  entity === 'orderLines'
+                    ? ` using (select distinct tid from ${SCOPE_LINE_ROWS}) r where c.ctid = r.tid and c.source = $1`
+                    : ` where source = $1 and (c.${key} in (select k from ${SCOPE_TABLES[entity]}) or c.${key} is null)`
+                }
                                 returning c.*)${
                                   entity === 'orders' || entity === 'orderLines'
                                     ? `, old as (insert into ${OLD[entity]} select * from gone${entity === 'orderLines' ? ' where rule is not null' : ''})`
@@ -527,14 +568,6 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 [input.source],
               );
             }
-            if (scoped && entity === 'orderLines')
-              linesBefore = (
-                await run<ScopeLineTotals>(
-                  'Counting the lines of the scope as they were',
-                  scopeLineTotals(OLD.orderLines, OLD.orders, SCOPE_TABLES.orderLines, scopeLine),
-                  [input.source],
-                )
-              ).rows;
             const sql = source.mapping[entity];
             if (!sql) continue;
             const present = await mappingColumns(client, source, entity, 'warehouse');
@@ -584,15 +617,18 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             // from other staged rows): they join the scope's rows as they are, as a full transform
             // would find them beside the new ones.
             if (fresh > 0)
-              await run(
-                `Moving canonical ${entity} of keys new to the scope`,
-                `with moved as (delete from ${table} c where source = $1 and c.${key} in (select k from ${SCOPE_TABLES[entity]})
+              movedRows +=
+                (
+                  await run(
+                    `Moving canonical ${entity} of keys new to the scope`,
+                    `with moved as (delete from ${table} c where source = $1 and c.${key} in (select k from ${SCOPE_TABLES[entity]})
                                  returning c.*),
                       counted as (insert into pg_temp.cartflow_rule_counts
                                   select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from moved where rule is not null group by rule)
                  insert into ${SCOPED_CANONICAL[entity]} select * from moved`,
-                [input.source],
-              );
+                    [input.source],
+                  )
+                ).rowCount ?? 0;
             if (scoped && entity === 'orders')
               await run('Finding the days of the orders', days(SCOPED_CANONICAL.orders), [input.source]);
           }
@@ -610,9 +646,13 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
               flagDuplicateKeys(canonicalOf(entity, scoped), ENTITY_KEYS[entity], entity, scoped),
               [input.source],
             );
-          await run('Finding lines of missing orders', flagOrphanedLinesByOrder(scoped), [input.source]);
+          await run('Finding lines of missing orders', flagOrphanedLinesByOrder(scoped, movedRows === 0), [
+            input.source,
+          ]);
           await run('Finding lines of missing products', flagOrphanedLinesByProduct(scoped), [input.source]);
-          await run('Finding orphaned payments', flagOrphanedPayments(scoped), [input.source]);
+          await run('Finding orphaned payments', flagOrphanedPayments(scoped, movedRows === 0), [
+            input.source,
+          ]);
           // What repeated identical lines mean is the source's to say (docs/pipeline.md, "duplicates").
           const duplicates = source.duplicates ?? 'quarantine';
           if (duplicates === 'quarantine')
@@ -662,7 +702,25 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
           const factSql = factStatementsOf(scoped);
           const facts = async (name: string, statements: (typeof factSql)['orders']) => {
             await run(`Staging ${name} facts`, statements.stage, [input.source]);
+            await run(`Indexing ${name} facts`, statements.index, []);
             await run(`Analyzing ${name} facts`, statements.analyze, []);
+            if (statements.fetch) {
+              await run(`Reading the scope's ${name} facts`, statements.fetch, [input.source]);
+              await run(`Analyzing the scope's ${name} facts`, `analyze ${statements.old}`, []);
+            }
+            // The scope's lines in the warehouse before and after, for reconciliation.
+            if (scoped && statements === factSql.orderLines) {
+              const count = (lines: string, orders: string, facts: string) =>
+                run<ScopeLineTotals>(
+                  `Counting the lines of the scope`,
+                  scopeLineTotals(lines, orders, facts, scopeLine),
+                  [input.source],
+                );
+              linesBefore = (await count(OLD.orderLines, OLD.orders, statements.old)).rows;
+              linesNow = (
+                await count(SCOPED_CANONICAL.orderLines, SCOPED_CANONICAL.orders, statements.staged)
+              ).rows;
+            }
             const updated = (await run(`Updating ${name} facts`, statements.update)).rowCount ?? 0;
             const inserted =
               (await run(`Inserting ${name} facts`, statements.insert, [input.source, input.runId]))
@@ -684,18 +742,7 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                 orders: scopeKeys!.orders,
                 changedLines: scopeKeys!.orderLines,
                 before: linesBefore,
-                now: (
-                  await run<ScopeLineTotals>(
-                    'Counting the lines of the scope',
-                    scopeLineTotals(
-                      SCOPED_CANONICAL.orderLines,
-                      SCOPED_CANONICAL.orders,
-                      SCOPE_TABLES.orderLines,
-                      scopeLine,
-                    ),
-                    [input.source],
-                  )
-                ).rows,
+                now: linesNow,
               }
             : undefined;
           const changedDays = scoped
