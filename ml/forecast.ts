@@ -116,8 +116,9 @@ export const YEARLY_MIN_DAYS = 730;
 /** Quantiles of the two intervals, lowest first. */
 const QUANTILES = [0.025, 0.1, 0.9, 0.975] as const;
 
-const forwardOf = (transform: Latent['transform']) => (transform === 'log1p' ? Math.log1p : (v: number) => v);
-const inverseOf = (transform: Latent['transform']) => (transform === 'log1p' ? Math.expm1 : (v: number) => v);
+type Transform = Latent['transform'];
+const forwardOf = (transform: Transform) => (transform === 'log1p' ? Math.log1p : (v: number) => v);
+const inverseOf = (transform: Transform) => (transform === 'log1p' ? Math.expm1 : (v: number) => v);
 
 function requireSeries(values: Float64Array, horizon: number): void {
   if (!Number.isInteger(horizon) || horizon < 1)
@@ -650,6 +651,11 @@ export interface Backtest {
   weekday_mean: AccuracyMetrics;
   /** The factors the served forecast's intervals get: from the last origins whose days are all known. */
   intervalScale: IntervalScale;
+  /**
+   * The transform the served forecast takes: with transform `auto` on a series without negative days,
+   * of log1p and none the one whose points had the lower sMAPE on the last origins (see `backtest`).
+   */
+  transform: 'log1p' | 'none';
   /** Each scored origin's forecasts (with `keepForecasts`): the model's with its calibrated intervals. */
   forecasts?: {
     origin: number;
@@ -712,6 +718,12 @@ export class MetricsAccumulator {
  * `calibrationOrigins` origins before it whose days ahead are all before it, so a scored day never
  * calibrates its own interval. The backtest fits that many origins more than it scores; `intervalScale`
  * is what the same rule gives at the end of the series, for the served forecast.
+ *
+ * The transform is chosen the same way: with `auto` on a series without negative days each origin is
+ * fitted both on log1p and on the series as it is, and each scored origin takes the one whose points
+ * had the lower sMAPE on those calibration origins (log1p when there are none); `transform` is the
+ * choice at the end of the series. log1p suits sparse counts and multiplicative weeks, the series as
+ * it is suits steady daily totals; neither wins everywhere, so the series' own history decides.
  */
 export function backtest(
   values: Float64Array,
@@ -727,33 +739,50 @@ export function backtest(
   const wanted = options.origins ?? 8;
   const calibrationOrigins = options.calibrationOrigins ?? 8;
   const n = values.length;
+  const requested = options.transform ?? 'auto';
+  const transforms: Transform[] =
+    requested !== 'auto' ? [requested] : values.some((v) => v < 0) ? ['none'] : ['log1p', 'none'];
   const runs = backtestOrigins(n, horizon, wanted + calibrationOrigins).map((origin) => {
-    const fit = fitAdditive(values.subarray(0, origin), firstDay, { ...options, horizon });
-    const scores: [number, number][] = [];
-    for (let h = 0; h < horizon; h++) {
-      const score = intervalScores(fit.latent, h, values[origin + h]);
-      if (score) scores.push(score);
+    const fits = new Map<Transform, { fit: AdditiveFit; scores: [number, number][] }>();
+    for (const transform of transforms) {
+      const fit = fitAdditive(values.subarray(0, origin), firstDay, { ...options, horizon, transform });
+      const scores: [number, number][] = [];
+      for (let h = 0; h < horizon; h++) {
+        const score = intervalScores(fit.latent, h, values[origin + h]);
+        if (score) scores.push(score);
+      }
+      fits.set(transform, { fit, scores });
     }
-    return { origin, fit, scores };
+    return { origin, fits };
   });
-  const scaleBefore = (day: number) =>
-    conformalScale(
-      runs
-        .filter((r) => r.origin + horizon <= day)
-        .slice(-calibrationOrigins)
-        .flatMap((r) => r.scores),
-    );
+  const calibrationRuns = (day: number) =>
+    runs.filter((r) => r.origin + horizon <= day).slice(-calibrationOrigins);
+  const transformBefore = (day: number): Transform => {
+    const before = calibrationRuns(day);
+    if (transforms.length === 1 || before.length === 0) return transforms[0];
+    const smape = (transform: Transform) => {
+      const accuracy = new MetricsAccumulator();
+      for (const r of before)
+        for (let h = 0; h < horizon; h++) accuracy.add(values[r.origin + h], r.fits.get(transform)!.fit, h);
+      return accuracy.result().smape;
+    };
+    return transforms.reduce((best, t) => (smape(t) < smape(best) ? t : best));
+  };
+  const scaleBefore = (day: number, transform: Transform) =>
+    conformalScale(calibrationRuns(day).flatMap((r) => r.fits.get(transform)!.scores));
   const additive = new MetricsAccumulator();
   const uncalibrated = new MetricsAccumulator();
   const naive = new MetricsAccumulator();
   const mean = new MetricsAccumulator();
   const scored = runs.slice(-wanted);
   const forecasts: NonNullable<Backtest['forecasts']> = [];
-  for (const { origin, fit } of scored) {
+  for (const { origin, fits } of scored) {
     const history = values.subarray(0, origin);
+    const transform = transformBefore(origin);
+    const { fit } = fits.get(transform)!;
     const entry = {
       origin,
-      additive: intervalsOf(fit.latent, scaleBefore(origin)),
+      additive: intervalsOf(fit.latent, scaleBefore(origin, transform)),
       seasonal_naive: seasonalNaive(history, horizon),
       weekday_mean: weekdayMean(history, horizon),
     };
@@ -775,7 +804,8 @@ export function backtest(
     additiveUncalibrated: { coverage80: raw.coverage80, coverage95: raw.coverage95 },
     seasonal_naive: naive.result(),
     weekday_mean: mean.result(),
-    intervalScale: scaleBefore(n),
+    intervalScale: scaleBefore(n, transformBefore(n)),
+    transform: transformBefore(n),
     ...(options.keepForecasts ? { forecasts } : {}),
   };
 }
@@ -808,7 +838,7 @@ export function forecastSeries(
   options: ForecastOptions,
 ): ServedForecast {
   const tested = backtest(values, firstDay, { ...options, horizon: 7 });
-  const fit = fitAdditive(values, firstDay, options);
+  const fit = fitAdditive(values, firstDay, { ...options, transform: tested.transform });
   const scale = tested.intervalScale;
   if (scale.points === 0)
     fit.notes.push(

@@ -260,7 +260,7 @@ export function createForecastActivities(deps: ModelDeps) {
         return {
           parameters: {
             model:
-              'additive: piecewise-linear trend (25 changepoints, Laplace 0.05), weekly order 3, yearly order 10 from 730 days, holidays; log1p for series without negative days',
+              'additive: piecewise-linear trend (25 changepoints, Laplace 0.05), weekly order 3, yearly order 10 from 730 days, holidays; log1p or the series as it is, whichever had the lower sMAPE on the last 8 backtest origins (series with a negative day: as it is)',
             horizonDays: FORECAST_DAYS,
             backtest:
               'rolling origin, 8 weekly origins, 7 days ahead; intervals calibrated (split conformal) on the 8 origins before each',

@@ -272,6 +272,52 @@ describe('baselines and the backtest', () => {
   });
 });
 
+describe('the transform, chosen by the backtest', () => {
+  /** sMAPE of the points over the last 8 origins' 7 days, for one fixed transform (calibration aside). */
+  const lastOriginsSmape = (values: Float64Array, firstDay: number, transform: 'log1p' | 'none') =>
+    backtest(values, firstDay, { transform }).additive.smape;
+
+  const firstDay = parseDay('2024-01-01');
+  const series = {
+    // A steady total: an additive week and Gaussian noise around a slow trend.
+    steady: (random: SeededRandom) =>
+      Float64Array.from(
+        { length: 200 },
+        (_, i) => 400 + 0.2 * i + 3 * weekly(firstDay + i) + 25 * random.normal(),
+      ),
+    // A growing shop: its week and its noise scale with its level.
+    growing: (random: SeededRandom) =>
+      Float64Array.from({ length: 200 }, (_, i) =>
+        Math.exp(3 + 0.012 * i + weekly(firstDay + i) / 40 + 0.3 * random.normal()),
+      ),
+  };
+
+  it.each([
+    ['steady', 'none'],
+    ['growing', 'log1p'],
+  ] as const)(
+    'serves a %s series on %s: the transform whose points had the lower sMAPE on the last 8 origins',
+    (name, expected) => {
+      const values = series[name](new SeededRandom(9));
+      const log1p = lastOriginsSmape(values, firstDay, 'log1p');
+      const none = lastOriginsSmape(values, firstDay, 'none');
+      const chosen = backtest(values, firstDay, {}).transform;
+      expect(chosen).toBe(none < log1p ? 'none' : 'log1p');
+      expect(chosen).toBe(expected);
+      expect(forecastSeries(values, firstDay, { horizon: 7 }).model.transform).toBe(chosen);
+    },
+  );
+
+  it('keeps the series as it is when a day is negative, and honours a fixed transform', () => {
+    const all = planted('2024-01-01', 200, 8, 11, (day, i) => 50 + 0.1 * i + weekly(day));
+    all.values[20] = -30; // a day of refunds
+    expect(backtest(all.values, all.firstDay, {}).transform).toBe('none');
+    const positive = planted('2024-01-01', 200, 8, 11, (day) => 200 + weekly(day));
+    expect(backtest(positive.values, positive.firstDay, { transform: 'log1p' }).transform).toBe('log1p');
+    expect(backtest(positive.values, positive.firstDay, { transform: 'none' }).transform).toBe('none');
+  });
+});
+
 describe('calibrated intervals', () => {
   it('scores an actual day by the smallest factor that puts it inside, and scales the intervals by it', () => {
     const all = planted('2024-01-01', 200, 10, 21, (day) => 300 + weekly(day));
