@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { exportMart } from '../lib/mart-export';
 import { MODELS, MARTS, type ModelName } from '../lib/model-summary';
 import { describeForecast, describeStock } from './models-forecast';
-import type { AlphaSetting } from '../activities/models/recommendations';
+import type { HyperparameterSetting } from '../activities/models/recommendations';
 import type { CliContext } from './context';
 import { calendarDate } from './run';
 
@@ -115,18 +115,20 @@ function describeFit(version: ModelVersionRow): string[] {
         `ALS: ${String(p.factors)} factors, ${String(p.iterations)} iterations, alpha ${String(p.alpha)}, lambda ${String(p.regularization)};` +
           ` weights purchase ${String(weights.purchase)}, cart ${String(weights.cart)}, view ${String(weights.view)}`,
         `bought in the last ${String(p.excludeDays)} days not recommended; ${String(p.stock)}`,
-        ...Object.entries((p.alphaSetting ?? {}) as Record<string, AlphaSetting>).flatMap(([source, a]) =>
-          a.how === 'configured'
-            ? [`alpha of ${source}: ${a.alpha}, as configured (CARTFLOW_RECOMMEND_ALPHA)`]
-            : a.how === 'fallback'
-              ? [`alpha of ${source}: ${a.alpha}, not tuned: ${a.reason}`]
-              : [
-                  `alpha of ${source}: ${a.alpha}, chosen on ${a.customers} validation customers (the ${String(p.testDays)} days before ${String(p.split)}):`,
-                  ...a.tried.map(
-                    (t) =>
-                      `  alpha ${String(t.alpha).padEnd(12)} HR@10 ${fixed(t.hr, 4)}  NDCG@10 ${fixed(t.ndcg, 4)}${t.alpha === a.alpha ? '  chosen' : ''}`,
-                  ),
-                ],
+        ...Object.entries((p.hyperparameters ?? {}) as Record<string, HyperparameterSetting>).flatMap(
+          ([source, h]) =>
+            h.how === 'configured'
+              ? [`${source}: ${h.factors} factors, alpha ${h.alpha}, as configured`]
+              : h.how === 'fallback'
+                ? [`${source}: ${h.factors} factors, alpha ${h.alpha}, not tuned: ${h.reason}`]
+                : [
+                    `${source}: ${h.factors} factors, alpha ${h.alpha}, chosen on ${h.customers} validation customers (the ${String(p.testDays)} days before ${String(p.split)}):`,
+                    ...h.tried.map(
+                      (t) =>
+                        `  ${String(t.factors).padStart(3)} factors, alpha ${String(t.alpha).padEnd(6)} HR@10 ${fixed(t.hr, 4)}  NDCG@10 ${fixed(t.ndcg, 4)}` +
+                        (t.alpha === h.alpha && t.factors === h.factors ? '  chosen' : ''),
+                    ),
+                  ],
         ),
         ...Object.entries(evaluation).flatMap(([source, e]) => [
           `evaluation of ${source}: trained up to ${String(p.split)}, tested on ${e.customers} customers' new purchases of the ${String(p.testDays)} days after`,

@@ -86,8 +86,8 @@ export interface ForecastConfig {
 export interface RecommendationsConfig {
   /** Interaction weight of a purchased, carted and viewed product (summed per customer and product). */
   readonly weights: { readonly purchase: number; readonly cart: number; readonly view: number };
-  /** Latent factors of the matrix factorisation. */
-  readonly factors: number;
+  /** Latent factors of the matrix factorisation, or `auto`: chosen with α on the validation split. */
+  readonly factors: number | 'auto';
   /** ALS alternations. */
   readonly iterations: number;
   /**
@@ -185,10 +185,11 @@ export const ENVIRONMENT = {
   CARTFLOW_MODELS_SEED: "seed of the models' random initialisation, a whole number (default: 1)",
   CARTFLOW_RECOMMEND_WEIGHTS:
     'interaction weights of the recommendations, purchase:W,cart:W,view:W with W from 0 to 100 and purchase above 0 (default: purchase:1,cart:0.5,view:0.1)',
-  CARTFLOW_RECOMMEND_FACTORS: 'latent factors of the recommendations, 1 to 256 (default: 32)',
+  CARTFLOW_RECOMMEND_FACTORS:
+    'latent factors of the recommendations: auto (chosen each run from 32 and 64 with α, see CARTFLOW_RECOMMEND_ALPHA) or a whole number from 1 to 256 (default: auto)',
   CARTFLOW_RECOMMEND_ITERATIONS: "the recommendations' ALS iterations, 1 to 100 (default: 15)",
   CARTFLOW_RECOMMEND_ALPHA:
-    "α of the confidence 1 + α·weight of an interaction in the factorisation: auto (chosen each run from 0.3, 1, 3 and 10 on the CARTFLOW_RECOMMEND_TEST_DAYS days before the evaluation's, see docs/models-recommendations.md) or a number above 0 and at most 1000 (default: auto)",
+    "α of the confidence 1 + α·weight of an interaction in the factorisation: auto (chosen each run from 0.3, 1, 3 and 10, with the factors, on the CARTFLOW_RECOMMEND_TEST_DAYS days before the evaluation's, see docs/models-recommendations.md) or a number above 0 and at most 1000 (default: auto)",
   CARTFLOW_RECOMMEND_EXCLUDE_DAYS:
     'a product bought within this many days is not recommended to the same customer, 0 to 3650 (default: 90)',
   CARTFLOW_RECOMMEND_TEST_DAYS:
@@ -352,7 +353,10 @@ function modelsConfig(env: Env, projectRoot: string): ModelsConfig {
     seed: whole('CARTFLOW_MODELS_SEED', 1, 0, 2 ** 31 - 1),
     recommendations: Object.freeze({
       weights: recommendationWeights(env),
-      factors: whole('CARTFLOW_RECOMMEND_FACTORS', 32, 1, 256),
+      factors:
+        (optional(env, 'CARTFLOW_RECOMMEND_FACTORS') ?? 'auto') === 'auto'
+          ? 'auto'
+          : whole('CARTFLOW_RECOMMEND_FACTORS', 32, 1, 256),
       iterations: whole('CARTFLOW_RECOMMEND_ITERATIONS', 15, 1, 100),
       alpha: recommendationAlpha(env),
       excludeDays: whole('CARTFLOW_RECOMMEND_EXCLUDE_DAYS', 90, 0, 3650),

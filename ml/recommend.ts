@@ -662,39 +662,42 @@ export function evaluateRecommenders(
   };
 }
 
-export interface AlphaTrial extends MethodScores {
+/** One factorisation's hyperparameters: latent factors and the α of c = 1 + α·w. */
+export interface Hyperparameters {
+  factors: number;
   alpha: number;
 }
 
-export interface AlphaChoice {
-  alpha: number;
+export interface HyperparameterTrial extends Hyperparameters, MethodScores {}
+
+export interface HyperparameterChoice extends Hyperparameters {
   /** Each candidate's HR@k and NDCG@k on the validation split, in the candidates' order. */
-  tried: AlphaTrial[];
+  tried: HyperparameterTrial[];
   /** Validation customers: with history before the validation split and a new purchase after it. */
   customers: number;
 }
 
 /**
- * The α of c = 1 + α·w whose factorisation ranks best on a validation split: one fit per candidate on
+ * The factors and α whose factorisation ranks best on a validation split: one fit per candidate on
  * `interactions` (everything up to the validation date), each scored by NDCG@k (then HR@k, then the
  * earlier candidate) on `relevant`, the products each customer bought new in the validation days,
  * with `boughtBefore` excluded as the evaluation excludes it. The validation days precede the
- * evaluation's test days, so the evaluation stays an honest estimate of the α chosen.
+ * evaluation's test days, so the evaluation stays an honest estimate of the candidate chosen.
  */
-export function chooseAlpha(
+export function chooseHyperparameters(
   interactions: SparseRows,
   relevant: ReadonlyMap<number, ReadonlySet<number>>,
   boughtBefore: (user: number) => ReadonlySet<number> | undefined,
-  candidates: readonly number[],
+  candidates: readonly Hyperparameters[],
   options: AlsOptions,
   k = 10,
-): AlphaChoice {
-  if (candidates.length === 0) throw new Error('chooseAlpha needs at least one candidate α');
+): HyperparameterChoice {
+  if (candidates.length === 0) throw new Error('chooseHyperparameters needs at least one candidate');
   const users = [...relevant.keys()]
     .filter((u) => relevant.get(u)!.size > 0 && interactions.start[u + 1] > interactions.start[u])
     .sort((a, b) => a - b);
-  const tried = candidates.map((alpha): AlphaTrial => {
-    const model = fitImplicitAls(interactions, { ...options, alpha });
+  const tried = candidates.map(({ factors, alpha }): HyperparameterTrial => {
+    const model = fitImplicitAls(interactions, { ...options, factors, alpha });
     const ranked = factorisationTopN(model, users, k, { byUser: boughtBefore });
     let hr = 0;
     let ndcg = 0;
@@ -703,8 +706,8 @@ export function chooseAlpha(
       ndcg += ndcgAtK(ranked[i].items, relevant.get(u)!, k);
     });
     const n = Math.max(1, users.length);
-    return { alpha, hr: hr / n, ndcg: ndcg / n };
+    return { factors, alpha, hr: hr / n, ndcg: ndcg / n };
   });
   const best = tried.reduce((a, b) => (b.ndcg > a.ndcg || (b.ndcg === a.ndcg && b.hr > a.hr) ? b : a));
-  return { alpha: best.alpha, tried, customers: users.length };
+  return { factors: best.factors, alpha: best.alpha, tried, customers: users.length };
 }

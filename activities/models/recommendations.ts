@@ -3,12 +3,13 @@ import type { ModelStepResult } from '../../lib/model-summary';
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,
-  chooseAlpha,
+  chooseHyperparameters,
   evaluateRecommenders,
   fitRecommenders,
   popularTopN,
   sparseRows,
-  type AlphaChoice,
+  type HyperparameterChoice,
+  type Hyperparameters,
   type Evaluation,
   type RecommenderOptions,
 } from '../../ml/recommend';
@@ -37,22 +38,23 @@ const MIN_HISTORY = 3;
  */
 export const SERVING_ITERATIONS = 5;
 /**
- * CARTFLOW_RECOMMEND_ALPHA=auto (the default) tries these α on a validation split: fitted on everything
- * up to V = D − 2·testDays, scored on the new purchases of (V, D − testDays], the days just before the
- * evaluation's. 0.3 is also the α used when the validation cannot decide.
+ * CARTFLOW_RECOMMEND_ALPHA=auto and CARTFLOW_RECOMMEND_FACTORS=auto (the defaults) try these on a
+ * validation split: fitted on everything up to V = D − 2·testDays, scored on the new purchases of
+ * (V, D − testDays], the days just before the evaluation's. A configured value is the only candidate
+ * of its kind. The first of each is what is used when the validation cannot decide.
  */
 export const ALPHA_CANDIDATES = [0.3, 1, 3, 10];
-const FALLBACK_ALPHA = ALPHA_CANDIDATES[0];
-/** Above this many interactions up to V a source is not tuned (one fit per candidate): FALLBACK_ALPHA. */
+export const FACTOR_CANDIDATES = [32, 64];
+/** Above this many interactions up to V a source is not tuned (one fit per candidate): the fallback. */
 export const TUNING_MAX_INTERACTIONS = 300_000;
-/** Fewer validation customers than this cannot tell the candidates apart: FALLBACK_ALPHA. */
+/** Fewer validation customers than this cannot tell the candidates apart: the fallback. */
 const MIN_VALIDATION_CUSTOMERS = 20;
 
-/** How a source's α was set: given, chosen on the validation split, or the fallback and why. */
-export type AlphaSetting =
-  | { alpha: number; how: 'configured' }
-  | ({ how: 'validation' } & AlphaChoice)
-  | { alpha: number; how: 'fallback'; reason: string };
+/** How a source's factors and α were set: given, chosen on the validation split, or the fallback and why. */
+export type HyperparameterSetting =
+  | (Hyperparameters & { how: 'configured' })
+  | ({ how: 'validation' } & HyperparameterChoice)
+  | (Hyperparameters & { how: 'fallback'; reason: string });
 
 export interface RecommendationDeps extends ModelDeps {
   /** The storefront's database, for stock; without it (or without a stock column) nothing is excluded for stock. */
@@ -244,7 +246,11 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
               dateKey(upTo),
             ])
             .then((r) => r.rows);
-        const tuning = settings.alpha === 'auto';
+        const alphas = settings.alpha === 'auto' ? ALPHA_CANDIDATES : [settings.alpha];
+        const factorCounts = settings.factors === 'auto' ? FACTOR_CANDIDATES : [settings.factors];
+        const candidates = factorCounts.flatMap((factors) => alphas.map((alpha) => ({ factors, alpha })));
+        const fallback = candidates[0];
+        const tuning = candidates.length > 1;
         heartbeat({ step: 'reading' });
         const [full, train, test, stock, validationTrain, validationPurchases] = await Promise.all([
           snapshot(input.date, excludeFrom),
@@ -259,30 +265,40 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
             `recommendations need at least one purchase, cart or view up to ${input.date}, and there is none`,
           );
         const options: RecommenderOptions = {
-          factors: settings.factors,
+          ...fallback,
           iterations: settings.iterations,
           regularization: REGULARIZATION,
-          alpha: settings.alpha === 'auto' ? FALLBACK_ALPHA : settings.alpha,
           cgSteps: CG_STEPS,
           seed: config.models.seed,
           neighbours: NEIGHBOURS,
           minHistory: MIN_HISTORY,
         };
-        /** The source's α: as configured, or the candidate that ranks best on the validation split. */
-        const alphaFor = (source: string, customers: Index, products: Index): AlphaSetting => {
-          if (!validationTrain || !validationPurchases) return { alpha: options.alpha, how: 'configured' };
+        /** The source's factors and α: as configured, or the candidate that ranks best on the validation split. */
+        const hyperparametersFor = (
+          source: string,
+          customers: Index,
+          products: Index,
+        ): HyperparameterSetting => {
+          if (!validationTrain || !validationPurchases) return { ...fallback, how: 'configured' };
           const { matrix, bought, rows } = interactionMatrix(source, validationTrain, customers, products);
           if (rows > TUNING_MAX_INTERACTIONS)
             return {
-              alpha: FALLBACK_ALPHA,
+              ...fallback,
               how: 'fallback',
               reason: `${rows} interactions up to ${validationSplit}, above the ${TUNING_MAX_INTERACTIONS} the tuning fits`,
             };
           const relevant = purchasesByCustomer(validationPurchases, source, customers, products);
-          const choice = chooseAlpha(matrix, relevant, (u) => bought.get(u), ALPHA_CANDIDATES, options, 10);
+          const choice = chooseHyperparameters(
+            matrix,
+            relevant,
+            (u) => bought.get(u),
+            candidates,
+            options,
+            10,
+          );
           if (choice.customers < MIN_VALIDATION_CUSTOMERS)
             return {
-              alpha: FALLBACK_ALPHA,
+              ...fallback,
               how: 'fallback',
               reason: `${choice.customers} validation customers in (${validationSplit}, ${split}], fewer than ${MIN_VALIDATION_CUSTOMERS}`,
             };
@@ -296,11 +312,12 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           for (const r of bySource(full.products, source)) products.of(r.product_id);
           for (const r of bySource(full.interactions, source)) customers.of(r.customer_id);
           heartbeat({ step: 'tuning', source });
-          const alpha = alphaFor(source, customers, products);
+          const chosen = hyperparametersFor(source, customers, products);
+          const hyperparameters = { factors: chosen.factors, alpha: chosen.alpha };
           heartbeat({ step: 'evaluating', source });
           const trained = fitSource(source, train, customers, products, {
             ...options,
-            alpha: alpha.alpha,
+            ...hyperparameters,
             onIteration: (iteration) => heartbeat({ step: 'evaluating', source, iteration }),
           });
           const relevant = purchasesByCustomer(test, source, customers, products);
@@ -308,7 +325,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           heartbeat({ step: 'fitting', source });
           const fitted = fitSource(source, full, customers, products, {
             ...options,
-            alpha: alpha.alpha,
+            ...hyperparameters,
             iterations: Math.min(SERVING_ITERATIONS, options.iterations),
             warmStart: trained.model.als,
             onIteration: (iteration) => heartbeat({ step: 'fitting', source, iteration }),
@@ -319,7 +336,7 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
           const categories = new Map<string, string>(
             bySource(full.products, source).map((r) => [r.product_id, r.category]),
           );
-          return { source, customers, products, evaluation, fitted, allowed, categories, trained, alpha };
+          return { source, customers, products, evaluation, fitted, allowed, categories, trained, chosen };
         });
 
         const evaluation: Record<string, Evaluation> = Object.fromEntries(
@@ -344,12 +361,12 @@ export function createRecommendationActivities(deps: RecommendationDeps) {
         return {
           parameters: {
             weights: settings.weights,
-            factors: options.factors,
+            factors: main.chosen.factors,
             iterations: options.iterations,
             servingIterations: Math.min(SERVING_ITERATIONS, options.iterations),
             servingStart: 'the evaluation fit',
-            alpha: main.alpha.alpha,
-            alphaSetting: Object.fromEntries(results.map((r) => [r.source, r.alpha])),
+            alpha: main.chosen.alpha,
+            hyperparameters: Object.fromEntries(results.map((r) => [r.source, r.chosen])),
             regularization: REGULARIZATION,
             cgSteps: CG_STEPS,
             neighbours: NEIGHBOURS,

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { ALPHA_CANDIDATES } from '../../activities/models/recommendations';
+import { ALPHA_CANDIDATES, FACTOR_CANDIDATES } from '../../activities/models/recommendations';
 import { simulateShop } from '../../simulator';
 import { buildServer } from '../../server/app';
 import { VERSION_POLL_MS } from '../../server/recommendations';
@@ -100,16 +100,21 @@ describe('recommendations: the fit on the real warehouse and the API', () => {
     );
     const [{ status, metrics, parameters }] = rows;
     expect(status).toBe('succeeded');
-    expect(parameters).toMatchObject({ split: '2026-10-23', testDays: 28, factors: 32 });
+    expect(parameters).toMatchObject({ split: '2026-10-23', testDays: 28 });
     expect(parameters.stock).toMatch(/products\.stock/);
-    // α was chosen on the 28 days before the split, from every candidate, and is the one fitted.
-    const alpha = parameters.alphaSetting.shop;
-    expect(alpha.how).toBe('validation');
-    expect(alpha.tried.map((t: { alpha: number }) => t.alpha)).toEqual(ALPHA_CANDIDATES);
-    expect(alpha.customers).toBeGreaterThanOrEqual(20);
-    expect(parameters.alpha).toBe(alpha.alpha);
-    const bestNdcg = Math.max(...alpha.tried.map((t: { ndcg: number }) => t.ndcg));
-    expect(alpha.tried.find((t: { alpha: number }) => t.alpha === alpha.alpha).ndcg).toBe(bestNdcg);
+    // The factors and α were chosen on the 28 days before the split, from every candidate, and fitted.
+    const chosen = parameters.hyperparameters.shop;
+    expect(chosen.how).toBe('validation');
+    expect(chosen.tried.map((t: { factors: number; alpha: number }) => [t.factors, t.alpha])).toEqual(
+      FACTOR_CANDIDATES.flatMap((factors) => ALPHA_CANDIDATES.map((alpha) => [factors, alpha])),
+    );
+    expect(chosen.customers).toBeGreaterThanOrEqual(20);
+    expect([parameters.factors, parameters.alpha]).toEqual([chosen.factors, chosen.alpha]);
+    const bestNdcg = Math.max(...chosen.tried.map((t: { ndcg: number }) => t.ndcg));
+    const winner = chosen.tried.find(
+      (t: { factors: number; alpha: number }) => t.factors === chosen.factors && t.alpha === chosen.alpha,
+    );
+    expect(winner.ndcg).toBe(bestNdcg);
     const evaluation = metrics.evaluation.shop;
     expect(evaluation.customers).toBeGreaterThan(20);
     for (const method of ['factorisation', 'cooccurrence', 'blend', 'popular']) {

@@ -4,7 +4,7 @@ describe('the recommendations config', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({}).models.recommendations).toEqual({
       weights: { purchase: 1, cart: 0.5, view: 0.1 },
-      factors: 32,
+      factors: 'auto',
       iterations: 15,
       alpha: 'auto',
       excludeDays: 90,
@@ -23,9 +23,11 @@ describe('the recommendations config', () => {
     expect(recommendations.excludeDays).toBe(0);
   });
 
-  it('takes α as auto or as a number', () => {
+  it('takes α and the factors as auto or as a number', () => {
     expect(loadConfig({ CARTFLOW_RECOMMEND_ALPHA: 'auto' }).models.recommendations.alpha).toBe('auto');
     expect(loadConfig({ CARTFLOW_RECOMMEND_ALPHA: '2.5' }).models.recommendations.alpha).toBe(2.5);
+    expect(loadConfig({ CARTFLOW_RECOMMEND_FACTORS: 'auto' }).models.recommendations.factors).toBe('auto');
+    expect(loadConfig({ CARTFLOW_RECOMMEND_FACTORS: '48' }).models.recommendations.factors).toBe(48);
   });
 
   it.each([

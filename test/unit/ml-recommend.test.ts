@@ -1,7 +1,7 @@
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,
-  chooseAlpha,
+  chooseHyperparameters,
   cooccurrence,
   evaluateRecommenders,
   factorisationTopN,
@@ -291,7 +291,7 @@ function rowOf(matrix: { start: Int32Array }, entry: number): number {
   return r;
 }
 
-describe('chooseAlpha', () => {
+describe('chooseHyperparameters', () => {
   /** Planted blocks with each customer's last two products of their block held out as the validation purchases. */
   function validationSplit() {
     const all = plantedBlocks(4);
@@ -314,13 +314,17 @@ describe('chooseAlpha', () => {
     return { train: sparseRows(all.rows, all.columns, row, column, value), relevant };
   }
 
-  it("scores each candidate as the evaluation scores the factorisation, and keeps the best NDCG's α", () => {
+  it("scores each candidate as the evaluation scores the factorisation, and keeps the best NDCG's", () => {
     const { train, relevant } = validationSplit();
     const seen = (u: number) => new Set(train.index.subarray(train.start[u], train.start[u + 1]));
-    const candidates = [0.3, 3, 30];
-    const choice = chooseAlpha(train, relevant, seen, candidates, ALS);
+    const candidates = [
+      { factors: 3, alpha: 0.3 },
+      { factors: 6, alpha: 3 },
+      { factors: 6, alpha: 30 },
+    ];
+    const choice = chooseHyperparameters(train, relevant, seen, candidates, ALS);
     expect(choice.customers).toBe(60);
-    expect(choice.tried.map((t) => t.alpha)).toEqual(candidates);
+    expect(choice.tried.map(({ factors, alpha }) => ({ factors, alpha }))).toEqual(candidates);
     for (const trial of choice.tried) {
       const model = fitRecommenders(
         {
@@ -329,19 +333,22 @@ describe('chooseAlpha', () => {
           recentBuyers: new Float64Array(60),
           allBuyers: new Float64Array(60),
         },
-        { ...ALS, alpha: trial.alpha, neighbours: 5, minHistory: 1 },
+        { ...ALS, factors: trial.factors, alpha: trial.alpha, neighbours: 5, minHistory: 1 },
       );
       const evaluation = evaluateRecommenders(model, relevant, seen, 10);
       expect(trial.hr).toBeCloseTo(evaluation.factorisation.hr, 10);
       expect(trial.ndcg).toBeCloseTo(evaluation.factorisation.ndcg, 10);
     }
     const best = Math.max(...choice.tried.map((t) => t.ndcg));
-    expect(choice.tried.find((t) => t.alpha === choice.alpha)!.ndcg).toBe(best);
+    const chosen = choice.tried.find((t) => t.alpha === choice.alpha && t.factors === choice.factors);
+    expect(chosen!.ndcg).toBe(best);
     expect(best).toBeGreaterThan(0);
   });
 
   it('needs a candidate', () => {
     const { train, relevant } = validationSplit();
-    expect(() => chooseAlpha(train, relevant, () => undefined, [], ALS)).toThrow(/at least one candidate/);
+    expect(() => chooseHyperparameters(train, relevant, () => undefined, [], ALS)).toThrow(
+      /at least one candidate/,
+    );
   });
 });
