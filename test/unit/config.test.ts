@@ -63,7 +63,7 @@ describe('models config', () => {
       clvTimeUnit: 'weeks',
       churnMonths: 2,
       seed: 1,
-      recommendations: expect.objectContaining({ factors: 32, testDays: 28 }),
+      recommendations: expect.objectContaining({ factors: 'auto', alpha: 'auto', testDays: 28 }),
       forecast: { country: 'GB', customHolidays: [], topProducts: 50 },
     });
     expect(
