@@ -41,6 +41,16 @@ export function sourceDailyTotals(
      group by 1`;
 }
 
+/** A source line's discount and its order's day, as the source's own SQL computes them. */
+function lineExpressions(present: Set<string>, softParse: boolean) {
+  return {
+    discount: present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0',
+    day: softParse
+      ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
+      : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`,
+  };
+}
+
 /**
  * Runs on the source, like sourceDailyTotals, for the days in $1 (text[], 'YYYY-MM-DD') only: the
  * lines of the orders placed on them, each order's placed_at chosen as sourceDailyTotals chooses it.
@@ -51,10 +61,7 @@ export function sourceTotalsOfDays(
   present: Set<string>,
   softParse: boolean,
 ): string {
-  const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
-  const day = softParse
-    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
-    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  const { discount, day } = lineExpressions(present, softParse);
   return `
     with l as (${mapping.orderLines}),
          o_all as (${mapping.orders}),
@@ -182,10 +189,7 @@ export function sourceTotalsOfLines(
   member: string,
   orderMember: string,
 ): string {
-  const discount = present.has('discount') ? 'coalesce(l.discount::numeric, 0)' : '0';
-  const day = softParse
-    ? `case when pg_input_is_valid(o.placed_at, 'timestamptz') then to_char(o.placed_at::timestamptz, 'YYYY-MM-DD') end`
-    : `to_char(o.placed_at::timestamptz, 'YYYY-MM-DD')`;
+  const { discount, day } = lineExpressions(present, softParse);
   return `
     with l as (select * from (${mapping.orderLines}) l where ${member}),
          o_all as (${mapping.orders}),
