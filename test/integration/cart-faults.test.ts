@@ -82,9 +82,11 @@ describe('the e-mail goes out exactly once through SMTP outages', () => {
     try {
       const session = `late-unsub-${crypto.randomUUID()}`;
       await stack.post({ events: [makeEvent({ user_session: session, user_id: String(id) })] });
-      await waitFor('the decision to send', async () =>
-        (await ledgerOf(stack, session))?.status === 'pending' ? true : undefined,
-      );
+      // A send that has failed once against the stopped server: its next attempt is the one to check.
+      await waitFor('a failed send while SMTP is down', async () => {
+        const ledger = await ledgerOf(stack, session);
+        return ledger?.status === 'pending' && ledger.attempts >= 1 ? true : undefined;
+      });
       await stack.deps.warehouse.query(
         `insert into ops.email_suppressions (customer_id, reason, source) values ($1, 'unsubscribed', 'test')`,
         [id],
