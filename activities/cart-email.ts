@@ -1,4 +1,4 @@
-import type { Offer } from '../workflows/cart-state';
+import type { Offer } from '../contracts/cart-state';
 
 /** One line of the cart as the e-mail shows it. */
 export interface EmailLine {

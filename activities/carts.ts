@@ -3,9 +3,9 @@ import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { inTransaction } from '../lib/db';
-import { cartEmailKey } from '../lib/names';
+import { cartEmailKey } from '../contracts/names';
 import { resolveUnsubscribeSecret, signUnsubscribeToken } from '../lib/unsubscribe';
-import type { CartLine, Offer, RetargetingDecision } from '../workflows/cart-state';
+import type { CartLine, Offer, RetargetingDecision } from '../contracts/cart-state';
 import { renderCartEmail, type EmailLine, type RecommendedProduct } from './cart-email';
 import { customerIdOf, isInHoldout, messageIdFor, type NoEmailReason } from './cart-rules';
 

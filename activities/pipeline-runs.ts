@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PipelineSummary } from '../lib/pipeline-summary';
+import type { PipelineSummary } from '../contracts/pipeline-summary';
 
 export interface PipelineRunsDeps {
   warehouse: pg.Pool;

@@ -34,7 +34,7 @@ import { findFreePort, waitForPort } from '../lib/embedded/ports';
 import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
 import { ensureSearchAttributes } from '../lib/temporal';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import { cartQuery } from '../workflows/cart';
 import { measureSignalReference, measureTaskCeiling } from './temporal-references';
 

@@ -34,7 +34,7 @@ import { startEmbeddedPostgres } from '../lib/embedded/postgres';
 import { findFreePort } from '../lib/embedded/ports';
 import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { peakMemoryMb, startWorker, stopWorker } from './worker-process';
 import { DailyPipelineWorkflow, ExtractLoadWorkflow } from '../workflows';

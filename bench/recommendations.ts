@@ -32,7 +32,7 @@ import { startSmtpSink } from '../lib/embedded/smtp';
 import { findFreePort, waitForPort } from '../lib/embedded/ports';
 import { startScratchTemporal } from '../lib/embedded/temporal';
 import { migrateDatabase } from '../lib/migrate';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { DailyPipelineWorkflow } from '../workflows';
 import type { LoadPlan, LoadResult } from './recommendations-load';

@@ -1,6 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import type { CliContext } from './context';
 import { calendarDate, runDailyFor, type DailyOutcome } from './run';
 

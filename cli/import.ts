@@ -9,7 +9,7 @@ import { importPayments } from '../activities/imports/payments';
 import { importRees46 } from '../activities/imports/rees46';
 import { importTransactions } from '../activities/imports/transactions';
 import { DUPLICATE_LINES, type DuplicateLines } from '../activities/sources/definition';
-import { formatMoney } from '../lib/money';
+import { formatMoney } from '../contracts/money';
 
 export interface ImportCommandContext {
   /** The warehouse the files are staged in; the caller owns (and ends) the pool. */

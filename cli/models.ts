@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import fs from 'node:fs';
 import type pg from 'pg';
 import { exportMart } from '../lib/mart-export';
-import { MODELS, MARTS, type ModelName } from '../lib/model-summary';
+import { MODELS, MARTS, type ModelName } from '../contracts/model-summary';
 import { describeForecast, describeStock } from './models-forecast';
 import type { HyperparameterSetting } from '../activities/models/recommendations';
 import type { CliContext } from './context';

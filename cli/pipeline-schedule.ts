@@ -4,7 +4,7 @@ import {
   type Client,
   type ScheduleOptions,
 } from '@temporalio/client';
-import { SCHEDULE_IDS, TASK_QUEUES } from '../lib/names';
+import { SCHEDULE_IDS, TASK_QUEUES } from '../contracts/names';
 import { DailyPipelineWorkflow } from '../workflows/daily-pipeline';
 
 /**

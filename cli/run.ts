@@ -6,8 +6,8 @@ import {
 } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
 import { lastImportedDate } from '../activities/imports/last-date';
-import { dailyPipelineWorkflowId, TASK_QUEUES } from '../lib/names';
-import { formatSummary, type PipelineSummary } from '../lib/pipeline-summary';
+import { dailyPipelineWorkflowId, TASK_QUEUES } from '../contracts/names';
+import { formatSummary, type PipelineSummary } from '../contracts/pipeline-summary';
 import { DailyPipelineWorkflow } from '../workflows/daily-pipeline';
 import type { CliContext } from './context';
 

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTES } from './names';
+import { SEARCH_ATTRIBUTES } from '../contracts/names';
 
 const IndexedValueType = temporal.api.enums.v1.IndexedValueType;
 

@@ -2,9 +2,9 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/log';
-import { cartWorkflowId } from '../lib/names';
+import { cartWorkflowId } from '../contracts/names';
 import { CART_SEARCH_ATTRIBUTES, CartWorkflow, cartEventsSignal, type CartSettings } from '../workflows/cart';
-import { startingStage } from '../workflows/cart-state';
+import { startingStage } from '../contracts/cart-state';
 import { markForwarded, type StoredEvent } from './events-store';
 
 /** The cart settings every new cart workflow starts with, from the config. */

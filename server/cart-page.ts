@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { cartWorkflowId } from '../lib/names';
+import { cartWorkflowId } from '../contracts/names';
 import { cartQuery } from '../workflows/cart';
 
 /**

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/log';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import { resolveUnsubscribeSecret } from '../lib/unsubscribe';
 import { cartSettingsFrom, createCartForwarder, startEventRelay, type EventRelay } from './cart-forwarder';
 import { registerCartPageRoutes } from './cart-page';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MARTS } from '../lib/model-summary';
+import { MARTS } from '../contracts/model-summary';
 
 /**
  * The analytical tabs' figures, one function per tab, each over the warehouse as of a logical date:

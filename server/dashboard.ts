@@ -8,7 +8,7 @@ import type { Config } from '../lib/config';
 import { secretInHome } from '../lib/home-secret';
 import { listStoredMail } from '../lib/embedded/smtp';
 import type { Logger } from '../lib/log';
-import { MARTS } from '../lib/model-summary';
+import { MARTS } from '../contracts/model-summary';
 import {
   availableDates,
   customersTab,

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 import { temporal } from '@temporalio/proto';
 
 export interface ComponentHealth {

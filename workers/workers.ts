@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { LogLevel } from '../lib/config';
 import type { Logger } from '../lib/log';
-import { TASK_QUEUES } from '../lib/names';
+import { TASK_QUEUES } from '../contracts/names';
 
 export type TaskQueueName = keyof typeof TASK_QUEUES;
 export const ALL_TASK_QUEUES = Object.keys(TASK_QUEUES) as TaskQueueName[];

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType, type LocalActivityOptions } from '@temporalio/common';
 import type { CartSnapshot, CartActivities } from '../activities/carts';
-import { CART_QUERIES, CART_SIGNALS } from '../lib/names';
+import { CART_QUERIES, CART_SIGNALS } from '../contracts/names';
 import {
   applyEvents,
   cartLines,
@@ -33,7 +33,7 @@ import {
   type CartState,
   type CartView,
   type OfferRules,
-} from './cart-state';
+} from '../contracts/cart-state';
 
 export const cartEventsSignal = defineSignal<[CartEventBatch]>(CART_SIGNALS.events);
 export const cartQuery = defineQuery<CartView>(CART_QUERIES.cart);

@@ -18,15 +18,15 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes } from '../activities/extract/plan';
+import type { ExtractSizes } from '../contracts/extract-plan';
 import {
   formatSummary,
   oneLineSummary,
   quarantinedByRule,
   type PipelineSummary,
-} from '../lib/pipeline-summary';
-import type { ModelName } from '../lib/model-summary';
-import { sourcePipelineWorkflowId, TASK_QUEUES } from '../lib/names';
+} from '../contracts/pipeline-summary';
+import type { ModelName } from '../contracts/model-summary';
+import { sourcePipelineWorkflowId, TASK_QUEUES } from '../contracts/names';
 import { ModelsWorkflow } from './models';
 import { BOOKKEEPING, type SourceRetry } from './pipeline-options';
 import { rootMessage, SourcePipelineWorkflow, type SourcePipelineResult } from './source-pipeline';

@@ -1,7 +1,7 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes, LoadResult, TablePlan } from '../activities/extract/plan';
-import type { TableLoadSummary } from '../lib/pipeline-summary';
+import type { ExtractSizes, LoadResult, TablePlan } from '../contracts/extract-plan';
+import type { TableLoadSummary } from '../contracts/pipeline-summary';
 import { BOOKKEEPING, EXTRACT_LOAD, runBounded, withSourceRetry, type SourceRetry } from './pipeline-options';
 
 export interface ExtractLoadInput {

@@ -1,8 +1,8 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ModelInput } from '../activities/models';
-import { MODELS, type ModelName, type ModelStepResult } from '../lib/model-summary';
-import { TASK_QUEUES } from '../lib/names';
+import { MODELS, type ModelName, type ModelStepResult } from '../contracts/model-summary';
+import { TASK_QUEUES } from '../contracts/names';
 import { MODEL_FIT } from './pipeline-options';
 
 export interface ModelsInput extends ModelInput {

@@ -8,13 +8,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ExtractSizes } from '../activities/extract/plan';
+import type { ExtractSizes } from '../contracts/extract-plan';
 import type {
   ReconciliationSummary,
   SourceFailure,
   TableLoadSummary,
   TransformSummary,
-} from '../lib/pipeline-summary';
+} from '../contracts/pipeline-summary';
 import { ExtractLoadWorkflow } from './extract-load';
 import { EXTRACT_LOAD, RECONCILE, TRANSFORM, withSourceRetry, type SourceRetry } from './pipeline-options';
 

@@ -10,7 +10,7 @@
 import type { Writable } from 'node:stream';
 import type { ErrorKind } from '../pipeline-errors';
 import type { StagedColumn } from './catalog';
-import type { KeyStats } from './plan';
+import type { KeyStats } from '../../contracts/extract-plan';
 
 export type CopyFormat = 'binary' | 'text';
 

@@ -41,10 +41,15 @@ import {
   type ExtractSizes,
   type LoadResult,
   type TablePlan,
-} from './plan';
+} from '../../contracts/extract-plan';
 import { postgresSource } from './postgres';
 
-export { DEFAULT_SIZES, type ExtractSizes, type LoadResult, type TablePlan } from './plan';
+export {
+  DEFAULT_SIZES,
+  type ExtractSizes,
+  type LoadResult,
+  type TablePlan,
+} from '../../contracts/extract-plan';
 
 export interface ExtractLoadDeps {
   warehouse: pg.Pool;

@@ -7,7 +7,7 @@
  * itself is one engine for every kind: extract-load.ts.)
  */
 import type pg from 'pg';
-import type { ReconciliationSummary } from '../../lib/pipeline-summary';
+import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
 import { failure, permanent } from '../pipeline-errors';
 import { stagingSchema, type SourceDefinition } from '../sources/definition';
 import { findSource } from '../sources/registry';

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { Config } from '../../lib/config';
 import { codeVersion } from '../../lib/code-version';
-import type { ModelName, ModelStepResult } from '../../lib/model-summary';
+import type { ModelName, ModelStepResult } from '../../contracts/model-summary';
 import { isConnectionError, isTransient, sqlState } from '../pipeline-errors';
 import { recordModelVersion } from './versions';
 

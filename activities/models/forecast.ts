@@ -9,7 +9,7 @@ import {
   type ServedForecast,
 } from '../../ml/forecast';
 import { formatDay, holidayCalendar, parseDay } from '../../ml/holidays';
-import type { ModelStepResult } from '../../lib/model-summary';
+import type { ModelStepResult } from '../../contracts/model-summary';
 import { CopyWriter } from '../imports/copy';
 import { createModelFitter, dateKey, NotEnoughData, type ModelDeps, type ModelInput } from './fit';
 import { clearMartDate } from './versions';

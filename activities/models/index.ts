@@ -1,4 +1,4 @@
-import type { ModelStepResult } from '../../lib/model-summary';
+import type { ModelStepResult } from '../../contracts/model-summary';
 import { useTensorFlow } from '../../ml/backend';
 import {
   bgNbdExpectedPurchases,

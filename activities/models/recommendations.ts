@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ModelStepResult } from '../../lib/model-summary';
+import type { ModelStepResult } from '../../contracts/model-summary';
 import { useTensorFlow } from '../../ml/backend';
 import {
   blendTopN,

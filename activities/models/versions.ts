@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ModelName } from '../../lib/model-summary';
+import type { ModelName } from '../../contracts/model-summary';
 
 /** What a fit records in `ops.model_versions`. */
 export interface ModelVersionRecord {

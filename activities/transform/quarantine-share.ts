@@ -1,5 +1,5 @@
-import type { ReconciliationSummary } from '../../lib/pipeline-summary';
-import { formatMoney, formatShare } from '../../lib/money';
+import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
+import { formatMoney, formatShare } from '../../contracts/money';
 
 /**
  * Reconciliation counts quarantined lines as accounted for, so "every day matches" holds even when a

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
-import type { ReconciliationSummary } from '../../lib/pipeline-summary';
+import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
 import { ident, literal, qualified } from '../extract/identifiers';
 import type { StagedColumn } from '../extract/catalog';
 import { failure, permanent } from '../pipeline-errors';

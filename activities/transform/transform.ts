@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
-import type { TransformSummary } from '../../lib/pipeline-summary';
+import type { TransformSummary } from '../../contracts/pipeline-summary';
 import { changesTable, currentView } from '../extract/catalog';
 import { ident } from '../extract/identifiers';
 import { failure, isTransient, permanent } from '../pipeline-errors';

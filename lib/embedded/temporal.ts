@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SEARCH_ATTRIBUTES } from '../names';
+import { SEARCH_ATTRIBUTES } from '../../contracts/names';
 import { pipInstall, PipInstallError } from '../pip-install';
 import { assertPortFree, findFreePort, waitForPort } from './ports';
 import { logChildTo, stopLeftover, terminate } from './process';

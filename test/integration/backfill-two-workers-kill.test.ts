@@ -7,7 +7,7 @@ import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '
 import type pg from 'pg';
 import { createPool } from '../../lib/db';
 import { findFreePort } from '../../lib/embedded/ports';
-import { dailyPipelineWorkflowId, sourcePipelineWorkflowId, TASK_QUEUES } from '../../lib/names';
+import { dailyPipelineWorkflowId, sourcePipelineWorkflowId, TASK_QUEUES } from '../../contracts/names';
 import { DailyPipelineWorkflow } from '../../workflows';
 import { fillShop } from '../helpers/pipeline';
 import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';

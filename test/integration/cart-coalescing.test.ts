@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { createLogger } from '../../lib/log';
-import { cartWorkflowId } from '../../lib/names';
+import { cartWorkflowId } from '../../contracts/names';
 import { cartSettingsFrom, createCartForwarder } from '../../server/cart-forwarder';
 import type { IncomingEvent } from '../../server/events-schema';
 import { storeEvents } from '../../server/events-store';

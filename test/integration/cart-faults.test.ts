@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { StoredMail } from '../../lib/embedded/smtp';
 import { findFreePort } from '../../lib/embedded/ports';
-import { cartWorkflowId } from '../../lib/names';
+import { cartWorkflowId } from '../../contracts/names';
 import {
   customersOutsideHoldout,
   makeEvent,

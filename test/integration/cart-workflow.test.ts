@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import type { StoredMail } from '../../lib/embedded/smtp';
-import { cartWorkflowId } from '../../lib/names';
+import { cartWorkflowId } from '../../contracts/names';
 import { createLogger } from '../../lib/log';
 import { cartSettingsFrom, createCartForwarder, startEventRelay } from '../../server/cart-forwarder';
 import { CartWorkflow, cartEventsSignal, cartQuery } from '../../workflows';

@@ -1,7 +1,7 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import crypto from 'node:crypto';
 import { createLogger } from '../../lib/log';
-import { cartWorkflowId } from '../../lib/names';
+import { cartWorkflowId } from '../../contracts/names';
 import { createCartForwarder, cartSettingsFrom, startEventRelay } from '../../server/cart-forwarder';
 import { buildServer } from '../../server/app';
 import { cartQuery } from '../../workflows';

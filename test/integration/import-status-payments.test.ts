@@ -7,7 +7,7 @@ import { importTransactions, type TransactionsOptions } from '../../activities/i
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
 import { saveSource } from '../../activities/sources/registry';
 import { formatImportSummary } from '../../cli/import';
-import { formatSummary } from '../../lib/pipeline-summary';
+import { formatSummary } from '../../contracts/pipeline-summary';
 import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 
 /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ModelStepResult } from '../../lib/model-summary';
+import type { ModelStepResult } from '../../contracts/model-summary';
 import { SEGMENT_ACTIONS } from '../../ml/rfm';
 import { simulateShop } from '../../simulator';
 import { ModelsWorkflow } from '../../workflows';

@@ -5,7 +5,7 @@ import { createCliContext, type CliContext } from '../../cli/context';
 import { dailyExitStatus, runDailyFor } from '../../cli/run';
 import { addSource } from '../../cli/source';
 import { createLogger } from '../../lib/log';
-import { formatSummary } from '../../lib/pipeline-summary';
+import { formatSummary } from '../../contracts/pipeline-summary';
 import { testConfig } from '../helpers/config';
 import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 import { testServices } from '../helpers/services';

@@ -5,7 +5,7 @@ import { runDailyFor } from '../../cli/run';
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
 import { saveSource } from '../../activities/sources/registry';
 import { createLogger } from '../../lib/log';
-import type { PipelineSummary } from '../../lib/pipeline-summary';
+import type { PipelineSummary } from '../../contracts/pipeline-summary';
 import { testConfig } from '../helpers/config';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 import { testServices } from '../helpers/services';

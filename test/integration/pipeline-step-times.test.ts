@@ -1,4 +1,4 @@
-import { formatSummary } from '../../lib/pipeline-summary';
+import { formatSummary } from '../../contracts/pipeline-summary';
 import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
 import { resetSourceTables } from '../../activities/sources/registry';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';

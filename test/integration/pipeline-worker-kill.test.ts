@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { createPool } from '../../lib/db';
-import { sourcePipelineWorkflowId } from '../../lib/names';
+import { sourcePipelineWorkflowId } from '../../contracts/names';
 import { DailyPipelineWorkflow } from '../../workflows';
 import { fillShop, tableDigest } from '../helpers/pipeline';
 import { createTestDatabases, testServices, type TestDatabases } from '../helpers/services';

@@ -10,7 +10,7 @@ import {
   REMEMBERED_EVENT_IDS,
   startingStage,
   type CartEvent,
-} from '../../workflows/cart-state';
+} from '../../contracts/cart-state';
 import { customerIdOf, holdoutPosition, isInHoldout, messageIdFor } from '../../activities/cart-rules';
 
 let sequence = 0;

@@ -1,4 +1,4 @@
-import { batchStep, nextBatch, splitIntoChunks, type ChunkRange } from '../../activities/extract/plan';
+import { batchStep, nextBatch, splitIntoChunks, type ChunkRange } from '../../contracts/extract-plan';
 
 const sizes = { chunkRows: 1_000, batchRows: 400 };
 

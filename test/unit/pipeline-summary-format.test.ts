@@ -1,5 +1,9 @@
 import { quarantineWarning } from '../../activities/transform/quarantine-share';
-import { formatSummary, type PipelineSummary, type ReconciliationSummary } from '../../lib/pipeline-summary';
+import {
+  formatSummary,
+  type PipelineSummary,
+  type ReconciliationSummary,
+} from '../../contracts/pipeline-summary';
 
 const reconciliation = (over: Partial<ReconciliationSummary> = {}): ReconciliationSummary => ({
   source: 'salon',
