@@ -357,6 +357,58 @@ async function explainCarts(warehouseUrl: string, address: string, sessions: str
   }
 }
 
+/** A new cart's first workflow task: when it was scheduled (performance.now() clock) and how long it waited in the shared queue. */
+interface FirstTask {
+  scheduledAt: number;
+  waitMs: number;
+}
+
+/**
+ * How long new carts' first workflow tasks waited in the carts' shared task queue (scheduled → started,
+ * from their histories), for an even sample of the carts: every cart's first task comes from the
+ * shared queue, so this is the wait the worker's pollers on that queue decide. Read after the run, so
+ * it costs the run nothing.
+ */
+async function sampleFirstTasks(address: string, sessions: string[], sample: number): Promise<FirstTask[]> {
+  const step = Math.max(1, sessions.length / sample);
+  const picked = Array.from(
+    { length: Math.min(sample, sessions.length) },
+    (_, i) => sessions[Math.floor(i * step)],
+  );
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const epochMs = (time: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(time?.seconds ?? 0) * 1000 + (time?.nanos ?? 0) / 1e6;
+  const { EventType } = temporal.api.enums.v1;
+  const tasks: FirstTask[] = [];
+  try {
+    let next = 0;
+    const lane = async () => {
+      while (next < picked.length) {
+        const session = picked[next++];
+        try {
+          // A bench session has one cart, so the latest run is its first.
+          const history = await client.workflow.getHandle(`cart-${session}`).fetchHistory();
+          const events = history.events ?? [];
+          const scheduled = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+          const startedTask = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+          if (!scheduled) continue;
+          // A first task still waiting when the run ended counts its wait so far.
+          const at = epochMs(scheduled.eventTime);
+          const until = startedTask ? epochMs(startedTask.eventTime) : Date.now();
+          tasks.push({ scheduledAt: at - performance.timeOrigin, waitMs: until - at });
+        } catch {
+          // A cart that no longer exists or never started: not in the sample.
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, lane));
+  } finally {
+    await connection.close();
+  }
+  return tasks;
+}
+
 /** A Temporal server this bench did not start: its address, and its process when it runs here. */
 async function useTemporalServer(
   address: string,
@@ -370,6 +422,9 @@ async function useTemporalServer(
   }
   return { address, pid, stop: async () => undefined };
 }
+
+/** How many carts' histories the bench reads after the run for their first task's wait. */
+const FIRST_TASK_SAMPLE = 600;
 
 /** How often the timeline printed at the end is sampled. */
 const TIMELINE_EVERY_MS = 15_000;
@@ -488,10 +543,12 @@ function printTimeline(
   mailsBySession: Map<string, CaughtMail[]>,
   expected: Set<string>,
   idleMs: number,
+  firstTasks: FirstTask[],
 ): void {
   log('');
   log(
-    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, worker pollers shared/sticky and schedule-to-start, workflow tasks/s and carts cached, CPU s, delay of carts expiring then)',
+    'timeline (per 15 s: events, e-mails, shared-queue backlog add/dispatch per s, worker pollers shared/sticky and schedule-to-start, workflow tasks/s and carts cached, CPU s, ' +
+      "new carts' first-task wait in the shared queue (p50/max of the sampled carts scheduled then), delay of carts expiring then)",
   );
   const expiries = shoppers
     .filter((s) => expected.has(s.session))
@@ -521,13 +578,21 @@ function printTimeline(
     const cpu = Object.entries(row.cpu)
       .map(([name, seconds]) => `${name[0]}${seconds.toFixed(0)}`)
       .join(' ');
+    const waits = firstTasks
+      .filter(({ scheduledAt }) => scheduledAt >= previous.at && scheduledAt < row.at)
+      .map(({ waitMs }) => waitMs)
+      .sort((a, b) => a - b);
+    const firstTask =
+      waits.length === 0
+        ? ''
+        : `first task ${(percentile(waits, 50) / 1000).toFixed(1)}/${(waits.at(-1)! / 1000).toFixed(1)} s`;
     const delay =
       delays.length === 0
         ? ''
         : `${delays.length} expired: p50 ${(percentile(delays, 50) / 1000).toFixed(1)} s, max ${(delays.at(-1)! / 1000).toFixed(1)} s`;
     log(
       `  ${((row.at - started) / 1000).toFixed(0).padStart(5)} s  ${String(row.accepted - previous.accepted).padStart(6)} ev  ` +
-        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  pollers ${pollers.padEnd(12)}  ${work.padEnd(24)}  cpu ${cpu}  ${delay}`,
+        `${String(row.mails - previous.mails).padStart(5)} mails  backlog ${backlog.padEnd(12)}  pollers ${pollers.padEnd(12)}  ${work.padEnd(24)}  cpu ${cpu}  ${firstTask.padEnd(20)}  ${delay}`,
     );
     previous = row;
   }
@@ -888,7 +953,17 @@ async function main(): Promise<void> {
         `${((200 * tasksPerEvent) / ceiling.tasksPerSecond).toFixed(2)} × the ceiling measured above ` +
         `(at this run's tasks per event; signals that wait behind a backlog share a task)`,
     );
-    printTimeline(log, started, timeline, shoppers, bySession, expected, options.idleMs);
+    const firstTasks = await sampleFirstTasks(
+      temporal.address,
+      shoppers.filter((s) => s.outcome !== 'browse').map((s) => s.session),
+      FIRST_TASK_SAMPLE,
+    );
+    const waits = firstTasks.map((t) => t.waitMs).sort((a, b) => a - b);
+    log(
+      `  first task of a new cart  waited p50 ${(percentile(waits, 50) / 1000).toFixed(2)} s, p99 ${(percentile(waits, 99) / 1000).toFixed(2)} s, ` +
+        `max ${((waits.at(-1) ?? NaN) / 1000).toFixed(2)} s in the shared queue (${waits.length} carts sampled)`,
+    );
+    printTimeline(log, started, timeline, shoppers, bySession, expected, options.idleMs, firstTasks);
   } finally {
     await cleanUp();
   }
