@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { Config } from '../lib/config';
-import { createExtractLoadActivities } from './extract/extract-load';
-import { routeSourceKinds } from './extract/source-kinds';
-import { findSource, listSources, SourcePools } from './sources/registry';
+import { createExtractLoadActivities } from '../extract/extract-load';
+import { routeSourceKinds } from '../extract/source-kinds';
+import { findSource, listSources, SourcePools } from '../sources/registry';
 import { quarantineWarning } from './transform/quarantine-share';
 import { createReconcileActivities } from './transform/reconcile';
 import { createTransformActivities } from './transform/transform';

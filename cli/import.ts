@@ -1,14 +1,14 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import type pg from 'pg';
-import { importDocuments } from '../activities/imports/documents';
-import type { ImportDeps, ImportSummary } from '../activities/imports/engine';
-import { ImportRefused, type ProgressListener } from '../activities/imports/input';
-import { importOnlineRetail } from '../activities/imports/online-retail';
-import { importPayments } from '../activities/imports/payments';
-import { importRees46 } from '../activities/imports/rees46';
-import { importTransactions } from '../activities/imports/transactions';
-import { DUPLICATE_LINES, type DuplicateLines } from '../activities/sources/definition';
+import { importDocuments } from '../imports/documents';
+import type { ImportDeps, ImportSummary } from '../imports/engine';
+import { ImportRefused, type ProgressListener } from '../imports/input';
+import { importOnlineRetail } from '../imports/online-retail';
+import { importPayments } from '../imports/payments';
+import { importRees46 } from '../imports/rees46';
+import { importTransactions } from '../imports/transactions';
+import { DUPLICATE_LINES, type DuplicateLines } from '../sources/definition';
 import { formatMoney } from '../contracts/money';
 
 export interface ImportCommandContext {

@@ -5,7 +5,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
-import { lastImportedDate } from '../activities/imports/last-date';
+import { lastImportedDate } from '../imports/last-date';
 import { dailyPipelineWorkflowId, TASK_QUEUES } from '../contracts/names';
 import { formatSummary, type PipelineSummary } from '../contracts/pipeline-summary';
 import { DailyPipelineWorkflow } from '../workflows/daily-pipeline';

@@ -2,14 +2,14 @@ import path from 'node:path';
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
-import { checkMysqlSource, MysqlPools, type MysqlSource } from '../activities/extract/mysql';
-import { checkSourceAgainstDatabase } from '../activities/sources/check';
+import { checkMysqlSource, MysqlPools, type MysqlSource } from '../extract/mysql';
+import { checkSourceAgainstDatabase } from '../sources/check';
 import {
   describeConnection,
   validateSourceDefinition,
   type DuplicateLines,
   type SourceDefinition,
-} from '../activities/sources/definition';
+} from '../sources/definition';
 import {
   countSourceData,
   listSources,
@@ -20,7 +20,7 @@ import {
   SourcePools,
   sourceDataKind,
   type SourceData,
-} from '../activities/sources/registry';
+} from '../sources/registry';
 import type { CliContext } from './context';
 import { duplicateLines } from './import';
 

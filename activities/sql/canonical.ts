@@ -3,7 +3,7 @@
  * the row-level quality rules evaluated on the way in. The mapping select runs as a subquery `m`;
  * columns it does not return are null (or their default). Every statement takes $1 = source name.
  */
-import type { CanonicalEntity } from '../sources/definition';
+import type { CanonicalEntity } from '../../sources/definition';
 
 /** Quality rules; a row is quarantined under the first it breaks, in this order. */
 export const QUALITY_RULES = [

@@ -7,7 +7,7 @@
  * when nothing changed, so re-running a date changes nothing.
  */
 
-import type { CanonicalEntity } from '../sources/definition';
+import type { CanonicalEntity } from '../../sources/definition';
 import { canonicalOf, inScope } from './canonical';
 
 interface Scd2 {

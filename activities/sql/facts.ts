@@ -6,7 +6,7 @@
  * change at the source (a cancellation, a return) updates its rows once.
  */
 
-import type { CanonicalEntity } from '../sources/definition';
+import type { CanonicalEntity } from '../../sources/definition';
 import { canonicalOf, inScope } from './canonical';
 
 interface FactSpec {

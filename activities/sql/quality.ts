@@ -6,7 +6,7 @@
  * holds every line of each order in it, so rules over an order's lines see all of them; a line's
  * product and a payment's order are looked up among every canonical row (allCanonicalOf).
  */
-import type { CanonicalEntity } from '../sources/definition';
+import type { CanonicalEntity } from '../../sources/definition';
 import { allCanonicalOf, canonicalOf, inScope } from './canonical';
 
 /**

@@ -2,17 +2,17 @@ import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { TransformSummary } from '../../contracts/pipeline-summary';
-import { changesTable, currentView } from '../extract/catalog';
-import { ident } from '../extract/identifiers';
+import { changesTable, currentView } from '../../extract/catalog';
+import { ident } from '../../extract/identifiers';
 import { failure, isTransient, permanent } from '../pipeline-errors';
-import { stagedMappingProblem } from '../sources/check';
+import { stagedMappingProblem } from '../../sources/check';
 import {
   CANONICAL_ENTITIES,
   stagingSchema,
   type CanonicalEntity,
   type SourceDefinition,
-} from '../sources/definition';
-import { findSource } from '../sources/registry';
+} from '../../sources/definition';
+import { findSource } from '../../sources/registry';
 import {
   CANONICAL_TABLES,
   ENTITY_KEYS,

@@ -9,10 +9,10 @@
  */
 import type mysql from 'mysql2/promise';
 import pg from 'pg';
-import type { SourceDialect } from '../../activities/extract/dialect';
-import { mysqlDialect, MysqlPools, type MysqlSource } from '../../activities/extract/mysql';
-import { postgresDialect } from '../../activities/extract/postgres';
-import type { SourceConnection } from '../../activities/sources/definition';
+import type { SourceDialect } from '../../extract/dialect';
+import { mysqlDialect, MysqlPools, type MysqlSource } from '../../extract/mysql';
+import { postgresDialect } from '../../extract/postgres';
+import type { SourceConnection } from '../../sources/definition';
 import { startTestMariaDb, type TestMariaDb } from './mariadb';
 
 export interface SourceDatabase {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lastImportedDate } from '../../activities/imports/last-date';
+import { lastImportedDate } from '../../imports/last-date';
 import { createCliContext, type CliContext } from '../../cli/context';
 import { runDailyFor } from '../../cli/run';
 import { createLogger } from '../../lib/log';

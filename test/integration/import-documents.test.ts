@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { importDocuments } from '../../activities/imports/documents';
+import { importDocuments } from '../../imports/documents';
 import { createPool } from '../../lib/db';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { importRees46 } from '../../activities/imports/rees46';
-import { importTransactions } from '../../activities/imports/transactions';
-import { ImportRefused } from '../../activities/imports/input';
+import { importRees46 } from '../../imports/rees46';
+import { importTransactions } from '../../imports/transactions';
+import { ImportRefused } from '../../imports/input';
 import { createPool } from '../../lib/db';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';
 

@@ -1,6 +1,6 @@
 import type mysql from 'mysql2/promise';
-import { checkMysqlSource, MysqlPools, type MysqlSource } from '../../activities/extract/mysql';
-import type { SourceDefinition } from '../../activities/sources/definition';
+import { checkMysqlSource, MysqlPools, type MysqlSource } from '../../extract/mysql';
+import type { SourceDefinition } from '../../sources/definition';
 import { addSource } from '../../cli/source';
 import { createCliContext, type CliContext } from '../../cli/context';
 import { createLogger } from '../../lib/log';

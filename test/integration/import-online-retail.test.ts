@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { importOnlineRetail } from '../../activities/imports/online-retail';
+import { importOnlineRetail } from '../../imports/online-retail';
 import { createPool } from '../../lib/db';
 import type pg from 'pg';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImportRefused } from '../../activities/imports/input';
-import { importPayments } from '../../activities/imports/payments';
-import { importTransactions, type TransactionsOptions } from '../../activities/imports/transactions';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { saveSource } from '../../activities/sources/registry';
+import { ImportRefused } from '../../imports/input';
+import { importPayments } from '../../imports/payments';
+import { importTransactions, type TransactionsOptions } from '../../imports/transactions';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { saveSource } from '../../sources/registry';
 import { formatImportSummary } from '../../cli/import';
 import { formatSummary } from '../../contracts/pipeline-summary';
 import { runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { importOnlineRetail } from '../../activities/imports/online-retail';
-import { importTransactions } from '../../activities/imports/transactions';
+import { importOnlineRetail } from '../../imports/online-retail';
+import { importTransactions } from '../../imports/transactions';
 import { createTestDeps, type TestDeps } from '../helpers/deps';
 import { runDailyPipeline } from '../helpers/pipeline';
 import { createTestDatabases, type TestDatabases } from '../helpers/services';

@@ -1,5 +1,5 @@
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { saveSource } from '../../sources/registry';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 
 /**

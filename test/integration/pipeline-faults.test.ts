@@ -8,8 +8,8 @@ import {
 import { RetryState } from '@temporalio/common';
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { resetSourceTables, saveSource, removeSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { resetSourceTables, saveSource, removeSource } from '../../sources/registry';
 import { findFreePort } from '../../lib/embedded/ports';
 import type { TestDeps } from '../helpers/deps';
 import {

@@ -64,9 +64,7 @@ describe('Northwind as a source', () => {
   });
 
   it('registers the documented definition, checked against the database', async () => {
-    const definition = await readSourceFile(
-      path.join(projectRoot, 'activities/sources/examples/northwind.ts'),
-    );
+    const definition = await readSourceFile(path.join(projectRoot, 'sources/examples/northwind.ts'));
     const { source, replaced } = await addSource(context, definition, { url: northwindUrl });
     expect(replaced).toBe(false);
     expect(source.name).toBe('northwind');
@@ -74,9 +72,9 @@ describe('Northwind as a source', () => {
   });
 
   it('refuses a definition whose mapping does not fit the database, naming the problem', async () => {
-    const definition = (await readSourceFile(
-      path.join(projectRoot, 'activities/sources/examples/northwind.ts'),
-    )) as { mapping: Record<string, string> };
+    const definition = (await readSourceFile(path.join(projectRoot, 'sources/examples/northwind.ts'))) as {
+      mapping: Record<string, string>;
+    };
     const broken = {
       ...definition,
       name: 'northwind_broken',

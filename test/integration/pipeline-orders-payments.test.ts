@@ -1,6 +1,6 @@
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import type { SourceDefinition } from '../../activities/sources/definition';
-import { saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import type { SourceDefinition } from '../../sources/definition';
+import { saveSource } from '../../sources/registry';
 import { createCliContext, type CliContext } from '../../cli/context';
 import { dailyExitStatus, runDailyFor } from '../../cli/run';
 import { addSource } from '../../cli/source';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import type { SourceDefinition } from '../../activities/sources/definition';
-import { saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import type { SourceDefinition } from '../../sources/definition';
+import { saveSource } from '../../sources/registry';
 import { runDailyPipeline, rowsOf, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 
 /**

@@ -1,5 +1,5 @@
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { resetSourceTables, saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { resetSourceTables, saveSource } from '../../sources/registry';
 import type { DailyPipelineResult } from '../../workflows/daily-pipeline';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 

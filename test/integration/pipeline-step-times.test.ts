@@ -1,6 +1,6 @@
 import { formatSummary } from '../../contracts/pipeline-summary';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { resetSourceTables } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { resetSourceTables } from '../../sources/registry';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 
 /**

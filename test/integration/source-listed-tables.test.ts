@@ -1,8 +1,8 @@
 import { createCliContext, type CliContext } from '../../cli/context';
 import { addSource } from '../../cli/source';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import type { SourceDefinition } from '../../activities/sources/definition';
-import { saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import type { SourceDefinition } from '../../sources/definition';
+import { saveSource } from '../../sources/registry';
 import { createLogger } from '../../lib/log';
 import { testConfig } from '../helpers/config';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';

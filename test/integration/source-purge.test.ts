@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEMO_SHOP_SOURCE } from '../../activities/sources/demo-shop';
-import { saveSource } from '../../activities/sources/registry';
+import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
+import { saveSource } from '../../sources/registry';
 import { fillShop, runDailyPipeline, startPipelineStack, type PipelineStack } from '../helpers/pipeline';
 import { testServices } from '../helpers/services';
 

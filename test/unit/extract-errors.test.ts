@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { classifyMysqlError } from '../../activities/extract/mysql';
+import { classifyMysqlError } from '../../extract/mysql';
 import { classifyPostgresError, failure } from '../../activities/pipeline-errors';
 
 /** What `failure` turns an error into. */

@@ -1,5 +1,5 @@
-import { DateColumn, parseDateFormat, toIso, AUTO_FORMATS } from '../../activities/imports/dates';
-import { ImportRefused } from '../../activities/imports/input';
+import { DateColumn, parseDateFormat, toIso, AUTO_FORMATS } from '../../imports/dates';
+import { ImportRefused } from '../../imports/input';
 
 /** The ISO text the first auto format that fits gives, as DateColumn does. */
 function auto(value: string) {

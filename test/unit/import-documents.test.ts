@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DateColumn } from '../../activities/imports/dates';
-import { normalizeDocument } from '../../activities/imports/document-shape';
-import { openInput } from '../../activities/imports/input';
-import { readJsonDocuments, type DocumentText } from '../../activities/imports/json-documents';
+import { DateColumn } from '../../imports/dates';
+import { normalizeDocument } from '../../imports/document-shape';
+import { openInput } from '../../imports/input';
+import { readJsonDocuments, type DocumentText } from '../../imports/json-documents';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-docs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -1,4 +1,4 @@
-import { mysqlIdent, mysqlValueText, postgresTypeOf } from '../../activities/extract/mysql';
+import { mysqlIdent, mysqlValueText, postgresTypeOf } from '../../extract/mysql';
 
 const column = (
   dataType: string,

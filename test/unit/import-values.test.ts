@@ -1,7 +1,7 @@
-import { resolveColumns } from '../../activities/imports/columns';
-import { sniffDelimiter, resolveDelimiter, WHITESPACE } from '../../activities/imports/delimited';
-import { ImportRefused } from '../../activities/imports/input';
-import { normalizeIdentifier, normalizeNumber, sourceNameFromFile } from '../../activities/imports/values';
+import { resolveColumns } from '../../imports/columns';
+import { sniffDelimiter, resolveDelimiter, WHITESPACE } from '../../imports/delimited';
+import { ImportRefused } from '../../imports/input';
+import { normalizeIdentifier, normalizeNumber, sourceNameFromFile } from '../../imports/values';
 
 describe('values of imported files', () => {
   it.each([

@@ -14,11 +14,11 @@ import { CancelledFailure } from '@temporalio/common';
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { inTransaction } from '../../lib/db';
+import { inTransaction } from '../lib/db';
 import type { SourceDefinition, SourceTable } from '../sources/definition';
 import { stagingSchema } from '../sources/definition';
 import { findSource, type SourcePools } from '../sources/registry';
-import { failure, permanent, type PipelineErrorType } from '../pipeline-errors';
+import { failure, permanent, type PipelineErrorType } from '../activities/pipeline-errors';
 import {
   applyStagingSchema,
   changesTable,
@@ -41,15 +41,10 @@ import {
   type ExtractSizes,
   type LoadResult,
   type TablePlan,
-} from '../../contracts/extract-plan';
+} from '../contracts/extract-plan';
 import { postgresSource } from './postgres';
 
-export {
-  DEFAULT_SIZES,
-  type ExtractSizes,
-  type LoadResult,
-  type TablePlan,
-} from '../../contracts/extract-plan';
+export { DEFAULT_SIZES, type ExtractSizes, type LoadResult, type TablePlan } from '../contracts/extract-plan';
 
 export interface ExtractLoadDeps {
   warehouse: pg.Pool;

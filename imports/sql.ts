@@ -1,4 +1,4 @@
-/** Quoting is written once, for every room: activities/extract/identifiers.ts. */
+/** Quoting is written once, for every room: extract/identifiers.ts. */
 export { ident, literal, qualified } from '../extract/identifiers';
 
 /** `nullif(btrim(x), '') is null`: empty after trimming. */

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SourceTable } from '../sources/definition';
-import { permanent } from '../pipeline-errors';
+import { permanent } from '../activities/pipeline-errors';
 import { advisoryLock, ident, LOCKS, qualified } from './identifiers';
 
 /** One column as it is staged: its source type, or text for a type the warehouse may not have. */

@@ -6,7 +6,7 @@ import type { SourceDefinition } from '../definition';
  * so each run takes them whole (they are small); its schema is nothing like cartflow's, so the
  * mapping does the work. Register it with
  *
- *   cartflow source add activities/sources/examples/northwind.ts --url postgres://…/northwind
+ *   cartflow source add sources/examples/northwind.ts --url postgres://…/northwind
  */
 const northwind: SourceDefinition = {
   name: 'northwind',

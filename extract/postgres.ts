@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { classifyPostgresError } from '../pipeline-errors';
+import { classifyPostgresError } from '../activities/pipeline-errors';
 import type { SourceDefinition } from '../sources/definition';
 import { SourcePools } from '../sources/registry';
 import { readColumns, type StagedColumn } from './catalog';

@@ -2,9 +2,9 @@ import type pg from 'pg';
 import { validateSourceDefinition, type DuplicateLines } from '../sources/definition';
 
 /**
- * A file source as the daily pipeline reads it: a source definition (activities/sources/definition.ts)
+ * A file source as the daily pipeline reads it: a source definition (sources/definition.ts)
  * whose connection is `{ kind: 'files' }`. Its tables are staged by `cartflow import`, not extracted
- * by a run, so a run maps them straight into the canonical entities (activities/extract/source-kinds.ts).
+ * by a run, so a run maps them straight into the canonical entities (extract/source-kinds.ts).
  */
 export interface FileSourceDefinition {
   name: string;

@@ -8,9 +8,9 @@
  * checkpoint): what the source printed is what it is asked about next.
  */
 import type { Writable } from 'node:stream';
-import type { ErrorKind } from '../pipeline-errors';
+import type { ErrorKind } from '../activities/pipeline-errors';
 import type { StagedColumn } from './catalog';
-import type { KeyStats } from '../../contracts/extract-plan';
+import type { KeyStats } from '../contracts/extract-plan';
 
 export type CopyFormat = 'binary' | 'text';
 

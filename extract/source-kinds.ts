@@ -7,13 +7,13 @@
  * itself is one engine for every kind: extract-load.ts.)
  */
 import type pg from 'pg';
-import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
-import { failure, permanent } from '../pipeline-errors';
+import type { ReconciliationSummary } from '../contracts/pipeline-summary';
+import { failure, permanent } from '../activities/pipeline-errors';
 import { stagingSchema, type SourceDefinition } from '../sources/definition';
 import { findSource } from '../sources/registry';
-import { COMPARE_DAILY_TOTALS, sourceDailyTotals } from '../sql/reconcile';
-import { mappingColumns } from '../transform/transform';
-import type { createReconcileActivities } from '../transform/reconcile';
+import { COMPARE_DAILY_TOTALS, sourceDailyTotals } from '../activities/sql/reconcile';
+import { mappingColumns } from '../activities/transform/transform';
+import type { createReconcileActivities } from '../activities/transform/reconcile';
 import type { createExtractLoadActivities } from './extract-load';
 import { currentView } from './catalog';
 import { ident, qualified } from './identifiers';
