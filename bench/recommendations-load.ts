@@ -1,7 +1,8 @@
 /**
- * The load generator of `npm run bench:recommendations`, run by it in a process of its own so that its
+ * The load generator of `npm run bench:recommendations`, run by it in processes of their own so that its
  * work is not on the measured server's event loop. Argument: a JSON file holding a LoadPlan. It prints one
- * JSON line (LoadResult) and asserts nothing.
+ * JSON line (LoadResult: every latency, and the generator's own CPU and event-loop delay) and asserts
+ * nothing. The benchmark may run several at once, each with its share of the rate and connections.
  *
  * - `rate`: open loop. Requests are due at `rate` per second, evenly, over at most `connections` kept-
  *   alive connections; a request waits for a free connection when all are busy. Latency is measured
@@ -12,6 +13,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { startProbe, type ProcessProbe } from './process-probe';
 
 export interface LoadPlan {
   base: string;
@@ -19,6 +21,10 @@ export interface LoadPlan {
   /** Request paths, used in turn (the caller samples them). */
   paths: string[];
   mode: 'rate' | 'closed';
+  /** Requests in the first this many seconds are sent but not counted (connections open, code warms up). */
+  warmupSeconds?: number;
+  /** A process sent SIGUSR2 when the counted requests start (the server's probe, bench/process-probe.ts). */
+  signalAtStart?: number;
   /** Requests per second (mode `rate`). */
   rate?: number;
   connections: number;
@@ -26,17 +32,16 @@ export interface LoadPlan {
 }
 
 export interface LoadResult {
-  requests: number;
   errors: number;
-  p50: number;
-  p99: number;
-  max: number;
-  /** Answered requests per second. */
-  rate: number;
+  /** Every answered request's latency, ms. */
+  latencies: number[];
+  /** Open loop: how late each request was sent after it was due, ms (the generator's own lag). */
+  sendLags: number[];
+  /** Wall time from the first request due to the last answer, s. */
+  seconds: number;
+  /** The generator process's own CPU, event loop and GC over the run. */
+  generator: ProcessProbe;
 }
-
-const percentile = (sorted: Float64Array, p: number) =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function run(plan: LoadPlan): Promise<LoadResult> {
   const url = new URL(plan.base);
@@ -45,29 +50,42 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
+  const sendLags: number[] = [];
   const request = (due: number) =>
     new Promise<void>((resolve) => {
+      if (plan.mode === 'rate' && due >= counted) sendLags.push(performance.now() - due);
       const path = plan.paths[next++ % plan.paths.length];
       const req = http.get(
         { host: url.hostname, port: url.port, path, agent, headers },
         (response: http.IncomingMessage) => {
           response.on('data', () => undefined);
           response.on('end', () => {
-            if (response.statusCode !== 200) errors++;
-            latencies.push(performance.now() - due);
+            if (due >= counted) {
+              if (response.statusCode !== 200) errors++;
+              latencies.push(performance.now() - due);
+            }
             resolve();
           });
         },
       );
       req.on('error', () => {
-        errors++;
-        latencies.push(performance.now() - due);
+        if (due >= counted) {
+          errors++;
+          latencies.push(performance.now() - due);
+        }
         resolve();
       });
     });
 
+  const warmup = (plan.warmupSeconds ?? 0) * 1000;
+  const probe = startProbe();
   const started = performance.now();
-  const until = started + plan.seconds * 1000;
+  const counted = started + warmup;
+  const until = counted + plan.seconds * 1000;
+  setTimeout(() => {
+    probe.take(); // the counts start again when the requests do
+    if (plan.signalAtStart) process.kill(plan.signalAtStart, 'SIGUSR2');
+  }, warmup).unref();
   const pending: Promise<void>[] = [];
   if (plan.mode === 'closed') {
     for (let c = 0; c < plan.connections; c++)
@@ -94,17 +112,11 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
     });
   }
   await Promise.all(pending);
-  const elapsed = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - counted) / 1000;
+  const generator = probe.take();
   agent.destroy();
-  const sorted = Float64Array.from(latencies).sort();
-  return {
-    requests: latencies.length,
-    errors,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1],
-    rate: latencies.length / elapsed,
-  };
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return { errors, latencies: latencies.map(round), sendLags: sendLags.map(round), seconds, generator };
 }
 
 run(JSON.parse(fs.readFileSync(process.argv[2], 'utf8')) as LoadPlan)

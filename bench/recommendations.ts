@@ -12,14 +12,19 @@
  *      exported from the warehouse and fitted with the Python library implicit (installed with pip into
  *      .cartflow/tools/implicit-0.7.2 on first use) by bench/recommendations-implicit.py, at cartflow's
  *      factors, λ and α and on a small grid, evaluated as cartflow evaluates; printed side by side.
- *   2. Serving, against the running server, by a load generator in its own process
- *      (bench/recommendations-load.ts), BENCH_RECOMMENDATIONS_SECONDS (default 10) per endpoint: first
+ *   2. Serving, against `cartflow server` alone in its process (no worker in it), by load generators in
+ *      processes of their own (bench/recommendations-load.ts, BENCH_RECOMMENDATIONS_GENERATORS, default
+ *      2, each with its share of the rate and connections), BENCH_RECOMMENDATIONS_SECONDS (default 10)
+ *      per endpoint after 1 s not counted: first
  *      open loop, BENCH_RECOMMENDATIONS_RATE (default 1,000) requests/s over up to 100 connections,
  *      then closed loop, 100 clients each waiting for its answer (the capacity). p50, p99 and max
  *      latency and requests/s of GET /v1/customers/:id/recommendations (known customers, one in ten
  *      unknown), GET /v1/products/:id/related and, open loop only, recommendations for ids the server
  *      has never seen (every request a cache miss, read from the warehouse), next to the same
- *      server's GET /health as reference; `uptime` before and after each loop.
+ *      server's GET /health as reference; `uptime` before and after each loop. Under each row: the
+ *      server's CPU, event-loop busy share and delay and GC pauses (bench/process-probe.ts preloaded into
+ *      it), the generators' CPU, event-loop delay and how late they sent, and the machine's busy share;
+ *      at the end, the processes that used the most CPU during each run, ours and others'.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,6 +41,7 @@ import { TASK_QUEUES } from '../contracts/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { DailyPipelineWorkflow } from '../workflows';
 import type { LoadPlan, LoadResult } from './recommendations-load';
+import type { ProcessProbe } from './process-probe';
 import { startCartflow, startWorker, stopWorker } from './worker-process';
 import { dateKey } from '../activities/models/fit';
 import { EVENTS_SOURCE } from '../activities/models/recommendations';
@@ -47,6 +53,8 @@ const projectRoot = path.resolve(__dirname, '..');
 const SAMPLE = path.resolve(projectRoot, '../shared/data/online-retail-sample.csv.gz');
 const CLIENTS = 100;
 const SECONDS = Number(process.env.BENCH_RECOMMENDATIONS_SECONDS ?? 10);
+/** Sent before each run's counted seconds and not counted: connections open, code warms up. */
+const WARMUP_SECONDS = 1;
 /** The issue's target rate: p99 under 20 ms at this many requests per second. */
 const RATE = Number(process.env.BENCH_RECOMMENDATIONS_RATE ?? 1000);
 const TOKEN = 'bench-recommendations-token';
@@ -64,25 +72,135 @@ const loadAverage = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-/** Runs bench/recommendations-load.ts in a process of its own and returns what it measured. */
-function load(plan: LoadPlan, folder: string): Promise<LoadResult> {
-  // The plan goes in a file: its sampled paths are more than one argument may hold.
-  const planFile = path.join(folder, 'load-plan.json');
-  fs.writeFileSync(planFile, JSON.stringify(plan));
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(projectRoot, 'bench/recommendations-load.ts'), planFile],
-      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout!.on('data', (data: Buffer) => (output += data.toString()));
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(output) as LoadResult)
-        : reject(new Error(`the load generator exited (${code})`)),
-    );
-  });
+/** The load generators' processes: BENCH_RECOMMENDATIONS_GENERATORS (default 2), each with its share. */
+const GENERATORS = Number(process.env.BENCH_RECOMMENDATIONS_GENERATORS ?? 2);
+
+/** One endpoint's run, all generators' requests together. */
+interface LoadFigures {
+  p50: number;
+  p99: number;
+  max: number;
+  rate: number;
+  errors: number;
+  /** Open loop: the 99th percentile of how late the generators sent a request after it was due, ms. */
+  sendLagP99: number;
+  /** The generators' CPU, s per s (all of them), and their worst event-loop delay p99, ms. */
+  generatorCpu: number;
+  generatorDelayP99: number;
+}
+
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/**
+ * Runs bench/recommendations-load.ts in GENERATORS processes of their own, each with its share of the
+ * rate and the connections and every `GENERATORS`-th path, and merges what they measured.
+ */
+async function load(plan: LoadPlan, folder: string): Promise<LoadFigures> {
+  const runs = await Promise.all(
+    Array.from({ length: GENERATORS }, (_, g) => {
+      const share: LoadPlan = {
+        ...plan,
+        paths: plan.paths.filter((_p, i) => i % GENERATORS === g),
+        signalAtStart: g === 0 ? plan.signalAtStart : undefined,
+        rate: (plan.rate ?? 0) / GENERATORS,
+        connections: Math.ceil(plan.connections / GENERATORS),
+      };
+      // The plan goes in a file: its sampled paths are more than one argument may hold.
+      const planFile = path.join(folder, `load-plan-${g}.json`);
+      fs.writeFileSync(planFile, JSON.stringify(share));
+      return new Promise<LoadResult>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', path.join(projectRoot, 'bench/recommendations-load.ts'), planFile],
+          { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let output = '';
+        child.stdout!.on('data', (data: Buffer) => (output += data.toString()));
+        child.once('exit', (code) =>
+          code === 0
+            ? resolve(JSON.parse(output) as LoadResult)
+            : reject(new Error(`the load generator exited (${code})`)),
+        );
+      });
+    }),
+  );
+  const sorted = Float64Array.from(runs.flatMap((r) => r.latencies)).sort();
+  const lags = Float64Array.from(runs.flatMap((r) => r.sendLags)).sort();
+  const seconds = Math.max(...runs.map((r) => r.seconds));
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1],
+    rate: sorted.length / seconds,
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    sendLagP99: percentile(lags, 99),
+    generatorCpu: runs.reduce((n, r) => n + r.generator.cpuSeconds, 0) / seconds,
+    generatorDelayP99: Math.max(...runs.map((r) => r.generator.eventLoopDelay.p99)),
+  };
+}
+
+/** The server's own figures since the last call: the probe preloaded into it writes them on SIGUSR2. */
+async function serverProbe(server: ChildProcess, file: string): Promise<ProcessProbe> {
+  fs.rmSync(file, { force: true });
+  server.kill('SIGUSR2');
+  for (let waited = 0; !fs.existsSync(file); waited += 10) {
+    if (waited > 10_000) throw new Error('the server did not write its probe within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessProbe;
+}
+
+/** CPU ticks of every process now (utime + stime from /proc/<pid>/stat), with its command line. */
+function processTicks(): Map<number, { ticks: number; command: string }> {
+  const ticks = new Map<number, { ticks: number; command: string }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const command = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      ticks.set(Number(entry), { ticks: Number(fields[11]) + Number(fields[12]), command });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** Busy and total jiffies of the whole machine (the first line of /proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const [, ...values] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const n = values.map(Number);
+  const idle = n[3] + n[4]; // idle and iowait
+  const total = n.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * What the machine did between `start()` and `stop()`: its busy share of all cores, and the processes
+ * that used the most CPU meanwhile (cores in use, over the interval), ours and others' alike.
+ */
+function machineWatch() {
+  const started = { machine: machineTicks(), processes: processTicks(), at: Date.now() };
+  return () => {
+    const machine = machineTicks();
+    const seconds = (Date.now() - started.at) / 1000;
+    const hz = 100; // CLK_TCK on Linux
+    const top = [...processTicks()]
+      .map(([pid, p]) => ({
+        pid,
+        command: p.command,
+        cores: (p.ticks - (started.processes.get(pid)?.ticks ?? 0)) / hz / seconds,
+      }))
+      .filter((p) => p.cores >= 0.02)
+      .sort((a, b) => b.cores - a.cores)
+      .slice(0, 6);
+    return {
+      busy: (machine.busy - started.machine.busy) / (machine.total - started.machine.total),
+      top,
+    };
+  };
 }
 
 /**
@@ -342,7 +460,14 @@ async function main(): Promise<void> {
 
     say('');
     say(`2. Serving: ${SECONDS} s per endpoint and loop, against cartflow server`);
-    server = await startCartflow(env, ['server'], 'The HTTP server is listening');
+    // The server alone in its process (no worker), with the probe of its event loop, GC and CPU.
+    const probeFile = path.join(home, 'server-probe.json');
+    server = await startCartflow(
+      { ...env, CARTFLOW_PROBE_FILE: probeFile },
+      ['server'],
+      'The HTTP server is listening',
+      ['--import', path.join(projectRoot, 'bench/process-probe.ts')],
+    );
     await waitForPort(httpPort, 30_000, 'cartflow server');
     const base = `http://127.0.0.1:${httpPort}`;
     const customers = (
@@ -390,9 +515,11 @@ async function main(): Promise<void> {
       },
     ];
     say(
-      `${customers.length} customers and ${products.length} products with lists; the load generator is a separate process`,
+      `${customers.length} customers and ${products.length} products with lists; ` +
+        `the load comes from ${GENERATORS} generator processes of their own`,
     );
     say(`uptime before: ${uptime()}`);
+    const notes: string[] = [];
     for (const mode of ['rate', 'closed'] as const) {
       say('');
       say(
@@ -406,6 +533,7 @@ async function main(): Promise<void> {
       let healthP99 = NaN;
       for (const endpoint of endpoints) {
         if (mode === 'closed' && endpoint.name.includes('cache miss')) continue; // its ids would repeat
+        const watch = machineWatch();
         const figures = await load(
           {
             base,
@@ -415,18 +543,37 @@ async function main(): Promise<void> {
             rate: RATE,
             connections: CLIENTS,
             seconds: SECONDS,
+            warmupSeconds: WARMUP_SECONDS,
+            signalAtStart: server.pid,
           },
           home,
         );
+        const machine = watch();
+        const probe = await serverProbe(server, probeFile);
         if (endpoint.token === undefined) healthP99 = figures.p99;
         say(
           `  ${endpoint.name.padEnd(40)} ${figures.p50.toFixed(1).padStart(6)}   ${figures.p99.toFixed(1).padStart(6)}   ` +
             `${figures.max.toFixed(1).padStart(6)}   ${figures.rate.toFixed(0).padStart(10)}   ${String(figures.errors).padStart(6)}   ` +
             `${(figures.p99 / healthP99).toFixed(2).padStart(12)}`,
         );
+        say(
+          `      server: ${probe.cpuShare.toFixed(2)} cores, loop busy ${(100 * probe.eventLoopUtilisation).toFixed(0)}%, ` +
+            `loop delay p99 ${probe.eventLoopDelay.p99.toFixed(1)} / max ${probe.eventLoopDelay.max.toFixed(1)} ms, ` +
+            `GC ${probe.gc.count}× ${probe.gc.totalMs.toFixed(0)} ms (longest ${probe.gc.maxMs.toFixed(1)} ms); ` +
+            `generators: ${figures.generatorCpu.toFixed(2)} cores, loop delay p99 ${figures.generatorDelayP99.toFixed(1)} ms` +
+            (mode === 'rate' ? `, send lag p99 ${figures.sendLagP99.toFixed(1)} ms` : '') +
+            `; machine ${(100 * machine.busy).toFixed(0)}% busy`,
+        );
+        notes.push(
+          `${mode === 'rate' ? 'open' : 'closed'} ${endpoint.name}: ` +
+            machine.top.map((p) => `${p.cores.toFixed(2)} ${p.command.slice(0, 70)}`).join(' | '),
+        );
       }
       say(`  uptime: ${uptime()}`);
     }
+    say('');
+    say('CPU by process during each run (cores; ours and everyone else):');
+    for (const note of notes) say(`  ${note}`);
   } finally {
     await stopWorker(server);
     await stopWorker(worker);

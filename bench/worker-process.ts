@@ -9,13 +9,18 @@ export function startWorker(env: Record<string, string>, queues: string[]): Prom
   return startCartflow(env, ['worker', '--queue', ...queues], 'Workers are running');
 }
 
-/** A long-lived `cartflow …` command (e.g. `server`) in a process of its own; resolves once it logs `ready`. */
+/**
+ * A long-lived `cartflow …` command (e.g. `server`) in a process of its own; resolves once it logs `ready`.
+ * `nodeArgs` go to node after tsx (e.g. `--import` of a probe).
+ */
 export function startCartflow(
   env: Record<string, string>,
   args: string[],
   ready: string,
+  nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'cli/main.ts'), ...args], {
+  const main = path.join(projectRoot, 'cli/main.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, main, ...args], {
     cwd: projectRoot,
     env: { ...process.env, ...env, CARTFLOW_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
