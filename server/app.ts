@@ -1,12 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { listStoredMail } from '../lib/embedded/smtp';
 import { registerCartRoutes, type CartServerDeps } from './carts';
 import { registerDashboardRoutes, resolveDashboardToken } from './dashboard';
 import { cachedHealth, type HealthDeps } from './health';
 import { registerRecommendationRoutes, type RecommendationRoutesDeps } from './recommendations';
 
 export interface ServerDeps extends HealthDeps {
-  /** The embedded SMTP sink's folder, when it runs: its messages are listed at /mail. */
+  /** The embedded SMTP sink's folder, when it runs: its messages are in the dashboard's Outbox tab (/mail leads there). */
   mailDir?: string;
   /** The abandoned-cart feature: POST /v1/events, unsubscribe links, the cart page and the outbox relay. */
   carts?: CartServerDeps;
@@ -61,26 +60,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   }
 
   if (deps.mailDir) {
-    const mailDir = deps.mailDir;
-    app.get('/mail', async () =>
-      listStoredMail(mailDir).map(({ id, receivedAt, from, to, subject }) => ({
-        id,
-        receivedAt,
-        from,
-        to,
-        subject,
-      })),
+    // The messages carry shoppers' names, addresses and carts: they are read signed in, in the
+    // dashboard's Outbox tab. The short addresses the start-up banner prints lead there.
+    app.get('/mail', async (_request, reply) => reply.redirect('/#outbox'));
+    app.get<{ Params: { id: string } }>('/mail/:id', async (request, reply) =>
+      reply.redirect(`/api/outbox/${encodeURIComponent(request.params.id)}`),
     );
-    app.get<{ Params: { id: string } }>('/mail/:id', async (request, reply) => {
-      const mail = listStoredMail(mailDir).find((m) => m.id === request.params.id);
-      if (!mail) return reply.code(404).send({ error: `No message ${request.params.id} in the outbox` });
-      return reply.type('text/html; charset=utf-8').send(mail.html ?? `<pre>${escapeHtml(mail.text)}</pre>`);
-    });
   }
 
   return app;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -473,6 +473,16 @@ describe('the dashboard in a real browser', () => {
     expect(await page.textContent('[data-table="outbox"] tbody tr')).toContain('Outbox test');
     const frame = page.frameLocator('iframe');
     await expect(frame.locator('p').textContent()).resolves.toBe('Your cart is waiting');
+    // Without signing in, the outbox's short addresses lead to the sign-in and show no message.
+    const outbox = (await (
+      await fetch(`${url()}/api/outbox`, { headers: { authorization: `Bearer ${DASHBOARD_TOKEN}` } })
+    ).json()) as { mails: { id: string; subject: string }[] };
+    const mail = outbox.mails.find((m) => m.subject === 'Outbox test')!;
+    const listing = await fetch(`${url()}/mail`, { redirect: 'manual' });
+    expect([listing.status, listing.headers.get('location')]).toEqual([302, '/#outbox']);
+    const anonymous = await fetch(`${url()}/mail/${mail.id}`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).not.toContain('Your cart is waiting');
 
     expect(await page.locator('#page .error').allTextContents()).toEqual([]);
     expect(consoleErrors).toEqual([]);
