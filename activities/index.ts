@@ -1,7 +1,8 @@
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
+import type { TASK_QUEUES } from '../contracts/names';
 import type { Config } from '../lib/config';
-import { createCartRecommender } from './cart-recommendations';
+import { createCartRecommender } from '../carts/recommender';
 import { createCartActivities } from './carts';
 import { createDailyPipelineActivities } from './daily-pipeline';
 import { createModelActivities } from './models';
@@ -19,16 +20,33 @@ export interface ActivityDeps {
   mailer: Transporter;
 }
 
-export function createActivities(deps: ActivityDeps) {
+/**
+ * Each task queue's activities, built when its worker starts: a worker registers those of its own
+ * queue only (the etl queue the pipeline's, the ml queue the model fits, the carts queue the cart's).
+ */
+export function createQueueActivities(deps: ActivityDeps) {
   return {
-    ...createPipelineRunActivities(deps),
-    ...createDailyPipelineActivities(deps),
-    ...createCartActivities({ ...deps, recommend: createCartRecommender(deps) }),
-    ...createModelActivities(deps),
-    ...createForecastActivities(deps),
-    ...createStockActivities(deps),
-    ...createRecommendationActivities(deps),
-  };
+    etl: once(() => ({ ...createPipelineRunActivities(deps), ...createDailyPipelineActivities(deps) })),
+    ml: once(() => ({
+      ...createModelActivities(deps),
+      ...createForecastActivities(deps),
+      ...createStockActivities(deps),
+      ...createRecommendationActivities(deps),
+    })),
+    carts: once(() => createCartActivities({ ...deps, recommend: createCartRecommender(deps) })),
+  } satisfies Record<keyof typeof TASK_QUEUES, () => object>;
+}
+
+/** Builds a queue's activities the first time they are asked for, and hands out the same ones after. */
+function once<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
+/** Every queue's activities together: the type workflows proxy (import type), and tests' one-stop set. */
+export function createActivities(deps: ActivityDeps) {
+  const queues = createQueueActivities(deps);
+  return { ...queues.etl(), ...queues.ml(), ...queues.carts() };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

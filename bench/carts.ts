@@ -26,7 +26,7 @@ import readline from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { isInHoldout } from '../activities/cart-rules';
+import { isInHoldout } from '../carts/rules';
 import { parseDuration } from '../lib/config';
 import { createPool } from '../lib/db';
 import { startEmbeddedPostgres } from '../lib/embedded/postgres';

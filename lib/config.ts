@@ -122,6 +122,8 @@ export interface CartsConfig {
   readonly highValueThreshold: number;
   /** The percentage off for high-value carts. */
   readonly highValuePercent: number;
+  /** The shop's currency (ISO 4217, e.g. EUR), as cart values are in it: e-mails show prices in it. */
+  readonly currency: string;
   /**
    * Live carts a worker keeps in memory. A cart that is not in memory is rebuilt from its whole history
    * for each event it gets, which costs the worker and the Temporal server several times more.
@@ -175,6 +177,8 @@ export const ENVIRONMENT = {
   CARTFLOW_OFFER_HIGH_VALUE:
     'carts worth at least this get a percentage off instead of free shipping (default: 200)',
   CARTFLOW_OFFER_PERCENT: 'the percentage off for high-value carts, 1 to 90 (default: 10)',
+  CARTFLOW_CURRENCY:
+    "the shop's currency, an ISO 4217 code such as EUR or USD; e-mails show prices in it (default: EUR)",
   CARTFLOW_CART_CACHE:
     'live carts a carts worker keeps in memory, at least the carts open at once at the busiest hour (default: 20000)',
   CARTFLOW_CLV_HORIZON: 'months of purchases the lifetime value looks ahead, 1 to 120 (default: 12)',
@@ -534,6 +538,14 @@ function cartsConfig(env: Env, httpPort: number): CartsConfig {
     );
   }
 
+  const currency = (optional(env, 'CARTFLOW_CURRENCY') ?? 'EUR').toUpperCase();
+  if (!Intl.supportedValuesOf('currency').includes(currency)) {
+    throw new ConfigError(
+      'CARTFLOW_CURRENCY',
+      `must be an ISO 4217 currency code such as EUR or USD, not "${currency}"`,
+    );
+  }
+
   return Object.freeze({
     holdoutShare,
     cooldownMs: duration(env, 'CARTFLOW_RETARGET_COOLDOWN', '7d'),
@@ -545,6 +557,7 @@ function cartsConfig(env: Env, httpPort: number): CartsConfig {
     mailFrom,
     highValueThreshold: decimal(env, 'CARTFLOW_OFFER_HIGH_VALUE', 200, 0, 1_000_000_000),
     highValuePercent: decimal(env, 'CARTFLOW_OFFER_PERCENT', 10, 1, 90),
+    currency,
     workerCacheSize: Math.round(decimal(env, 'CARTFLOW_CART_CACHE', 20_000, 2, 1_000_000)),
   });
 }

@@ -8,7 +8,7 @@ import {
   type LogLevel as SdkLogLevel,
 } from '@temporalio/worker';
 import path from 'node:path';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createQueueActivities, type ActivityDeps } from '../activities';
 import type { LogLevel } from '../lib/config';
 import type { Logger } from '../lib/log';
 import { TASK_QUEUES } from '../contracts/names';
@@ -124,7 +124,15 @@ export async function startWorkers(options: {
         log() {},
       },
     });
-  const activities = createActivities(options.deps);
+  // Each worker registers its own queue's activities only. The one exception follows the daily
+  // pipeline's routing (workflows/daily-pipeline.ts, modelTaskQueue): on an etl queue of another name
+  // than cartflow-etl it runs its model fits on that same queue unless told another, so that queue's
+  // worker registers the fits too.
+  const queueActivities = createQueueActivities(options.deps);
+  const activitiesFor = (queue: TaskQueueName, taskQueue: string) =>
+    queue === 'etl' && taskQueue !== TASK_QUEUES.etl
+      ? { ...queueActivities.etl(), ...queueActivities.ml() }
+      : queueActivities[queue]();
   const queues = options.queues ?? ALL_TASK_QUEUES;
   // The carts queue runs only the cart workflow, from a bundle of its own (workflows/cart-index.ts):
   // each cached cart instantiates its bundle's workflow modules, the pipeline's included otherwise.
@@ -141,7 +149,7 @@ export async function startWorkers(options: {
         namespace: options.namespace,
         taskQueue: options.taskQueues?.[queue] ?? TASK_QUEUES[queue],
         workflowBundle: await bundleFor(queue),
-        activities,
+        activities: activitiesFor(queue, options.taskQueues?.[queue] ?? TASK_QUEUES[queue]),
         ...(queue === 'carts' ? CART_WORKER_OPTIONS(options.deps.config.carts.workerCacheSize) : {}),
         ...(queue === 'ml' ? ML_WORKER_OPTIONS : {}),
       }),

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { findFreePort } from '../../lib/embedded/ports';
 import { listStoredMail, startSmtpSink, type SmtpSinkHandle, type StoredMail } from '../../lib/embedded/smtp';
 import { createLogger } from '../../lib/log';
-import { isInHoldout } from '../../activities/cart-rules';
+import { isInHoldout } from '../../carts/rules';
 import { buildServer } from '../../server/app';
 import { createTestDeps, type TestDeps } from './deps';
 import { Client, Connection } from '@temporalio/client';

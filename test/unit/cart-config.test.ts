@@ -14,6 +14,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       mailFrom: 'Cartflow Shop <shop@cartflow.localhost>',
       highValueThreshold: 200,
       highValuePercent: 10,
+      currency: 'EUR',
       workerCacheSize: 20_000,
     });
     expect(Object.isFrozen(config.carts)).toBe(true);
@@ -31,6 +32,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       CARTFLOW_MAIL_FROM: 'shop@shop.example',
       CARTFLOW_OFFER_HIGH_VALUE: '150',
       CARTFLOW_OFFER_PERCENT: '15',
+      CARTFLOW_CURRENCY: 'usd',
       CARTFLOW_CART_CACHE: '50000',
     });
     expect(config.carts).toEqual({
@@ -44,6 +46,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       mailFrom: 'shop@shop.example',
       highValueThreshold: 150,
       highValuePercent: 15,
+      currency: 'USD',
       workerCacheSize: 50_000,
     });
     expect(loadConfig({ CARTFLOW_HOLDOUT_SHARE: '5%' }).carts.holdoutShare).toBeCloseTo(0.05);
@@ -66,6 +69,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
     ['CARTFLOW_MAIL_FROM', 'not an address', /CARTFLOW_MAIL_FROM must be an e-mail address/],
     ['CARTFLOW_OFFER_HIGH_VALUE', '-1', /CARTFLOW_OFFER_HIGH_VALUE must be a number from 0/],
     ['CARTFLOW_OFFER_PERCENT', '95', /CARTFLOW_OFFER_PERCENT must be a number from 1 to 90/],
+    ['CARTFLOW_CURRENCY', 'euros', /CARTFLOW_CURRENCY must be an ISO 4217 currency code/],
   ])('names %s when it is "%s"', (variable, value, message) => {
     const load = () => loadConfig({ [variable]: value });
     expect(load).toThrow(ConfigError);
@@ -84,6 +88,7 @@ describe('the abandoned-cart settings of loadConfig', () => {
       'CARTFLOW_MAIL_FROM',
       'CARTFLOW_OFFER_HIGH_VALUE',
       'CARTFLOW_OFFER_PERCENT',
+      'CARTFLOW_CURRENCY',
       'CARTFLOW_CART_CACHE',
     ]) {
       expect(ENVIRONMENT[name as keyof typeof ENVIRONMENT]).toMatch(/default/);

@@ -1,4 +1,4 @@
-import { orderCartCandidates } from '../../activities/cart-recommendations';
+import { orderCartCandidates } from '../../carts/recommender';
 
 describe("the e-mail's order of candidates", () => {
   const lists = (method: string) => ({

@@ -11,7 +11,7 @@ import {
   startingStage,
   type CartEvent,
 } from '../../contracts/cart-state';
-import { customerIdOf, holdoutPosition, isInHoldout, messageIdFor } from '../../activities/cart-rules';
+import { customerIdOf, holdoutPosition, isInHoldout, messageIdFor } from '../../carts/rules';
 
 let sequence = 0;
 function event(overrides: Partial<CartEvent>): CartEvent {

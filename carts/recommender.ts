@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import type { Config } from '../lib/config';
-import type { RecommendedProduct } from './cart-email';
-import { EVENTS_SOURCE } from './models/recommendations';
+import { DEMO_SHOP_SOURCE } from '../sources/demo-shop';
+import type { RecommendedProduct } from './email';
+
+/** The source whose ids the storefront's events and the shop's products share. */
+const EVENTS_SOURCE = DEMO_SHOP_SOURCE.name;
 
 /** The three lists of the latest succeeded recommendations fit that the e-mail's choice starts from. */
 const CANDIDATES = `
