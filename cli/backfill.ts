@@ -21,7 +21,7 @@ export function datesBetween(from: string, to: string): string[] {
  */
 export async function backfill(
   context: CliContext,
-  options: { from: string; to: string; parallel: number; taskQueue?: string },
+  options: { from: string; to: string; parallel: number; taskQueue?: string; models?: boolean },
   onDone?: (outcome: DailyOutcome, done: number, total: number) => void,
 ): Promise<DailyOutcome[]> {
   const dates = datesBetween(options.from, options.to);
@@ -37,6 +37,8 @@ export async function backfill(
         date,
         undefined,
         options.taskQueue ?? TASK_QUEUES.etl,
+        undefined,
+        options.models === false ? false : undefined,
       );
       outcomes.push(outcome);
       onDone?.(outcome, outcomes.length, dates.length);
@@ -61,7 +63,8 @@ export function registerBackfillCommand(program: Command, context: CliContext): 
     .requiredOption('--from <YYYY-MM-DD>', 'the first logical date', calendarDate)
     .requiredOption('--to <YYYY-MM-DD>', 'the last logical date (inclusive)', calendarDate)
     .option('--parallel <n>', 'dates run at once (default 2)', positive, 2)
-    .action(async (options: { from: string; to: string; parallel: number }) => {
+    .option('--no-models', "leave the models out of every date (fit them afterwards with one date's run)")
+    .action(async (options: { from: string; to: string; parallel: number; models: boolean }) => {
       if (options.to < options.from) throw new InvalidArgumentError('--to must not be before --from.');
       const total = datesBetween(options.from, options.to).length;
       if (total > MAX_DAYS) throw new InvalidArgumentError(`At most ${MAX_DAYS} days at once, not ${total}.`);

@@ -65,6 +65,7 @@ export async function runDailyFor(
   onStarted?: (workflowId: string, runId: string, joined: boolean) => void,
   taskQueue: string = TASK_QUEUES.etl,
   sources?: string[],
+  models?: false,
 ): Promise<DailyOutcome> {
   const workflowId = dailyPipelineWorkflowId(date);
   let runId: string;
@@ -73,7 +74,14 @@ export async function runDailyFor(
     const handle = await client.workflow.start(DailyPipelineWorkflow, {
       workflowId,
       taskQueue,
-      args: [{ date, timezone: context.config.timezone, ...(sources?.length ? { sources } : {}) }],
+      args: [
+        {
+          date,
+          timezone: context.config.timezone,
+          ...(sources?.length ? { sources } : {}),
+          ...(models === false ? { models } : {}),
+        },
+      ],
       staticSummary: `Daily pipeline for ${date} (cartflow CLI)`,
     });
     runId = handle.firstExecutionRunId;
@@ -127,7 +135,8 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       (name: string, names: string[]) => [...names, name],
       [] as string[],
     )
-    .action(async (options: { date?: string; asOf?: string | true; source: string[] }) => {
+    .option('--no-models', 'leave the models out: only the star schema and its reconciliation')
+    .action(async (options: { date?: string; asOf?: string | true; source: string[]; models: boolean }) => {
       if (options.date && options.asOf) throw new InvalidArgumentError('Give --date or --as-of, not both.');
       let asOf = options.asOf;
       if (asOf === true) {
@@ -152,6 +161,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
         },
         TASK_QUEUES.etl,
         options.source,
+        options.models ? undefined : false,
       );
       if (outcome.summary) process.stdout.write('\n' + plain(formatSummary(outcome.summary)) + '\n');
       if (outcome.status === 'failed') {

@@ -133,7 +133,22 @@ describe('starting the daily pipeline: schedule and CLI', () => {
       ['2026-11-04', 'succeeded'],
     ]);
     expect(progress).toEqual([1, 2, 3, 4]);
+    expect(outcomes.every((o) => Array.isArray(o.summary?.models))).toBe(true);
     const dates = (await runDates()).map((r) => r.date);
     expect(dates).toEqual(expect.arrayContaining(['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04']));
+  });
+
+  it('leaves the models out of every date of a backfill with --no-models', async () => {
+    const outcomes = await backfill(context, {
+      from: '2026-11-05',
+      to: '2026-11-06',
+      parallel: 2,
+      taskQueue: worker.taskQueues.etl,
+      models: false,
+    });
+    expect(outcomes.map((o) => [o.date, o.status, o.summary?.models])).toEqual([
+      ['2026-11-05', 'succeeded', undefined],
+      ['2026-11-06', 'succeeded', undefined],
+    ]);
   });
 });
