@@ -36,7 +36,11 @@ import { migrateDatabase } from '../lib/migrate';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { TASK_QUEUES } from '../contracts/names';
 import { cartQuery } from '../workflows/cart';
-import { measureSignalReference, measureTaskCeiling } from './temporal-references';
+import {
+  measureSignalReference,
+  measureStartDelayReference,
+  measureTaskCeiling,
+} from './temporal-references';
 
 const projectRoot = path.resolve(__dirname, '..');
 
@@ -676,6 +680,19 @@ async function main(): Promise<void> {
       `  ceiling: Temporal completes ${ceiling.tasksPerSecond.toFixed(0)} workflow tasks/s of a workflow that only restarts a timer per signal ` +
         `(${ceiling.tasks} tasks; server ${ceiling.serverCpuMsPerTask.toFixed(1)} ms CPU per task, its worker and client ${ceiling.clientAndWorkerCpuMsPerTask.toFixed(1)} ms: ` +
         `${(((ceiling.serverCpuMsPerTask + ceiling.clientAndWorkerCpuMsPerTask) * ceiling.tasksPerSecond) / 1000).toFixed(2)} of ${os.cpus().length} cores busy)`,
+    );
+
+    const delay = await measureStartDelayReference({
+      address: temporal.address,
+      serverCpuSeconds: () => cpuSeconds(temporal.pid),
+      workflows: 150,
+      signalsEach: 3,
+      roundGapMs: 4000,
+    });
+    log(
+      `  start delay: a workflow with 3 signals costs the server ${delay.eachSignal.serverCpuMs.toFixed(1)} ms CPU in ${delay.eachSignal.tasks.toFixed(2)} tasks ` +
+        `when each signal wakes it, ${delay.delayed.serverCpuMs.toFixed(1)} ms in ${delay.delayed.tasks.toFixed(2)} when they arrive during a start delay ` +
+        `(${(delay.delayed.serverCpuMs / delay.eachSignal.serverCpuMs).toFixed(2)} ×; 150 workflows each)`,
     );
 
     const httpPort = await findFreePort();

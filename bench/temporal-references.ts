@@ -1,6 +1,7 @@
 /**
  * bench:carts' references, measured against the Temporal server in use on this machine: its rates of
- * signal-with-start and signals, and its ceiling of workflow tasks per second.
+ * signal-with-start and signals, its ceiling of workflow tasks per second, and what a cart's events
+ * cost it when they arrive during a start delay instead of each waking the workflow.
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
@@ -74,6 +75,14 @@ export async function measureSignalReference(
   return { startRate: rate, signalRate };
 }
 
+let runtimeInstalled = false;
+/** The SDK's runtime is one per process, for the bench's own workers: their logs, errors only. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
+
 export interface TaskCeiling {
   /** Workflow tasks completed per second: one per start and one per wake-up. */
   tasksPerSecond: number;
@@ -96,8 +105,7 @@ export async function measureTaskCeiling(options: {
   workflows: number;
   signalsEach: number;
 }): Promise<TaskCeiling> {
-  // The SDK's runtime is one per process and this is the bench's only worker: its logs, errors only.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installRuntime();
   const taskQueue = `bench-ceiling-${crypto.randomBytes(3).toString('hex')}`;
   const nativeConnection = await NativeConnection.connect({ address: options.address });
   const worker = await Worker.create({
@@ -137,6 +145,95 @@ export async function measureTaskCeiling(options: {
         clientAndWorkerCpuMsPerTask: (workerCpu.user + workerCpu.system) / 1000 / tasks,
         tasks,
       };
+    });
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
+export interface StartDelayReference {
+  /** Server CPU milliseconds per workflow, and workflow tasks per workflow, when every signal wakes it. */
+  eachSignal: { serverCpuMs: number; tasks: number };
+  /** The same, when the workflow is started with a delay and its signals arrive before the delay ends. */
+  delayed: { serverCpuMs: number; tasks: number };
+}
+
+/**
+ * What a cart's event batches cost the Temporal server when each wakes the workflow (a workflow task
+ * per batch, as carts are today), against the same batches sent while the workflow's first task waits
+ * out a start delay: a signal-with-start with `startDelay` schedules no task, a plain signal during the
+ * delay schedules none either, and the first task, when the delay ends, gets them all. The workflow is
+ * the ceiling's (bench/ceiling-workflow.ts): it ends after `signalsEach` signals.
+ */
+export async function measureStartDelayReference(options: {
+  address: string;
+  serverCpuSeconds: () => number;
+  workflows: number;
+  signalsEach: number;
+  /** Long enough for the workflows to take a round of signals before the next. */
+  roundGapMs: number;
+}): Promise<StartDelayReference> {
+  installRuntime();
+  const taskQueue = `bench-delay-${crypto.randomBytes(3).toString('hex')}`;
+  const nativeConnection = await NativeConnection.connect({ address: options.address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowsPath: path.join(__dirname, 'ceiling-workflow.ts'),
+    maxCachedWorkflows: options.workflows,
+  });
+  const connection = await Connection.connect({ address: options.address });
+  const client = new Client({ connection, namespace: 'default' });
+  // What the server uses doing nothing (its own timers, the worker's long polls), taken off both
+  // patterns for as long as each took: the delayed one mostly waits.
+  let idleCpuPerMs = 0;
+  const play = async (name: string, startDelayMs: number | undefined) => {
+    const ids = Array.from({ length: options.workflows }, (_, i) => `${taskQueue}-${name}-${i}`);
+    const before = options.serverCpuSeconds();
+    const runs = new Map<string, string>();
+    const started = performance.now();
+    await inLanes(ids.length, 64, async (i) => {
+      const handle = await client.workflow.signalWithStart(CeilingWorkflow, {
+        workflowId: ids[i],
+        taskQueue,
+        args: [options.signalsEach],
+        signal: pokeSignal,
+        ...(startDelayMs === undefined ? {} : { startDelay: startDelayMs }),
+      });
+      runs.set(ids[i], handle.signaledRunId);
+    });
+    // The rest of each workflow's signals to its run, as the API signals a cart it knows, in rounds:
+    // without a delay each round after the workflows have had the time to take the one before (as a
+    // shopper's requests come seconds apart), so that each signal is a task of its own.
+    for (let round = 1; round < options.signalsEach; round++) {
+      if (startDelayMs === undefined) await new Promise((resolve) => setTimeout(resolve, options.roundGapMs));
+      await inLanes(ids.length, 64, (i) =>
+        client.workflow.getHandle(ids[i], runs.get(ids[i])).signal(pokeSignal),
+      );
+    }
+    if (startDelayMs !== undefined && performance.now() - started > startDelayMs)
+      throw new Error(
+        `The signals took longer than the start delay of ${startDelayMs} ms; the reference needs a longer one`,
+      );
+    const wakeups = await Promise.all(
+      ids.map((id) => client.workflow.getHandle(id).result() as Promise<number>),
+    );
+    const cpuMs = (options.serverCpuSeconds() - before) * 1000 - idleCpuPerMs * (performance.now() - started);
+    return {
+      serverCpuMs: cpuMs / ids.length,
+      // One task per wake-up (the first task is one too).
+      tasks: wakeups.reduce((sum, n) => sum + n, 0) / ids.length,
+    };
+  };
+  try {
+    return await worker.runUntil(async () => {
+      const idleFrom = [options.serverCpuSeconds(), performance.now()];
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      idleCpuPerMs = ((options.serverCpuSeconds() - idleFrom[0]) * 1000) / (performance.now() - idleFrom[1]);
+      const eachSignal = await play('each', undefined);
+      const delayed = await play('delayed', 5_000);
+      return { eachSignal, delayed };
     });
   } finally {
     await connection.close();
