@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { checkMysqlSource, MysqlPools, type MysqlSource } from '../extract/mysql';
-import { checkSourceAgainstDatabase } from '../sources/check';
+import { checkSourceAgainstDatabase } from '../extract/check';
 import {
   describeConnection,
   validateSourceDefinition,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { SourceTable } from '../sources/definition';
-import { permanent } from '../activities/pipeline-errors';
-import { advisoryLock, ident, LOCKS, qualified } from './identifiers';
+import { permanent } from '../lib/pipeline-errors';
+import { advisoryLock, ident, LOCKS, qualified } from '../lib/identifiers';
 
 /** One column as it is staged: its source type, or text for a type the warehouse may not have. */
 export interface StagedColumn {

@@ -8,7 +8,7 @@
  * checkpoint): what the source printed is what it is asked about next.
  */
 import type { Writable } from 'node:stream';
-import type { ErrorKind } from '../activities/pipeline-errors';
+import type { ErrorKind } from '../lib/pipeline-errors';
 import type { StagedColumn } from './catalog';
 import type { KeyStats } from '../contracts/extract-plan';
 

@@ -18,7 +18,7 @@ import { inTransaction } from '../lib/db';
 import type { SourceDefinition, SourceTable } from '../sources/definition';
 import { stagingSchema } from '../sources/definition';
 import { findSource, type SourcePools } from '../sources/registry';
-import { failure, permanent, type PipelineErrorType } from '../activities/pipeline-errors';
+import { failure, permanent, type PipelineErrorType } from '../lib/pipeline-errors';
 import {
   applyStagingSchema,
   changesTable,
@@ -31,7 +31,7 @@ import {
   type StagedColumn,
 } from './catalog';
 import type { BatchQuery, Bound, SourceDialect } from './dialect';
-import { ident, literal, qualified } from './identifiers';
+import { ident, literal, qualified } from '../lib/identifiers';
 import { mysqlDialect, MysqlPools, type MysqlSource } from './mysql';
 import {
   batchStep,

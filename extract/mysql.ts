@@ -8,8 +8,8 @@
 import mysql from 'mysql2';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { copyText } from '../imports/copy';
-import { inStateTable, isNetworkError, permanent, type ErrorKind } from '../activities/pipeline-errors';
+import { copyText } from '../lib/copy';
+import { inStateTable, isNetworkError, permanent, type ErrorKind } from '../lib/pipeline-errors';
 import { tableProblems, type StagedColumn } from './catalog';
 import type { BatchQuery, SourceDialect } from './dialect';
 

@@ -9,12 +9,12 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { classifyPostgresError } from '../activities/pipeline-errors';
+import { classifyPostgresError } from '../lib/pipeline-errors';
 import type { SourceDefinition } from '../sources/definition';
 import { SourcePools } from '../sources/registry';
 import { readColumns, type StagedColumn } from './catalog';
 import type { BatchQuery, Bound, SourceDialect } from './dialect';
-import { ident, literal, qualified } from './identifiers';
+import { ident, literal, qualified } from '../lib/identifiers';
 
 /** The source dialect of a Postgres source whose tables are in `schema`, read through `pool`. */
 export function postgresDialect(

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import type { ReconciliationSummary } from '../contracts/pipeline-summary';
-import { failure, permanent } from '../activities/pipeline-errors';
+import { failure, permanent } from '../lib/pipeline-errors';
 import { stagingSchema, type SourceDefinition } from '../sources/definition';
 import { findSource } from '../sources/registry';
 import { COMPARE_DAILY_TOTALS, sourceDailyTotals } from '../activities/sql/reconcile';
@@ -16,7 +16,7 @@ import { mappingColumns } from '../activities/transform/transform';
 import type { createReconcileActivities } from '../activities/transform/reconcile';
 import type { createExtractLoadActivities } from './extract-load';
 import { currentView } from './catalog';
-import { ident, qualified } from './identifiers';
+import { ident, qualified } from '../lib/identifiers';
 
 type ExtractLoad = ReturnType<typeof createExtractLoadActivities>;
 type Reconcile = ReturnType<typeof createReconcileActivities>;

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import type { DuplicateLines } from '../sources/definition';
-import { advisoryLock, LOCKS } from '../extract/identifiers';
+import { advisoryLock, LOCKS } from '../lib/identifiers';
 import { ident, qualified } from './sql';
-import { CopyWriter } from './copy';
+import { CopyWriter } from '../lib/copy';
 import { ImportRefused, openInput, type InputFile, type ProgressListener } from './input';
 import { SOURCE_NAME } from './values';
 

@@ -1,5 +1,5 @@
-/** Quoting is written once, for every room: extract/identifiers.ts. */
-export { ident, literal, qualified } from '../extract/identifiers';
+/** Quoting is written once, for every room: lib/identifiers.ts. */
+export { ident, literal, qualified } from '../lib/identifiers';
 
 /** `nullif(btrim(x), '') is null`: empty after trimming. */
 export const blank = (expression: string): string => `nullif(btrim(${expression}), '') is null`;

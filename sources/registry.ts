@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { createPool } from '../lib/db';
-import { advisoryLock, ident, LOCKS, qualified } from '../extract/identifiers';
-import { permanent } from '../activities/pipeline-errors';
+import { advisoryLock, ident, LOCKS, qualified } from '../lib/identifiers';
+import { permanent } from '../lib/pipeline-errors';
 import { DEMO_SHOP_SOURCE } from './demo-shop';
 import { stagingSchema, validateSourceDefinition, type SourceDefinition } from './definition';
 

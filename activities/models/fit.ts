@@ -5,7 +5,7 @@ import { inTransaction } from '../../lib/db';
 import type { Config } from '../../lib/config';
 import { codeVersion } from '../../lib/code-version';
 import type { ModelName, ModelStepResult } from '../../contracts/model-summary';
-import { isConnectionError, isTransient, sqlState } from '../pipeline-errors';
+import { isConnectionError, isTransient, sqlState } from '../../lib/pipeline-errors';
 import { recordModelVersion } from './versions';
 
 export interface ModelDeps {

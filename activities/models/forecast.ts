@@ -10,7 +10,7 @@ import {
 } from '../../ml/forecast';
 import { formatDay, holidayCalendar, parseDay } from '../../ml/holidays';
 import type { ModelStepResult } from '../../contracts/model-summary';
-import { CopyWriter } from '../../imports/copy';
+import { CopyWriter } from '../../lib/copy';
 import { createModelFitter, dateKey, NotEnoughData, type ModelDeps, type ModelInput } from './fit';
 import { clearMartDate } from './versions';
 

@@ -10,7 +10,7 @@ import {
 } from '../../ml/clv';
 import { chooseClusterCount, nameClusters, standardiseRfm } from '../../ml/kmeans';
 import { RFM_SEGMENTS, SEGMENT_ACTIONS, rfmSegment, scoreRfm } from '../../ml/rfm';
-import { CopyWriter } from '../../imports/copy';
+import { CopyWriter } from '../../lib/copy';
 import { GROWTH_BY_MONTH, REPEAT_PURCHASE_DAYS, RFM_FEATURES } from './features.sql';
 import {
   createModelFitter,

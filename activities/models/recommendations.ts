@@ -13,7 +13,7 @@ import {
   type Evaluation,
   type RecommenderOptions,
 } from '../../ml/recommend';
-import { CopyWriter } from '../../imports/copy';
+import { CopyWriter } from '../../lib/copy';
 import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
 import { createModelFitter, dateKey, NotEnoughData, type ModelDeps, type ModelInput } from './fit';
 import { BASKETS, INTERACTIONS, PRODUCTS, TEST_PURCHASES } from './recommendations.sql';

@@ -3,7 +3,7 @@ import { formatDay, parseDay } from '../../ml/holidays';
 import { auc, fitLogistic, fitPoisson, logLoss, predictCount, predictProbability } from '../../ml/stock';
 import type { ModelStepResult } from '../../contracts/model-summary';
 import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
-import { CopyWriter } from '../../imports/copy';
+import { CopyWriter } from '../../lib/copy';
 import { createModelFitter, FLOAT64_JS, NotEnoughData, type ModelDeps, type ModelInput } from './fit';
 import { clearMartDate } from './versions';
 

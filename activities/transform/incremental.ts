@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { changesTable } from '../../extract/catalog';
-import { ident, qualified } from '../../extract/identifiers';
+import { ident, qualified } from '../../lib/identifiers';
 import type { SourceDefinition } from '../../sources/definition';
 import * as canonicalSql from '../sql/canonical';
 import * as dimensionsSql from '../sql/dimensions';

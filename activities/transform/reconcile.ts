@@ -2,9 +2,9 @@ import { log } from '@temporalio/activity';
 import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
-import { ident, literal, qualified } from '../../extract/identifiers';
+import { ident, literal, qualified } from '../../lib/identifiers';
 import type { StagedColumn } from '../../extract/catalog';
-import { failure, permanent } from '../pipeline-errors';
+import { failure, permanent } from '../../lib/pipeline-errors';
 import { findSource, SourcePools } from '../../sources/registry';
 import { keyIn, keyMissing } from '../sql/canonical';
 import {

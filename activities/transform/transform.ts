@@ -3,9 +3,9 @@ import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { TransformSummary } from '../../contracts/pipeline-summary';
 import { changesTable, currentView } from '../../extract/catalog';
-import { ident } from '../../extract/identifiers';
-import { failure, isTransient, permanent } from '../pipeline-errors';
-import { stagedMappingProblem } from '../../sources/check';
+import { ident } from '../../lib/identifiers';
+import { failure, isTransient, permanent } from '../../lib/pipeline-errors';
+import { stagedMappingProblem } from '../../extract/check';
 import {
   CANONICAL_ENTITIES,
   stagingSchema,

@@ -5,7 +5,7 @@ import { RetryState } from '@temporalio/common';
 import { DEMO_SHOP_SOURCE } from '../../sources/demo-shop';
 import type { SourceDefinition } from '../../sources/definition';
 import { removeSource, resetSourceTables, saveSource } from '../../sources/registry';
-import { failure } from '../../activities/pipeline-errors';
+import { failure } from '../../lib/pipeline-errors';
 import { findFreePort } from '../../lib/embedded/ports';
 import { ExtractLoadWorkflow } from '../../workflows';
 import type { ExtractLoadInput, ExtractLoadResult } from '../../workflows/extract-load';

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { classifyMysqlError } from '../../extract/mysql';
-import { classifyPostgresError, failure } from '../../activities/pipeline-errors';
+import { classifyPostgresError, failure } from '../../lib/pipeline-errors';
 
 /** What `failure` turns an error into. */
 function thrown(error: unknown, classify = classifyPostgresError): ApplicationFailure {

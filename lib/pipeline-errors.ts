@@ -1,5 +1,5 @@
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
-import { toError } from '../lib/log';
+import { toError } from './log';
 
 /**
  * The daily pipeline's failure types, one union. Permanent ones are non-retryable: retrying cannot fix

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { readColumns, tableProblems, type StagedColumn } from '../extract/catalog';
-import { CANONICAL_ENTITIES, type CanonicalEntity, type SourceDefinition } from './definition';
+import { readColumns, tableProblems, type StagedColumn } from './catalog';
+import { CANONICAL_ENTITIES, type CanonicalEntity, type SourceDefinition } from '../sources/definition';
 
 /**
  * Checks a source definition before anything is registered: every table exists at the source with
