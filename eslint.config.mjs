@@ -41,7 +41,56 @@ const ML_FORBIDDEN_MODULES = [
   '@temporalio/*',
 ];
 /** Relative imports of the rooms that do I/O or orchestrate, from any depth under ml/. */
-const ML_FORBIDDEN_ROOMS = '^(\\.\\./)+(lib|activities|workflows|server|cli)(/|$)';
+const ML_FORBIDDEN_ROOMS =
+  '^(\\.\\./)+(lib|activities|workflows|server|cli|workers|extract|imports|sources|transform|carts)(/|$)';
+
+/**
+ * What may import what (DESIGN.md, Code layout). Each entry: the room, the rooms it may not import
+ * (relative imports from any depth), and why. The data-moving rooms go one way: sources/ (definitions)
+ * <- extract/ (reads sources into staging) <- transform/ (staging to core; it reads extract's staged
+ * tables' names and checks); imports/ writes staging from files beside extract/ and imports neither
+ * it nor transform/. None of them imports activities/, which wires them for the workers.
+ */
+const ROOM_RULES = [
+  {
+    files: ['carts/**/*.ts'],
+    forbidden: ['activities', 'workflows', 'workers', 'server', 'cli', 'ml'],
+    message:
+      'carts/ holds the cart logic; activities/carts.ts wires it, workflows call it through activities.',
+  },
+  {
+    files: ['extract/**/*.ts'],
+    forbidden: ['activities', 'imports', 'transform', 'workflows', 'workers', 'server', 'cli', 'carts'],
+    message: 'extract/ reads sources into staging: it imports sources/, lib/ and contracts/ only.',
+  },
+  {
+    files: ['imports/**/*.ts'],
+    forbidden: ['activities', 'extract', 'transform', 'workflows', 'workers', 'server', 'cli', 'carts'],
+    message: 'imports/ writes files into staging: it imports sources/, lib/ and contracts/ only.',
+  },
+  {
+    files: ['sources/**/*.ts'],
+    forbidden: [
+      'activities',
+      'extract',
+      'imports',
+      'transform',
+      'workflows',
+      'workers',
+      'server',
+      'cli',
+      'carts',
+    ],
+    message: 'sources/ defines and stores sources: it imports lib/ and contracts/ only.',
+  },
+  {
+    // activities/transform/ moves to transform/ (issue 16); both paths keep the rule meanwhile.
+    files: ['transform/**/*.ts', 'activities/transform/**/*.ts', 'activities/sql/**/*.ts'],
+    forbidden: ['imports', 'workflows', 'workers', 'server', 'cli', 'carts'],
+    message: 'transform/ reads staging (extract/, sources/) into core: it does not import imports/.',
+  },
+];
+const roomPattern = (forbidden) => `^(\\.\\./)+(${forbidden.join('|')})(/|$)`;
 
 export default tseslint.config(
   {
@@ -79,6 +128,10 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflows import activities as types only (import type).',
             },
+            {
+              regex: '^(\\.\\./)+(?!\\.\\./)(?!(contracts|activities)(/|$))',
+              message: 'Workflows import contracts/ and activity types only.',
+            },
           ],
         },
       ],
@@ -106,4 +159,45 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^\\.\\./', message: 'contracts/ is pure and imports nothing of ours.' },
+            { group: IO_MODULES, message: 'contracts/ is pure: no I/O packages, no Node built-ins.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+ml(/|$)',
+              message: 'server/ serves precomputed tables: models are fitted by the ml worker, never here.',
+            },
+            {
+              // A workflow's own module is its public face (the workflow, its signals and queries).
+              regex: '^(\\.\\./)+workflows/(?!(cart|daily-pipeline|models)$)',
+              message: "server/ reaches a workflow through its module's workflow, signals and queries only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  ...ROOM_RULES.map(({ files, forbidden, message }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: roomPattern(forbidden), message }] }],
+    },
+  })),
 );
