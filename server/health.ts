@@ -25,33 +25,41 @@ export interface HealthDeps {
 
 const CHECK_TIMEOUT_MS = 3000;
 /**
- * How long `GET /health` reuses a probe's report. A probe asks the databases, Temporal (its version and
- * every task queue's pollers) and the SMTP server; at hundreds of requests per second that is the
- * server's whole work. With this, each client sees a report at most this old, and requests that
- * arrive while a probe runs wait for that probe instead of starting their own.
+ * How long `GET /health` reuses a probe's report before it starts a new one. A probe asks the
+ * databases, Temporal (its version and every task queue's pollers) and the SMTP server; at hundreds of
+ * requests per second that is the server's whole work.
  */
 export const HEALTH_CACHE_MS = 1000;
 
 /**
  * `checkHealth` behind a short cache: the report of the last probe while it is under `maxAgeMs` old
- * (counted from when the probe finished), else one new probe, shared by every caller that asks while it
- * runs. A probe that throws is not kept.
+ * (counted from when the probe finished). After that the next caller starts one new probe, shared by
+ * every caller that asks while it runs, and they are all answered the last report meanwhile as long as
+ * it is under `maxAgeMs + staleMs` old (a probe gives up after CHECK_TIMEOUT_MS), so no request waits
+ * for a probe but the very first ones and those after a long gap. A probe that throws is not kept: the
+ * callers that waited for it get its error, the others keep the last report until it is too old.
  */
 export function cachedHealth(
   deps: HealthDeps,
   maxAgeMs = HEALTH_CACHE_MS,
   probe: (deps: HealthDeps) => Promise<HealthReport> = checkHealth,
+  staleMs = CHECK_TIMEOUT_MS + 1000,
 ): () => Promise<HealthReport> {
   let last: { report: HealthReport; at: number } | undefined;
   let running: Promise<HealthReport> | undefined;
   return () => {
-    if (last && performance.now() - last.at < maxAgeMs) return Promise.resolve(last.report);
+    const age = last ? performance.now() - last.at : Infinity;
+    if (age < maxAgeMs) return Promise.resolve(last!.report);
     running ??= probe(deps)
       .then((report) => {
         last = { report, at: performance.now() };
         return report;
       })
       .finally(() => (running = undefined));
+    if (age < maxAgeMs + staleMs) {
+      running.catch(() => undefined); // this caller is answered the last report; the error is not its
+      return Promise.resolve(last!.report);
+    }
     return running;
   };
 }
