@@ -17,7 +17,11 @@
  *
  * Options (environment): BENCH_EL_ROWS (default 5,000,000), BENCH_DAY_CUSTOMERS (100,000),
  * BENCH_DAY_LINES (1,000,000), BENCH_MYSQL_ROWS (1,000,000), BENCH_LOAD_CONCURRENCY (default: the workflow's, 4), BENCH_STEPS (how
- * many of each transform's slowest steps to print, 8).
+ * many of each transform's slowest steps to print, 8), BENCH_EXPLAIN (milliseconds: a fourth run after
+ * another 1 % changed, whose statements in the shop and warehouse databases slower than that are
+ * logged with their plans by auto_explain, with ANALYZE and BUFFERS, into BENCH_EXPLAIN_LOG, default
+ * /tmp/cartflow-bench-explain.log; a profile, not a measure: the timing it adds slows that run),
+ * BENCH_KEEP (seconds to keep part 3's databases up at the end, printing their URLs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,6 +57,11 @@ const LOAD_CONCURRENCY = process.env.BENCH_LOAD_CONCURRENCY
   : undefined;
 /** How many of a transform's slowest steps each run prints (BENCH_STEPS, default 8). */
 const STEPS_SHOWN = Number(process.env.BENCH_STEPS ?? 8);
+/** BENCH_EXPLAIN: a fourth run's statements slower than this many ms are logged with their plans. */
+const EXPLAIN_MS = process.env.BENCH_EXPLAIN ? Number(process.env.BENCH_EXPLAIN) : undefined;
+const EXPLAIN_LOG = process.env.BENCH_EXPLAIN_LOG ?? path.join(os.tmpdir(), 'cartflow-bench-explain.log');
+/** BENCH_KEEP: seconds to keep part 3's databases up after its runs, for a look at them with psql. */
+const KEEP_S = Number(process.env.BENCH_KEEP ?? 0);
 /** Which parts to run, e.g. "1,mysql" (default all): part 2 needs part 1. */
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,mysql,3').split(',').map((p) => p.trim()));
 
@@ -461,6 +470,34 @@ async function main(): Promise<void> {
         `   changed ${changedLines.toLocaleString('en-US')} order lines (1 %) and their orders at the source`,
       );
       const onePercent = await runDay('third run (1 % changed):');
+      if (EXPLAIN_MS !== undefined) {
+        // Profiled apart: another 1 % changed, its slow statements logged with their plans, so the
+        // timing auto_explain adds stays out of the third run's figure.
+        if (!Number.isInteger(EXPLAIN_MS) || EXPLAIN_MS < 0)
+          throw new Error(`BENCH_EXPLAIN must be a number of milliseconds, not ${process.env.BENCH_EXPLAIN}`);
+        for (const database of ['day_shop', 'day_warehouse'])
+          for (const [name, value] of [
+            ['session_preload_libraries', 'auto_explain'],
+            ['auto_explain.log_min_duration', String(EXPLAIN_MS)],
+            ['auto_explain.log_analyze', 'on'],
+            ['auto_explain.log_buffers', 'on'],
+            ['auto_explain.log_nested_statements', 'on'],
+          ])
+            await dayShop.query(`alter database ${database} set ${name} = '${value}'`);
+        await dayShop.query(
+          `update order_lines set quantity = quantity + 1 where order_line_id % 100 = 43 and quantity > 0`,
+        );
+        await dayShop.query(
+          `update orders set status = 'returned' where order_id in (select order_id from order_lines where order_line_id % 100 = 43)`,
+        );
+        // The worker's pooled connections close after 10 s idle; new ones load auto_explain.
+        await new Promise((resolve) => setTimeout(resolve, 11_000));
+        const logFile = path.join(home, 'postgres.log');
+        const logFrom = fs.statSync(logFile).size;
+        await runDay('fourth run (another 1 %, profiled):');
+        fs.writeFileSync(EXPLAIN_LOG, fs.readFileSync(logFile).subarray(logFrom));
+        say(`   the fourth run's statements over ${EXPLAIN_MS} ms, with their plans: ${EXPLAIN_LOG}`);
+      }
       say(
         `   unchanged day / full day:               ${((100 * unchanged) / full).toFixed(1)} %   (target ≤ 10 %)` +
           `\n   1 %-changed day / full day:             ${((100 * onePercent) / full).toFixed(1)} %   (target ≤ 15 %)`,
@@ -474,6 +511,14 @@ async function main(): Promise<void> {
       say(
         `   worker peak memory:                     ${peakMemoryMb(worker.pid!)?.toFixed(0) ?? '?'} MB   (target < 1 GB)`,
       );
+      if (KEEP_S > 0) {
+        const done = path.join(home, 'done');
+        say(
+          `   kept for ${KEEP_S} s (or until ${done} exists): ${postgres.url('day_warehouse')}, ${postgres.url('day_shop')}`,
+        );
+        for (let waited = 0; waited < KEEP_S && !fs.existsSync(done); waited++)
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
   } finally {
     await cleanUp();
