@@ -1,5 +1,5 @@
 import type { DelimitedReader } from './delimited';
-import type { StagedRecord } from './engine';
+import { copyRecords, createRowsTable, type ImportContext, type StagedRecord } from './engine';
 import { ImportRefused } from './input';
 import { normalizeColumnName } from './values';
 
@@ -92,4 +92,37 @@ export async function* pickColumns(
     }
     yield { line: record.line, values: clean(picked, record.line) };
   }
+}
+
+/**
+ * Stages a delimited file into the import's rows table (import_rows, one text column per name of
+ * `rowColumns`): the columns at `indices`, turned into the staged values by `clean` (see pickColumns).
+ * Returns the records read.
+ */
+export async function stageDelimited(
+  context: ImportContext,
+  rowColumns: readonly string[],
+  reader: DelimitedReader,
+  indices: readonly (number | undefined)[],
+  clean: (values: (string | undefined)[], line: number) => (string | undefined)[],
+): Promise<number> {
+  await createRowsTable(context.client, rowColumns);
+  return copyRecords(context, rowColumns, pickColumns(reader, indices, clean));
+}
+
+/** A column as a message names it: its header name, or `column 3` for a file without a header. */
+export function columnLabel(reader: DelimitedReader, index: number): string {
+  const name = reader.columns[index];
+  return /^\d+$/.test(name) ? `column ${name}` : name;
+}
+
+/** `--status-map` maps the values of the status column: refused when the file has none. */
+export function refuseStatusMapWithoutColumn(
+  statusMap: string | undefined,
+  statusIndex: number | undefined,
+): void {
+  if (statusMap !== undefined && statusIndex === undefined)
+    throw new ImportRefused(
+      '--status-map maps the values of the --status column: name it with --status COLUMN.',
+    );
 }

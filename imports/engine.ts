@@ -79,6 +79,26 @@ export interface ImportContext {
 export const stagingSchemaOf = (source: string) => `staging_${source}`;
 export const stagedTable = (source: string, table: string) => qualified(stagingSchemaOf(source), table);
 
+/** The source's staged table `name`, created by `ddl` (and the staging schema) when missing; its qualified name. */
+export async function createStagedTableOf(
+  client: pg.ClientBase,
+  source: string,
+  name: string,
+  ddl: (table: string) => string,
+): Promise<string> {
+  await client.query(`create schema if not exists ${ident(stagingSchemaOf(source))}`);
+  const table = stagedTable(source, name);
+  await client.query(ddl(table));
+  return table;
+}
+
+/** The rows import_parsed refused take its rule and detail on import_rows, where the quarantine reads them. */
+export async function markRefusedRows(client: pg.ClientBase): Promise<void> {
+  await client.query(`
+    update import_rows r set rule = p.rule, detail = p.detail
+      from import_parsed p where p.line = r.line and p.rule is not null and r.rule is null`);
+}
+
 export function checkSourceName(name: string): string {
   if (!SOURCE_NAME.test(name))
     throw new ImportRefused(

@@ -8,23 +8,22 @@
  * is kept for revenue and belongs to the unknown customer. Records that cannot be read are
  * quarantined: `malformed_row`, `missing_value`, `unparseable_number`, `unparseable_date`.
  */
-import { pickColumns, resolveColumns, type ColumnRole } from './columns';
+import { resolveColumns, stageDelimited, type ColumnRole } from './columns';
 import { DateColumn, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
-  copyRecords,
-  createRowsTable,
   dateRange,
+  createStagedTableOf,
   mergeInto,
+  markRefusedRows,
   runImport,
-  stagedTable,
   stagingSchemaOf,
   type CommonImportOptions,
   type ImportDeps,
   type ImportSummary,
 } from './engine';
 import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
-import { blank, ident, numericOrNull } from './sql';
+import { blank, numericOrNull } from './sql';
 import { normalizeIdentifier, normalizeNumber } from './values';
 
 export interface OnlineRetailOptions extends CommonImportOptions, DelimitedOptions {
@@ -130,31 +129,28 @@ export async function importOnlineRetail(
     const reader = await readDelimited(input, options);
     const indices = resolveColumns(input.name, reader.columns, ROLES);
     const decimalComma = reader.delimiter === ';';
-    await createRowsTable(client, ROW_COLUMNS);
     const dates = new DateColumn('InvoiceDate', options.dateFormat);
-    const rowsRead = await copyRecords(
+    const rowsRead = await stageDelimited(
       context,
       ROW_COLUMNS,
-      pickColumns(
-        reader,
-        COLUMNS.map((c) => indices[c]),
-        ([invoice, stock, description, quantity, date, price, customer, country], line) => {
-          const read = dates.read(date, line);
-          return [
-            invoice?.trim(),
-            stock?.trim(),
-            description?.trim(),
-            normalizeNumber(quantity, decimalComma),
-            date?.trim(),
-            normalizeNumber(price, decimalComma),
-            normalizeIdentifier(customer),
-            country?.trim(),
-            read.iso,
-            read.dayFirst,
-            read.precision,
-          ];
-        },
-      ),
+      reader,
+      COLUMNS.map((c) => indices[c]),
+      ([invoice, stock, description, quantity, date, price, customer, country], line) => {
+        const read = dates.read(date, line);
+        return [
+          invoice?.trim(),
+          stock?.trim(),
+          description?.trim(),
+          normalizeNumber(quantity, decimalComma),
+          date?.trim(),
+          normalizeNumber(price, decimalComma),
+          normalizeIdentifier(customer),
+          country?.trim(),
+          read.iso,
+          read.dayFirst,
+          read.precision,
+        ];
+      },
     );
     // The UCI file writes dates month first (12/1/10); the values decide unless none shows which.
     const reading = dates.decide(false);
@@ -184,14 +180,10 @@ export async function importOnlineRetail(
                when p.v is null then 'UnitPrice ' || quote_literal(r.unit_price) || ' is not a number'
                when d.v is null then 'InvoiceDate ' || quote_literal(r.invoice_date) || ' is not a date'
           end as detail) x`);
-    await client.query(`
-      update import_rows r set rule = p.rule, detail = p.detail
-        from import_parsed p where p.line = r.line and p.rule is not null and r.rule is null`);
+    await markRefusedRows(client);
 
     const schema = stagingSchemaOf(context.source);
-    const table = stagedTable(context.source, 'invoice_lines');
-    await client.query(`create schema if not exists ${ident(schema)}`);
-    await client.query(createStagedTable(table));
+    const table = await createStagedTableOf(client, context.source, 'invoice_lines', createStagedTable);
     const merged = await mergeInto(
       client,
       table,

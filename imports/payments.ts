@@ -15,16 +15,21 @@
  *   `unparseable_date`.
  */
 import type pg from 'pg';
-import { pickColumns, resolveColumns, type ColumnRole } from './columns';
+import {
+  columnLabel,
+  refuseStatusMapWithoutColumn,
+  resolveColumns,
+  stageDelimited,
+  type ColumnRole,
+} from './columns';
 import { DateColumn, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
-  copyRecords,
-  createRowsTable,
   dateRange,
+  createStagedTableOf,
   mergeInto,
+  markRefusedRows,
   runImport,
-  stagedTable,
   stagingSchemaOf,
   type CommonImportOptions,
   type ImportDeps,
@@ -37,7 +42,7 @@ import {
   type FileSourceDefinition,
 } from './file-source';
 import { ImportRefused } from './input';
-import { blank, ident, literal, numericOrNull } from './sql';
+import { blank, literal, numericOrNull } from './sql';
 import { PAYMENT_STATUS_MAP, PAYMENT_STATUSES, statusMap, statusSql } from './status-map';
 import { normalizeIdentifier, normalizeNumber } from './values';
 
@@ -144,39 +149,32 @@ export async function importPayments(deps: ImportDeps, options: PaymentsOptions)
       method: options.method,
       status: options.status,
     });
-    if (options.statusMap !== undefined && indices.status === undefined)
-      throw new ImportRefused(
-        '--status-map maps the values of the --status column: name it with --status COLUMN.',
-      );
+    refuseStatusMapWithoutColumn(options.statusMap, indices.status);
     const statuses = statusMap(PAYMENT_STATUS_MAP, PAYMENT_STATUSES, options.statusMap);
     const decimalComma = reader.delimiter === ';';
-    const label = (index: number) =>
-      /^\d+$/.test(reader.columns[index]) ? `column ${reader.columns[index]}` : reader.columns[index];
+    const label = (index: number) => columnLabel(reader, index);
     const name = (role: string) => (indices[role] === undefined ? role : label(indices[role]!));
-    await createRowsTable(client, ROW_COLUMNS);
     const dates = new DateColumn(name('date'), options.dateFormat);
-    const rowsRead = await copyRecords(
+    const rowsRead = await stageDelimited(
       context,
       ROW_COLUMNS,
-      pickColumns(
-        reader,
-        COLUMNS.map((c) => indices[c]),
-        ([payment, order, date, amount, customer, method, status], line) => {
-          const read = dates.read(date, line);
-          return [
-            normalizeIdentifier(payment),
-            normalizeIdentifier(order),
-            date?.trim(),
-            normalizeNumber(amount, decimalComma),
-            normalizeIdentifier(customer),
-            method?.trim(),
-            status?.trim(),
-            read.iso,
-            read.dayFirst,
-            read.precision,
-          ];
-        },
-      ),
+      reader,
+      COLUMNS.map((c) => indices[c]),
+      ([payment, order, date, amount, customer, method, status], line) => {
+        const read = dates.read(date, line);
+        return [
+          normalizeIdentifier(payment),
+          normalizeIdentifier(order),
+          date?.trim(),
+          normalizeNumber(amount, decimalComma),
+          normalizeIdentifier(customer),
+          method?.trim(),
+          status?.trim(),
+          read.iso,
+          read.dayFirst,
+          read.precision,
+        ];
+      },
     );
     const reading = dates.decide(options.dayFirst ?? false);
     const quote = (text: string) => literal(text);
@@ -204,9 +202,7 @@ export async function importPayments(deps: ImportDeps, options: PaymentsOptions)
                when a.v is null then ${quote(name('amount'))} || ' ' || quote_literal(r.amount) || ' is not a number'
                when d.v is null then ${quote(name('date'))} || ' ' || quote_literal(r.date) || ' is not a date'
           end as detail) x`);
-    await client.query(`
-      update import_rows r set rule = p.rule, detail = p.detail
-        from import_parsed p where p.line = r.line and p.rule is not null and r.rule is null`);
+    await markRefusedRows(client);
     // Natural keys: the file's payment id; without one, the row's content and its occurrence in the file.
     const key =
       indices.payment !== undefined
@@ -229,9 +225,7 @@ export async function importPayments(deps: ImportDeps, options: PaymentsOptions)
       );
 
     const schema = stagingSchemaOf(context.source);
-    const table = stagedTable(context.source, PAYMENTS_TABLE);
-    await client.query(`create schema if not exists ${ident(schema)}`);
-    await client.query(createStagedTable(table));
+    const table = await createStagedTableOf(client, context.source, PAYMENTS_TABLE, createStagedTable);
     const merged = await mergeInto(
       client,
       table,

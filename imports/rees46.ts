@@ -13,12 +13,11 @@
  * - Records that break the contract are quarantined (`missing_value`, `invalid_event_type`,
  *   `unparseable_number`, `negative_price`, `invalid_quantity`, `unparseable_date`, `invalid_event_id`).
  */
-import { pickColumns, resolveColumns, type ColumnRole } from './columns';
+import { resolveColumns, stageDelimited, type ColumnRole } from './columns';
 import { DateColumn, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
-  copyRecords,
-  createRowsTable,
+  markRefusedRows,
   runImport,
   type CommonImportOptions,
   type ImportDeps,
@@ -60,36 +59,34 @@ export async function importRees46(deps: ImportDeps, options: Rees46Options): Pr
     const { client, input } = context;
     const reader = await readDelimited(input, options);
     const indices = resolveColumns(input.name, reader.columns, ROLES);
-    await createRowsTable(client, ROW_COLUMNS);
     const dates = new DateColumn('event_time', options.dateFormat);
-    const rowsRead = await copyRecords(
+    const rowsRead = await stageDelimited(
       context,
       ROW_COLUMNS,
-      pickColumns(
-        reader,
-        COLUMNS.map((c) => indices[c]),
-        (values, line) => {
-          const [time, type, product, category, brand, price, user, session, quantity, email, id] =
-            values.map((v) => v?.trim());
-          const read = dates.read(time, line);
-          return [
-            time,
-            type?.toLowerCase(),
-            product,
-            category,
-            brand,
-            normalizeNumber(price),
-            user,
-            session,
-            normalizeNumber(quantity),
-            email,
-            id,
-            read.iso,
-            read.dayFirst,
-            read.precision,
-          ];
-        },
-      ),
+      reader,
+      COLUMNS.map((c) => indices[c]),
+      (values, line) => {
+        const [time, type, product, category, brand, price, user, session, quantity, email, id] = values.map(
+          (v) => v?.trim(),
+        );
+        const read = dates.read(time, line);
+        return [
+          time,
+          type?.toLowerCase(),
+          product,
+          category,
+          brand,
+          normalizeNumber(price),
+          user,
+          session,
+          normalizeNumber(quantity),
+          email,
+          id,
+          read.iso,
+          read.dayFirst,
+          read.precision,
+        ];
+      },
     );
     const reading = dates.decide(false);
     const types = EVENT_TYPES.map((t) => `'${t}'`).join(', ');
@@ -127,9 +124,7 @@ export async function importRees46(deps: ImportDeps, options: Rees46Options): Pr
                when t.v is null then 'event_time ' || quote_literal(r.event_time) || ' is not a date'
                when nullif(r.event_id, '') is not null and r.event_id !~ '${UUID}'
                  then 'event_id ' || quote_literal(r.event_id) || ' is not a UUID' end as detail) x`);
-    await client.query(`
-      update import_rows r set rule = p.rule, detail = p.detail
-        from import_parsed p where p.line = r.line and p.rule is not null and r.rule is null`);
+    await markRefusedRows(client);
     // An event's id: the one given, or a UUID from its content and its occurrence in the file.
     await client.query(`
       create temp table import_events on commit drop as

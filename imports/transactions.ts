@@ -20,24 +20,28 @@
  *   order takes the first of cancelled, returned, shipped, placed, paid that one of its rows has.
  */
 import path from 'node:path';
-import { pickColumns, resolveColumns, type ColumnRole } from './columns';
+import {
+  columnLabel,
+  refuseStatusMapWithoutColumn,
+  resolveColumns,
+  stageDelimited,
+  type ColumnRole,
+} from './columns';
 import { DateColumn, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
-import { ImportRefused } from './input';
 import {
-  copyRecords,
-  createRowsTable,
   dateRange,
+  createStagedTableOf,
   mergeInto,
+  markRefusedRows,
   runImport,
-  stagedTable,
   stagingSchemaOf,
   type CommonImportOptions,
   type ImportDeps,
   type ImportSummary,
 } from './engine';
 import { registerFileSource, sqlText, type FileSourceDefinition } from './file-source';
-import { blank, ident, literal, numericOrNull } from './sql';
+import { blank, literal, numericOrNull } from './sql';
 import { ORDER_STATUS_MAP, ORDER_STATUSES, statusMap, statusSql } from './status-map';
 import { normalizeIdentifier, normalizeNumber, sourceNameFromFile } from './values';
 
@@ -166,39 +170,32 @@ export async function importTransactions(
       quantity: options.quantity,
       status: options.status,
     });
-    if (options.statusMap !== undefined && indices.status === undefined)
-      throw new ImportRefused(
-        '--status-map maps the values of the --status column: name it with --status COLUMN.',
-      );
+    refuseStatusMapWithoutColumn(options.statusMap, indices.status);
     const statuses = statusMap(ORDER_STATUS_MAP, ORDER_STATUSES, options.statusMap);
     const decimalComma = reader.delimiter === ';';
-    const label = (index: number) =>
-      /^\d+$/.test(reader.columns[index]) ? `column ${reader.columns[index]}` : reader.columns[index];
+    const label = (index: number) => columnLabel(reader, index);
     const dateLabel = label(indices.date!);
-    await createRowsTable(client, ROW_COLUMNS);
     const dates = new DateColumn(dateLabel, options.dateFormat);
-    const rowsRead = await copyRecords(
+    const rowsRead = await stageDelimited(
       context,
       ROW_COLUMNS,
-      pickColumns(
-        reader,
-        COLUMNS.map((c) => indices[c]),
-        ([customer, date, amount, order, product, quantity, status], line) => {
-          const read = dates.read(date, line);
-          return [
-            normalizeIdentifier(customer),
-            date?.trim(),
-            normalizeNumber(amount, decimalComma),
-            normalizeIdentifier(order),
-            normalizeIdentifier(product),
-            normalizeNumber(quantity, decimalComma),
-            status?.trim(),
-            read.iso,
-            read.dayFirst,
-            read.precision,
-          ];
-        },
-      ),
+      reader,
+      COLUMNS.map((c) => indices[c]),
+      ([customer, date, amount, order, product, quantity, status], line) => {
+        const read = dates.read(date, line);
+        return [
+          normalizeIdentifier(customer),
+          date?.trim(),
+          normalizeNumber(amount, decimalComma),
+          normalizeIdentifier(order),
+          normalizeIdentifier(product),
+          normalizeNumber(quantity, decimalComma),
+          status?.trim(),
+          read.iso,
+          read.dayFirst,
+          read.precision,
+        ];
+      },
     );
     const reading = dates.decide(options.dayFirst ?? false);
     const name = (role: string) => (indices[role] === undefined ? role : label(indices[role]!));
@@ -230,9 +227,7 @@ export async function importTransactions(
                when a.v <> 0 and sign(q.v) <> sign(a.v)
                  then ${quote(name('quantity'))} || ' ' || q.v || ' and ' || ${quote(name('amount'))} || ' ' || a.v || ' differ in sign'
           end as detail) x`);
-    await client.query(`
-      update import_rows r set rule = p.rule, detail = p.detail
-        from import_parsed p where p.line = r.line and p.rule is not null and r.rule is null`);
+    await markRefusedRows(client);
     // Natural keys: an order's lines by their position in it; without orders, each row by its content
     // and the how-manieth time that content occurs in the file.
     const key =
@@ -248,9 +243,7 @@ export async function importTransactions(
        where p.rule is null`);
 
     const schema = stagingSchemaOf(context.source);
-    const table = stagedTable(context.source, 'transactions');
-    await client.query(`create schema if not exists ${ident(schema)}`);
-    await client.query(createStagedTable(table));
+    const table = await createStagedTableOf(client, context.source, 'transactions', createStagedTable);
     // Tables staged before imports carried a status.
     await client.query(`alter table ${table} add column if not exists status text`);
     const merged = await mergeInto(
