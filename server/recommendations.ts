@@ -74,6 +74,42 @@ interface ListRow {
 }
 
 /**
+ * A list as the answer's JSON, serialised once when it is read: the body up to `"items":[`, the items
+ * joined, and where each item's text ends, so the answer for any limit is three strings joined.
+ */
+interface CachedList {
+  version: number | null;
+  head: string;
+  items: string;
+  /** ends[k]: the length of the first k + 1 items' text in `items`. */
+  ends: number[];
+}
+
+function serialiseList(
+  key: 'customer_id' | 'product_id',
+  id: string,
+  source: string,
+  row: ListRow,
+): CachedList {
+  const head =
+    `{${JSON.stringify(key)}:${JSON.stringify(id)},"source":${JSON.stringify(source)},` +
+    `"model_version":${JSON.stringify(row.version_id)},"fallback":${row.fallback},"items":[`;
+  const ends: number[] = [];
+  let items = '';
+  for (const { product_id, score } of row.items) {
+    items += `${items === '' ? '' : ','}${JSON.stringify({ product_id, score })}`;
+    ends.push(items.length);
+  }
+  return { version: row.version_id, head, items, ends };
+}
+
+/** The answer's body for the first `limit` items of a list. */
+const bodyOf = (list: CachedList, limit: number) =>
+  list.ends.length === 0
+    ? `${list.head}]}`
+    : `${list.head}${list.items.slice(0, list.ends[Math.min(limit, list.ends.length) - 1])}]}`;
+
+/**
  * The lists of one version, read once from the warehouse and then served from memory. `version` is
  * the latest succeeded version as last polled; when the poll sees another, the cache starts over for it
  * (one assignment, so a request sees either the old version's lists or the new one's, never a mix). A
@@ -81,7 +117,7 @@ interface ListRow {
  */
 class ListCache {
   private version: number | null | undefined;
-  private lists = new Map<string, ListRow>();
+  private lists = new Map<string, CachedList>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
 
@@ -112,24 +148,44 @@ class ListCache {
     this.lists = new Map();
   }
 
-  /** The whole list (up to MAX_RECOMMENDATIONS) for a source and id, of one version. */
-  async list(name: string, sql: string, source: string, id: string): Promise<ListRow> {
-    const key = `${name}\u0000${source}\u0000${id}`;
+  /**
+   * The whole list (up to MAX_RECOMMENDATIONS) for a source and id, of one version, serialised. A hit
+   * is one map lookup, with nothing awaited.
+   */
+  list(
+    name: string,
+    sql: string,
+    key: 'customer_id' | 'product_id',
+    source: string,
+    id: string,
+  ): CachedList | Promise<CachedList> {
+    const cacheKey = `${name}\u0000${source}\u0000${id}`;
     const lists = this.lists;
-    const cached = this.version === undefined ? undefined : lists.get(key);
-    if (cached) return cached;
+    const cached = this.version === undefined ? undefined : lists.get(cacheKey);
+    return cached ?? this.read(sql, name, key, source, id, cacheKey, lists);
+  }
+
+  private async read(
+    sql: string,
+    name: string,
+    key: 'customer_id' | 'product_id',
+    source: string,
+    id: string,
+    cacheKey: string,
+    lists: Map<string, CachedList>,
+  ): Promise<CachedList> {
     const { rows } = await this.warehouse.query<ListRow>({
       name: `recommendations-${name}`,
       text: sql,
       values: [source, id, MAX_RECOMMENDATIONS],
     });
-    const [row] = rows;
-    if (this.version === undefined) this.adopt(row.version_id);
-    if (row.version_id === this.version && this.lists === lists) {
+    const list = serialiseList(key, id, source, rows[0]);
+    if (this.version === undefined) this.adopt(list.version);
+    if (list.version === this.version && this.lists === lists) {
       if (lists.size >= CACHED_LISTS) lists.clear();
-      lists.set(key, row);
+      lists.set(cacheKey, list);
     }
-    return row;
+    return list;
   }
 }
 
@@ -197,15 +253,9 @@ export async function registerRecommendationRoutes(
         const source = request.query.source ?? defaultSource;
         if (!VALID_ID.test(source))
           return badRequest(reply, 'source', 'must be 1 to 200 characters, without control characters');
-        const row = await cache.list(name, sql, source, id);
-        const body: RecommendationsBody = {
-          [key]: id,
-          source,
-          model_version: row.version_id,
-          fallback: row.fallback,
-          items: row.items.slice(0, limit),
-        };
-        return reply.send(body);
+        // The body is text serialised when the list was read (a RecommendationsBody).
+        const list = await cache.list(name, sql, key, source, id);
+        return reply.type('application/json; charset=utf-8').send(bodyOf(list, limit));
       };
 
     scope.get('/v1/customers/:id/recommendations', serve('customer', CUSTOMER_LIST, 'customer_id'));

@@ -214,6 +214,31 @@ describe('recommendations: the fit on the real warehouse and the API', () => {
     expect((await get(`/v1/customers/${rows[0].customer_id}/recommendations`)).body.items).toHaveLength(10);
   });
 
+  it('answers from its cache the same JSON as from the warehouse, cut to any limit', async () => {
+    const { rows } = await stack.deps.warehouse.query<{ customer_id: string }>(
+      `select max(customer_id) as customer_id from mart.recommendations where as_of = $1`,
+      [DATE],
+    );
+    const id = rows[0].customer_id;
+    const fresh = await fetch(`${url}/v1/customers/${id}/recommendations?limit=20`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(fresh.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const whole = (await fresh.json()) as Answer['body'];
+    expect(whole.items).toHaveLength(20);
+    for (const limit of [1, 3, 20]) {
+      const cached = await get(`/v1/customers/${id}/recommendations?limit=${limit}`);
+      expect(cached.body).toEqual({ ...whole, items: whole.items.slice(0, limit) });
+    }
+    const unknown = `never-seen ${'"quoted" \\ ü'}`;
+    const popular = await get(`/v1/customers/${encodeURIComponent(unknown)}/recommendations?limit=2`);
+    const again = await get(`/v1/customers/${encodeURIComponent(unknown)}/recommendations?limit=4`);
+    expect(popular.body.customer_id).toBe(unknown);
+    expect(again.body).toEqual({ ...popular.body, items: again.body.items.slice(0, 4) });
+    expect(again.body.items.slice(0, 2)).toEqual(popular.body.items);
+    expect(again.body.items).toHaveLength(4);
+  });
+
   it('gives an unknown customer the popular products, never an error', async () => {
     const { rows } = await stack.deps.warehouse.query<{ product_id: string; score: number }>(
       `select product_id, score from mart.popular_products where as_of = $1 and category = '' order by rank limit 10`,
