@@ -6,6 +6,7 @@ import {
   makeTelemetryFilterString,
   DefaultLogger,
   type LogLevel as SdkLogLevel,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import path from 'node:path';
 import { createQueueActivities, type ActivityDeps } from '../activities';
@@ -27,15 +28,38 @@ export interface RunningWorkers {
  * heap, about 2,400 carts on a 4 GB heap, and a cart outside it is replayed from its history for each
  * event). Every new cart's first task comes from the shared task queue rather than this worker's
  * sticky one: give the shared queue half of the workflow-task pollers (the default gives it 2 of 10).
- * That is a floor only while the sticky queue keeps up: the SDK's core leaves the shared queue one
- * poller whenever the sticky queue has a backlog. The SDK (1.13) polls with 10 pollers whatever
- * `maxConcurrentWorkflowTaskPolls` says; 40 (`workflowTaskPollerBehavior`) made each task slower on
- * the dev server without taking more of them (docs/carts.md, Performance).
+ * The SDK (1.13) polls with 10 pollers whatever `maxConcurrentWorkflowTaskPolls` says; 40
+ * (`workflowTaskPollerBehavior`) made each task slower on the dev server without taking more of them
+ * (docs/carts.md, Performance).
+ *
+ * The workflow-task slots: the SDK's default count, handed out by a supplier without a fixed size. The
+ * SDK's core (1.13, `wft_poller.rs`) balances a worker's sticky and shared pollers only when its slot
+ * supplier reports a fixed number of slots, and that balance leaves the shared queue one poller
+ * whenever the sticky queue reports a backlog: under load every new cart's first task waited minutes
+ * behind the open carts' work. A resource-based supplier whose minimum is its maximum issues the same
+ * 40 slots without ever measuring a resource (below the minimum it always issues, at it the maximum
+ * stops it first) and reports no fixed size, so both queues keep their 5 pollers.
  */
-const CART_WORKER_OPTIONS = (cacheSize: number) => ({
-  maxCachedWorkflows: cacheSize,
-  nonStickyToStickyPollRatio: 0.5,
-});
+export const CART_WORKFLOW_TASK_SLOTS = 40;
+
+export const CART_WORKER_OPTIONS = (cacheSize: number) =>
+  ({
+    maxCachedWorkflows: cacheSize,
+    nonStickyToStickyPollRatio: 0.5,
+    tuner: {
+      workflowTaskSlotSupplier: {
+        type: 'resource-based',
+        minimumSlots: CART_WORKFLOW_TASK_SLOTS,
+        maximumSlots: CART_WORKFLOW_TASK_SLOTS,
+        // Never consulted: the minimum is the maximum.
+        tunerOptions: { targetMemoryUsage: 0.9, targetCpuUsage: 0.9 },
+      },
+      // A tuner replaces every slot count: the SDK's defaults for the others.
+      activityTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 100 },
+    },
+  }) satisfies Partial<WorkerOptions>;
 
 /**
  * A model fit is CPU-bound and runs in the worker's one JavaScript thread (TensorFlow.js included), so
