@@ -14,14 +14,8 @@ import type {
 import type { Config } from '../lib/config';
 import { resolveUnsubscribeSecret } from '../lib/unsubscribe';
 
-export type {
-  CartSnapshot,
-  DecideRetargetingInput,
-  RecordPurchaseInput,
-  RetargetingOutcome,
-  SendOutcome,
-  SessionStillActive,
-} from '../contracts/cart-activities';
+/** The cart workflow imports the cart's shape from here with the activities' type (contracts/ holds it). */
+export type { CartSnapshot } from '../contracts/cart-activities';
 
 export interface CartActivityDeps {
   config: Config;

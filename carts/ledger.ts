@@ -139,20 +139,23 @@ export async function insertAbandonedSession(
      values ($1, $2, $3, $4::bigint, $5, $6, now(), (now() at time zone 'UTC')::date,
              'abandoned', $7, $8, $9, $10)
      on conflict (cart_id) do nothing`,
-    [
-      cart.cartId,
-      cart.userSession,
-      cart.userId,
-      customerId,
-      cart.firstEventAt,
-      cart.lastEventAt,
-      cart.itemCount,
-      cart.units,
-      cart.value,
-      cart.eventCount,
-    ],
+    sessionValues(cart, customerId),
   );
 }
+
+/** A cart session row's first ten values, in the order both of its writes list the columns. */
+const sessionValues = (cart: CartSnapshot, customerId: string | null) => [
+  cart.cartId,
+  cart.userSession,
+  cart.userId,
+  customerId,
+  cart.firstEventAt,
+  cart.lastEventAt,
+  cart.itemCount,
+  cart.units,
+  cart.value,
+  cart.eventCount,
+];
 
 /** The decision already made for this cart and kind, if any. */
 export async function existingDecision(
@@ -345,8 +348,8 @@ export async function upsertPurchasedSession(
 ): Promise<void> {
   await db.query(
     `insert into core.fact_cart_session
-       (cart_id, user_session, user_id, customer_id, started_at, last_event_at, outcome, item_count, units,
-        cart_value, events, purchased_at, purchase_value)
+       (cart_id, user_session, user_id, customer_id, started_at, last_event_at, item_count, units,
+        cart_value, events, outcome, purchased_at, purchase_value)
      values ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12, $13)
      on conflict (cart_id) do update
        set outcome = excluded.outcome,
@@ -355,21 +358,7 @@ export async function upsertPurchasedSession(
            last_event_at = greatest(core.fact_cart_session.last_event_at, excluded.last_event_at),
            events = greatest(core.fact_cart_session.events, excluded.events),
            updated_at = now()`,
-    [
-      cart.cartId,
-      cart.userSession,
-      cart.userId,
-      customerId,
-      cart.firstEventAt,
-      cart.lastEventAt,
-      purchase.outcome,
-      cart.itemCount,
-      cart.units,
-      cart.value,
-      cart.eventCount,
-      purchase.purchasedAt,
-      purchase.purchaseValue,
-    ],
+    [...sessionValues(cart, customerId), purchase.outcome, purchase.purchasedAt, purchase.purchaseValue],
   );
 }
 
