@@ -233,6 +233,13 @@ export interface StagedDate {
   precision: DatePrecision | undefined;
 }
 
+/** A read date's three staged columns, in the order the importers' rows tables list them (_date, _date_day_first, _date_precision). */
+export const stagedDateValues = (read: StagedDate): (string | undefined)[] => [
+  read.iso,
+  read.dayFirst,
+  read.precision,
+];
+
 /**
  * Recognises the values of one date column as they stream past and keeps the counts that decide the
  * file's reading at the end (see `decide`).

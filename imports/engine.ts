@@ -239,6 +239,11 @@ export async function copyRecords(
  * Upserts `select` (which returns `columns`) into `target` by `key`; a row whose content is the same
  * is left alone, so a re-import updates nothing. Returns how many rows were inserted and updated.
  */
+/** What a merge did to the staged table, for the summary: the rows loaded, inserted, updated and left as they were. */
+export function mergeCounts(loaded: number, merged: { inserted: number; updated: number }) {
+  return { loaded, ...merged, unchanged: loaded - merged.inserted - merged.updated };
+}
+
 export async function mergeInto(
   client: pg.ClientBase,
   target: string,

@@ -9,11 +9,12 @@
  * quarantined: `malformed_row`, `missing_value`, `unparseable_number`, `unparseable_date`.
  */
 import { resolveColumns, stageDelimited, type ColumnRole } from './columns';
-import { DateColumn, dateValueSql } from './dates';
+import { DateColumn, stagedDateValues, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
   dateRange,
   createStagedTableOf,
+  mergeCounts,
   mergeInto,
   markRefusedRows,
   runImport,
@@ -146,9 +147,7 @@ export async function importOnlineRetail(
           normalizeNumber(price, decimalComma),
           normalizeIdentifier(customer),
           country?.trim(),
-          read.iso,
-          read.dayFirst,
-          read.precision,
+          ...stagedDateValues(read),
         ];
       },
     );
@@ -223,10 +222,7 @@ export async function importOnlineRetail(
       );
     return {
       rowsRead,
-      loaded,
-      inserted: merged.inserted,
-      updated: merged.updated,
-      unchanged: loaded - merged.inserted - merged.updated,
+      ...mergeCounts(loaded, merged),
       facts: shown,
       ...(await dateRange(client, 'import_parsed', 'invoice_date', 'rule is null')),
       tables: [`${schema}.invoice_lines`],

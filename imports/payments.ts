@@ -22,11 +22,12 @@ import {
   stageDelimited,
   type ColumnRole,
 } from './columns';
-import { DateColumn, dateValueSql } from './dates';
+import { DateColumn, stagedDateValues, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
   dateRange,
   createStagedTableOf,
+  mergeCounts,
   mergeInto,
   markRefusedRows,
   runImport,
@@ -170,9 +171,7 @@ export async function importPayments(deps: ImportDeps, options: PaymentsOptions)
           normalizeIdentifier(customer),
           method?.trim(),
           status?.trim(),
-          read.iso,
-          read.dayFirst,
-          read.precision,
+          ...stagedDateValues(read),
         ];
       },
     );
@@ -245,10 +244,7 @@ export async function importPayments(deps: ImportDeps, options: PaymentsOptions)
     const notes = [`${name('date')} formats: ${reading.formats.join(', ') || 'none'}`, ...reading.notes];
     return {
       rowsRead,
-      loaded,
-      inserted: merged.inserted,
-      updated: merged.updated,
-      unchanged: loaded - merged.inserted - merged.updated,
+      ...mergeCounts(loaded, merged),
       facts,
       ...(await dateRange(client, 'import_keyed', 'paid_at')),
       tables: [`${schema}.${PAYMENTS_TABLE}`],

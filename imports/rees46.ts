@@ -14,7 +14,7 @@
  *   `unparseable_number`, `negative_price`, `invalid_quantity`, `unparseable_date`, `invalid_event_id`).
  */
 import { resolveColumns, stageDelimited, type ColumnRole } from './columns';
-import { DateColumn, dateValueSql } from './dates';
+import { DateColumn, stagedDateValues, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
   markRefusedRows,
@@ -82,9 +82,7 @@ export async function importRees46(deps: ImportDeps, options: Rees46Options): Pr
           normalizeNumber(quantity),
           email,
           id,
-          read.iso,
-          read.dayFirst,
-          read.precision,
+          ...stagedDateValues(read),
         ];
       },
     );

@@ -27,11 +27,12 @@ import {
   stageDelimited,
   type ColumnRole,
 } from './columns';
-import { DateColumn, dateValueSql } from './dates';
+import { DateColumn, stagedDateValues, dateValueSql } from './dates';
 import { readDelimited, type DelimitedOptions } from './delimited';
 import {
   dateRange,
   createStagedTableOf,
+  mergeCounts,
   mergeInto,
   markRefusedRows,
   runImport,
@@ -191,9 +192,7 @@ export async function importTransactions(
           normalizeIdentifier(product),
           normalizeNumber(quantity, decimalComma),
           status?.trim(),
-          read.iso,
-          read.dayFirst,
-          read.precision,
+          ...stagedDateValues(read),
         ];
       },
     );
@@ -278,10 +277,7 @@ export async function importTransactions(
       notes.push(`${facts.zero_amount_rows} row(s) have a zero amount: kept, as sales worth 0.`);
     return {
       rowsRead,
-      loaded,
-      inserted: merged.inserted,
-      updated: merged.updated,
-      unchanged: loaded - merged.inserted - merged.updated,
+      ...mergeCounts(loaded, merged),
       facts,
       ...(await dateRange(client, 'import_keyed', 'placed_at')),
       tables: [`${schema}.transactions`],
