@@ -4,8 +4,12 @@ Reads one JSON document on stdin:
 
     {"series": [{"key": str, "firstDay": "YYYY-MM-DD", "values": [float], "horizon": int,
                  "origins": [int], "holidays": [{"ds": "YYYY-MM-DD", "holiday": str}],
-                 "closedWeekdays": [ISO 1..7], "skipDays": ["YYYY-MM-DD"]}],
+                 "closedWeekdays": [ISO 1..7], "skipDays": ["YYYY-MM-DD"],
+                 "fits": [{"variant": str, "origin": int}] (optional)}],
      "variants": ["default" | "closed"]}
+
+A series with `fits` is fitted on those (variant, origin) pairs only (the others were cached by the
+caller); without it, on every variant and origin.
 
 For each series, origin and variant it fits Prophet on the days before the origin (index into
 `values`, day 0 = firstDay) and forecasts `horizon` days from it; it writes one JSON line per fit:
@@ -76,10 +80,13 @@ def fit_one(series, origin, variant):
 def main():
     request = json.load(sys.stdin)
     for series in request["series"]:
-        for variant in request["variants"]:
-            for origin in series["origins"]:
-                sys.stdout.write(json.dumps(fit_one(series, origin, variant)) + "\n")
-                sys.stdout.flush()
+        fits = series.get("fits") or [
+            {"variant": variant, "origin": origin}
+            for variant in request["variants"] for origin in series["origins"]
+        ]
+        for fit in fits:
+            sys.stdout.write(json.dumps(fit_one(series, fit["origin"], fit["variant"])) + "\n")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,12 @@ import { useTensorFlow, type BackendChoice } from '../ml/backend';
 import { forecastSeries, learnClosedWeekdays, type AccuracyMetrics } from '../ml/forecast';
 import { dayNumber, formatDay, holidayCalendar, isoWeekday } from '../ml/holidays';
 import { SeededRandom } from '../ml/random';
-import { compareWithProphet, type PreparedData } from './models-forecast-prophet';
+import {
+  compareWithProphet,
+  fileCases,
+  type ComparisonCase,
+  type PreparedData,
+} from './models-forecast-prophet';
 
 const DATA = path.resolve(__dirname, '../../shared/data');
 const say = (line = '') => process.stdout.write(line + '\n');
@@ -143,26 +148,38 @@ function onlineRetail() {
 const cell = (m: AccuracyMetrics) =>
   `${m.smape.toFixed(1).padStart(6)}% ${m.mae.toFixed(2).padStart(9)} ${(100 * m.coverage80).toFixed(0).padStart(4)}% ${(100 * m.coverage95).toFixed(0).padStart(4)}%`;
 
-function report(
+/**
+ * A data set's series ending `cut` days before its last day, with what the forecast step derives from
+ * them: the closed weekdays (from the orders, series 1), the holidays and the days without orders.
+ */
+function prepare(
   title: string,
   data: { firstDay: number; series: Series[] },
   country: 'GB' | null,
+  cut: number,
 ): PreparedData {
   const { firstDay } = data;
-  // --cut-days=N: the files' series end N days early (a window of origins disjoint from the held-out days).
-  const cut = Number(
-    /^--cut-days=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--cut-days=')) ?? '')?.[1] ?? 0,
-  );
   const series = data.series.map((s) => ({ name: s.name, values: s.values.slice(0, s.values.length - cut) }));
   const lastDay = firstDay + series[0].values.length - 1;
-  say(
-    `\n${title}: ${series[0].values.length} days ${formatDay(firstDay)} … ${formatDay(lastDay)}, ${series.length} series`,
-  );
   const closedWeekdays = learnClosedWeekdays(series[1].values, firstDay, 4);
   const holidays = holidayCalendar(country, firstDay, lastDay + 30);
   const skipDays = Array.from(series[1].values.entries())
     .filter(([, orders]) => orders === 0)
     .map(([i]) => firstDay + i);
+  return { title, firstDay, series, holidays, closedWeekdays, skipDays };
+}
+
+/** --cut-days=N: the files' series end N days early (a window of origins disjoint from the held-out days). */
+const CUT_DAYS = Number(
+  /^--cut-days=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--cut-days=')) ?? '')?.[1] ?? 0,
+);
+
+function report(prepared: PreparedData, country: 'GB' | null): PreparedData {
+  const { title, firstDay, series, holidays, closedWeekdays, skipDays } = prepared;
+  const lastDay = firstDay + series[0].values.length - 1;
+  say(
+    `\n${title}: ${series[0].values.length} days ${formatDay(firstDay)} … ${formatDay(lastDay)}, ${series.length} series`,
+  );
   say(
     `closed weekdays (ISO) learnt from the orders: ${closedWeekdays.join(', ') || 'none'}; holidays: ${country ?? 'none'}`,
   );
@@ -195,7 +212,7 @@ function report(
     `mean sMAPE over the ${k} series: model ${(sums.additive / k).toFixed(2)}%, seasonal naive ${(sums.seasonal_naive / k).toFixed(2)}%,` +
       ` weekday mean ${(sums.weekday_mean / k).toFixed(2)}%, as served ${(sums.served / k).toFixed(2)}%; the model beats seasonal naive on ${wins} of ${k}`,
   );
-  return { title, firstDay, series, holidays, closedWeekdays, skipDays };
+  return prepared;
 }
 
 /**
@@ -292,14 +309,149 @@ function simulatedShop(
   return { firstDay, series, orders: orderCount };
 }
 
+/**
+ * Synthetic daily series of known structure (seeded), each with what makes one forecaster fail where
+ * another does not: a weekly cycle that scales with a growing level (counts), a level shift in the
+ * last 20% of the history (where Prophet places no changepoint), two and a half years with a yearly
+ * cycle and a Christmas closure, sparse counts on a shop closed on Sundays, a trend that turns, and
+ * weekdays whose levels wander on their own (the baselines' ground).
+ */
+function syntheticSeries(): { name: string; firstDay: number; values: Float64Array; country: 'GB' | null }[] {
+  const random = new SeededRandom(2026);
+  const poisson = (mu: number) => {
+    if (mu > 50) return Math.max(0, Math.round(mu + Math.sqrt(mu) * random.normal()));
+    let count = 0;
+    for (let t = -Math.log(1 - random.next()); t < mu; t -= Math.log(1 - random.next())) count++;
+    return count;
+  };
+  const firstDay = dayNumber(2023, 6, 5);
+  const week = (i: number) => [0.9, 1, 1, 1.05, 1.2, 1.4, 0.6][isoWeekday(firstDay + i) - 1];
+  const make = (n: number, value: (i: number) => number) =>
+    Float64Array.from({ length: n }, (_, i) => value(i));
+  const levels = [100, 300, 50, 400, 200, 150, 250];
+  return [
+    {
+      name: 'growing counts',
+      firstDay,
+      country: null,
+      values: make(400, (i) => poisson(20 * Math.exp(0.003 * i) * week(i))),
+    },
+    {
+      name: 'late level shift',
+      firstDay,
+      country: null,
+      values: make(300, (i) => Math.max(0, (i < 265 ? 500 : 650) * week(i) + 40 * random.normal())),
+    },
+    {
+      name: 'yearly cycle',
+      firstDay,
+      country: 'GB',
+      values: make(900, (i) =>
+        formatDay(firstDay + i).endsWith('-12-25')
+          ? 0
+          : 1000 *
+            (1 + 0.35 * Math.sin((2 * Math.PI * (i - 80)) / 365.25)) *
+            week(i) *
+            Math.exp(0.15 * random.normal()),
+      ),
+    },
+    {
+      name: 'sparse, Sundays closed',
+      firstDay,
+      country: null,
+      values: make(300, (i) => (isoWeekday(firstDay + i) === 7 ? 0 : poisson(3 * week(i)))),
+    },
+    {
+      name: 'trend turns',
+      firstDay,
+      country: null,
+      values: make(420, (i) =>
+        Math.max(0, (i < 300 ? 200 + 0.8 * i : 440 - 0.6 * (i - 300)) * week(i) + 20 * random.normal()),
+      ),
+    },
+    {
+      name: 'wandering weekdays',
+      firstDay,
+      country: null,
+      values: make(300, (i) => {
+        levels[i % 7] = Math.max(10, levels[i % 7] + 15 * random.normal());
+        return levels[i % 7] * (1 + 0.1 * random.normal());
+      }),
+    },
+  ];
+}
+
+/**
+ * The comparison's wider set (--generality): the salon's revenue and orders cut at five dates 8 weeks
+ * apart and the Online Retail sample's at two (7 days ahead; 30 days ahead at the first two cuts),
+ * the Online Retail sample's 10 best sellers' units (7 days ahead, two cuts), and the synthetic series
+ * (7 and 30 days ahead). Each cut is a data set of its own: its closed days, holidays and the rows'
+ * origins all end at the cut.
+ */
+function generalityCases(
+  salonData: { firstDay: number; series: Series[] },
+  retailData: { firstDay: number; series: Series[] },
+): ComparisonCase[] {
+  const cases: ComparisonCase[] = [];
+  for (const cut of [0, 56, 112, 168, 224])
+    cases.push(...fileCases([prepare('Salon', salonData, null, cut)], cut < 112 ? [7, 30] : [7], ` −${cut}`));
+  for (const cut of [0, 56]) {
+    const retail = prepare('Online Retail', retailData, 'GB', cut);
+    cases.push(...fileCases([retail], [7, 30], ` −${cut}`));
+    for (const s of retail.series.slice(2, 12))
+      cases.push({
+        key: `OR ${s.name} −${cut} 7d`,
+        firstDay: retail.firstDay,
+        values: s.values,
+        horizon: 7,
+        holidays: retail.holidays,
+        closedWeekdays: retail.closedWeekdays,
+        skipDays: retail.skipDays,
+      });
+  }
+  for (const s of syntheticSeries()) {
+    const lastDay = s.firstDay + s.values.length - 1;
+    const closedWeekdays = learnClosedWeekdays(s.values, s.firstDay, 4);
+    for (const horizon of [7, 30])
+      cases.push({
+        key: `synthetic ${s.name} ${horizon}d`,
+        firstDay: s.firstDay,
+        values: s.values,
+        horizon,
+        holidays: holidayCalendar(s.country, s.firstDay, lastDay + 30),
+        closedWeekdays,
+        skipDays: [],
+      });
+  }
+  return cases;
+}
+
 async function main() {
   const backend = await useTensorFlow((process.env.BENCH_ML_BACKEND ?? 'wasm') as BackendChoice);
   say(`forecast bench on ${backend.name}; load average ${load()}; ${os.cpus().length} cores`);
+  const salonData = salon();
+  const retailData = onlineRetail();
+  const SALON = 'Salon (../shared/data/salon-transactions.csv)';
+  const RETAIL = 'Online Retail sample (../shared/data/online-retail-sample.csv.gz)';
+  if (process.argv.includes('--generality')) {
+    const pools = process.argv
+      .find((a) => a.startsWith('--pools='))
+      ?.slice('--pools='.length)
+      .split(',');
+    const flag = (name: string) =>
+      process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    const margin = flag('margin');
+    await compareWithProphet(generalityCases(salonData, retailData), pools, {
+      ...(flag('noise') ? { noise: flag('noise') as 'robust' | 'residual' } : {}),
+      ...(margin !== undefined ? { switchMargin: Number(margin) } : {}),
+    });
+    return;
+  }
   const prepared = [
-    report('Salon (../shared/data/salon-transactions.csv)', salon(), null),
-    report('Online Retail sample (../shared/data/online-retail-sample.csv.gz)', onlineRetail(), 'GB'),
+    report(prepare(SALON, salonData, null, CUT_DAYS), null),
+    report(prepare(RETAIL, retailData, 'GB', CUT_DAYS), 'GB'),
   ];
-  if (process.argv.includes('--compare-prophet')) await compareWithProphet(prepared);
+  if (process.argv.includes('--compare-prophet')) await compareWithProphet(fileCases(prepared));
 
   const shop = simulatedShop(
     Number(process.env.BENCH_FORECAST_CUSTOMERS ?? 100_000),

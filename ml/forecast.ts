@@ -43,6 +43,11 @@ export interface ForecastOptions {
    * all that day): left out of the fit, as they say nothing about demand on an open day.
    */
   skipDays?: readonly number[];
+  /**
+   * The noise scale the priors are weighed against: `robust` (the default) from week-on-week
+   * differences before the fit, `residual` the fit's own residuals (Prophet's joint estimate).
+   */
+  noise?: 'robust' | 'residual';
   /** `auto`: log1p when the series has no negative value, else none. */
   transform?: 'auto' | 'log1p' | 'none';
   /** Simulated paths for the intervals (default 1000). */
@@ -89,6 +94,11 @@ export interface Latent {
   point: Float64Array;
   quantiles: [Float64Array, Float64Array, Float64Array, Float64Array];
   closed: Uint8Array;
+  /**
+   * The point with the trend held at its value on the last day of the history (no extrapolated
+   * slope): the season and holidays go on, the level does not. Undefined for a baseline's forecast.
+   */
+  flatPoint?: Float64Array;
 }
 
 /**
@@ -382,18 +392,20 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
   const b = Float64Array.from(moment);
 
   const sigma = Math.max(robustNoise(y, training), 1e-3);
-  const sigma2 = sigma * sigma;
+  let sigma2 = sigma * sigma;
   const cpScale = options.changepointScale ?? 0.05;
   const seasonalScale = options.seasonalityScale ?? 10;
   const penalty = new Float64Array(p);
-  design.kinds.forEach((kind, j) => {
-    penalty[j] =
-      kind === 'level' || kind === 'slope'
-        ? 1e-8 * trainingRows
-        : kind === 'changepoint'
-          ? sigma2 / (cpScale * cpScale)
-          : sigma2 / (seasonalScale * seasonalScale);
-  });
+  const startPenalties = () =>
+    design.kinds.forEach((kind, j) => {
+      penalty[j] =
+        kind === 'level' || kind === 'slope'
+          ? 1e-8 * trainingRows
+          : kind === 'changepoint'
+            ? sigma2 / (cpScale * cpScale)
+            : sigma2 / (seasonalScale * seasonalScale);
+    });
+  startPenalties();
   // The Gram matrix is formed in float32: a jitter of 1e-6 of its largest diagonal entry (raised
   // tenfold while Cholesky still fails) keeps the nearly collinear trend columns solvable.
   let largestDiagonal = 0;
@@ -411,12 +423,31 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
   };
   let beta = solve();
   // Laplace prior on the rate changes: |δ| ≤ δ²/(2|δ₀|) + |δ₀|/2, so each step is a ridge with λⱼ = σ²/(b·|δ₀ⱼ|).
-  for (let iteration = 0; iteration < 10; iteration++) {
-    design.kinds.forEach((kind, j) => {
-      if (kind === 'changepoint')
-        penalty[j] = sigma2 / (cpScale * Math.max(Math.abs(beta[j]), 1e-4 * cpScale));
-    });
-    beta = solve();
+  const reweight = () => {
+    for (let iteration = 0; iteration < 10; iteration++) {
+      design.kinds.forEach((kind, j) => {
+        if (kind === 'changepoint')
+          penalty[j] = sigma2 / (cpScale * Math.max(Math.abs(beta[j]), 1e-4 * cpScale));
+      });
+      beta = solve();
+    }
+  };
+  reweight();
+  if (options.noise === 'residual') {
+    // Prophet's joint estimate: σ² = the residuals' mean square at the fit, refitted until it settles.
+    let yy = 0;
+    for (const v of Y) yy += v * v;
+    for (let round = 0; round < 3; round++) {
+      let rss = yy;
+      for (let j = 0; j < p; j++) {
+        rss -= 2 * beta[j] * b[j];
+        for (let k = 0; k < p; k++) rss += beta[j] * G[j * p + k] * beta[k];
+      }
+      sigma2 = Math.max(rss / trainingRows, 1e-6);
+      startPenalties();
+      beta = solve();
+      reweight();
+    }
   }
 
   // Residuals on the training rows, scaled up for the degrees of freedom the fit used.
@@ -462,10 +493,14 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
       paths[h][s] = future[h] + offset + noise;
     }
   }
+  const slopePerStep =
+    (beta[1] + design.kinds.reduce((sum, kind, j) => sum + (kind === 'changepoint' ? beta[j] : 0), 0)) *
+    (1 / Math.max(n - 1, 1));
   const latent: Latent = {
     transform,
     floor: minimum >= 0 ? 0 : -Infinity,
     point: Float64Array.from(future, (v) => v * scale),
+    flatPoint: Float64Array.from(future, (v, h) => (v - slopePerStep * (h + 1)) * scale),
     quantiles: [0, 1, 2, 3].map(() => new Float64Array(horizon)) as Latent['quantiles'],
     closed: new Uint8Array(horizon),
   };
@@ -631,6 +666,207 @@ export function weekdayMean(values: Float64Array, horizon: number): Forecast {
   );
 }
 
+/** What a served forecast can be made of: the model (on either transform, its trend extrapolated or held flat) and the baselines. */
+export type ForecastSource =
+  'log1p' | 'none' | 'log1p_flat' | 'none_flat' | 'weekday_mean' | 'seasonal_naive';
+
+/**
+ * One forecast the backtest can serve a series with: a weighted mean of sources' points in the
+ * transformed units of `transform` (its model's simulated intervals move with the point), or a
+ * baseline alone (its own intervals).
+ */
+export interface Candidate {
+  name: string;
+  transform: Transform;
+  weights: Partial<Record<ForecastSource, number>>;
+}
+
+const candidate = (name: string, transform: Transform, weights: Candidate['weights']): Candidate => ({
+  name,
+  transform,
+  weights,
+});
+
+/** The model alone on either transform (the choice the version's `additive` metrics report). */
+export const MODEL_CANDIDATES: readonly Candidate[] = [
+  candidate('log1p', 'log1p', { log1p: 1 }),
+  candidate('none', 'none', { none: 1 }),
+];
+
+/** Named pools of candidates, for the bench's comparison of serving rules; `serve` is the default. */
+export const CANDIDATE_POOLS: Record<string, readonly Candidate[]> = {
+  model: MODEL_CANDIDATES,
+  baselines: [
+    ...MODEL_CANDIDATES,
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  combined: [
+    ...MODEL_CANDIDATES,
+    candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
+    candidate('log1p+weekday_mean', 'log1p', { log1p: 0.75, weekday_mean: 0.25 }),
+    candidate('none+weekday_mean', 'none', { none: 0.75, weekday_mean: 0.25 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  flat: [
+    ...MODEL_CANDIDATES,
+    candidate('log1p_flat', 'log1p', { log1p_flat: 1 }),
+    candidate('none_flat', 'none', { none_flat: 1 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  all: [
+    ...MODEL_CANDIDATES,
+    candidate('log1p_flat', 'log1p', { log1p_flat: 1 }),
+    candidate('none_flat', 'none', { none_flat: 1 }),
+    candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
+    candidate('log1p+weekday_mean', 'log1p', { log1p: 0.75, weekday_mean: 0.25 }),
+    candidate('none+weekday_mean', 'none', { none: 0.75, weekday_mean: 0.25 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  mean3: [candidate('log1p+none+weekday_mean', 'log1p', { log1p: 1 / 3, none: 1 / 3, weekday_mean: 1 / 3 })],
+  mean2: [candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 })],
+  mean2none: [candidate('log1p+none', 'none', { log1p: 0.5, none: 0.5 })],
+  'mean2+baselines': [
+    candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  'mean3+baselines': [
+    candidate('log1p+none+weekday_mean', 'log1p', { log1p: 1 / 3, none: 1 / 3, weekday_mean: 1 / 3 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  'mean2+flat+baselines': [
+    candidate('log1p+none+flat', 'log1p', { log1p: 0.25, none: 0.25, log1p_flat: 0.25, none_flat: 0.25 }),
+    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+  ],
+  'mean2+flat': [
+    candidate('log1p+none+flat', 'log1p', { log1p: 0.25, none: 0.25, log1p_flat: 0.25, none_flat: 0.25 }),
+  ],
+  log1p: [MODEL_CANDIDATES[0]],
+  none: [MODEL_CANDIDATES[1]],
+};
+CANDIDATE_POOLS.serve = CANDIDATE_POOLS['mean2+flat+baselines'];
+
+const BASELINES = ['weekday_mean', 'seasonal_naive'] as const;
+
+/**
+ * The backtest serves another candidate than its pool's first (the model's combination) only when its
+ * sMAPE on the calibration origins is this share below the first's: choosing among forecasts on 56
+ * days is noisy, and a switch on a small difference loses more often than it wins.
+ */
+export const SWITCH_MARGIN = 0.2;
+
+/** What the candidates of one origin are made of: the model's fits by transform and the baselines' forecasts. */
+interface Sources {
+  fits: Map<Transform, AdditiveFit>;
+  weekday_mean: Forecast;
+  seasonal_naive: Forecast;
+}
+
+/** A candidate's baseline when it is a baseline alone, else undefined. */
+function baselineAlone(c: Candidate): (typeof BASELINES)[number] | undefined {
+  const keys = Object.keys(c.weights) as ForecastSource[];
+  return keys.length === 1 && (BASELINES as readonly string[]).includes(keys[0])
+    ? (keys[0] as (typeof BASELINES)[number])
+    : undefined;
+}
+
+/** The transforms a candidate's model sources need fitted. */
+function transformsOf(c: Candidate): Transform[] {
+  if (baselineAlone(c)) return [];
+  const needed = new Set<Transform>([c.transform]);
+  for (const source of Object.keys(c.weights))
+    if (source.startsWith('log1p')) needed.add('log1p');
+    else if (source.startsWith('none')) needed.add('none');
+  return [...needed];
+}
+
+/**
+ * A candidate as it can be made from the transforms fitted: its sources on other transforms left out
+ * and the others' weights scaled up to 1 (on a series with a negative day, log1p + none is none
+ * alone), made in the first fitted transform when its own was not fitted; undefined when none of its
+ * sources is left.
+ */
+function restrictCandidate(c: Candidate, fitted: readonly Transform[]): Candidate | undefined {
+  if (transformsOf(c).every((t) => fitted.includes(t))) return c;
+  const transformOfSource = (source: string): Transform => (source.startsWith('log1p') ? 'log1p' : 'none');
+  const kept = Object.entries(c.weights).filter(([source]) => fitted.includes(transformOfSource(source)));
+  const total = kept.reduce((sum, [, w]) => sum + w!, 0);
+  if (kept.length === 0 || total <= 0) return undefined;
+  const weights = Object.fromEntries(kept.map(([source, w]) => [source, w! / total]));
+  return {
+    name: kept.map(([source]) => source).join('+'),
+    transform: fitted.includes(c.transform) ? c.transform : fitted[0],
+    weights,
+  };
+}
+
+/**
+ * A candidate's latent forecast from one origin's sources, or undefined when it needs a transform
+ * that was not fitted (log1p on a series with a negative day). The combination is made in the
+ * candidate's transformed units, the model's simulated quantiles moved by the shift of its point; a
+ * baseline alone keeps its own intervals (as a latent forecast in the series' units). Closed
+ * weekdays stay 0.
+ */
+function candidateLatent(c: Candidate, sources: Sources): Latent | undefined {
+  const anyFit = sources.fits.values().next().value as AdditiveFit;
+  const baseline = baselineAlone(c);
+  if (baseline) {
+    const f = sources[baseline];
+    return {
+      transform: 'none',
+      floor: anyFit.latent.floor,
+      point: f.point,
+      quantiles: [f.lower95, f.lower80, f.upper80, f.upper95],
+      closed: anyFit.latent.closed,
+    };
+  }
+  const primary = sources.fits.get(c.transform)?.latent;
+  if (!primary || transformsOf(c).some((t) => !sources.fits.has(t))) return undefined;
+  const keys = Object.keys(c.weights) as ForecastSource[];
+  if (keys.length === 1 && keys[0] === c.transform) return primary;
+  const forward = forwardOf(c.transform);
+  const horizon = primary.point.length;
+  const point = new Float64Array(horizon);
+  for (const source of keys) {
+    const weight = c.weights[source]!;
+    for (let h = 0; h < horizon; h++) {
+      let z: number;
+      if (source === 'weekday_mean' || source === 'seasonal_naive')
+        z = forward(Math.max(primary.floor, sources[source].point[h]));
+      else {
+        const latent = sources.fits.get(source.startsWith('log1p') ? 'log1p' : 'none')!.latent;
+        const own = source.endsWith('_flat') ? latent.flatPoint! : latent.point;
+        z =
+          latent.transform === c.transform
+            ? own[h]
+            : forward(Math.max(primary.floor, inverseOf(latent.transform)(own[h])));
+      }
+      point[h] += weight * z;
+    }
+  }
+  const quantiles = primary.quantiles.map((q) =>
+    Float64Array.from(q, (v, h) => v + point[h] - primary.point[h]),
+  ) as Latent['quantiles'];
+  return { ...primary, point, quantiles, flatPoint: undefined };
+}
+
+/** The point forecast of a latent one in the series' units (closed days 0, clamped at the floor). */
+function pointOf(latent: Latent, h: number): number {
+  return latent.closed[h] ? 0 : Math.max(latent.floor, inverseOf(latent.transform)(latent.point[h]));
+}
+
+/** Symmetric absolute percentage error of one day (0 when both are 0), as a fraction of 2. */
+const symmetricError = (actual: number, forecast: number) => {
+  const denominator = Math.abs(actual) + Math.abs(forecast);
+  return denominator === 0 ? 0 : (2 * Math.abs(actual - forecast)) / denominator;
+};
+
 export interface AccuracyMetrics {
   mae: number;
   /** Symmetric MAPE in percent: mean of 2|y − ŷ| / (|y| + |ŷ|), a day with both 0 counting 0. */
@@ -643,23 +879,42 @@ export interface Backtest {
   origins: number;
   horizon: number;
   points: number;
-  /** The model, its intervals calibrated on the origins before each scored one (see `backtest`). */
+  /**
+   * The model alone, on the transform chosen on the origins before each scored one, its intervals
+   * calibrated on those origins (see `backtest`).
+   */
   additive: AccuracyMetrics;
   /** The model's coverage with its simulated intervals as they are, for comparison. */
   additiveUncalibrated: Pick<AccuracyMetrics, 'coverage80' | 'coverage95'>;
   seasonal_naive: AccuracyMetrics;
   weekday_mean: AccuracyMetrics;
+  /**
+   * The forecast as it is served: at each scored origin the candidate (model, combination or
+   * baseline) with the lowest sMAPE on the origins before it, its intervals calibrated on them.
+   */
+  served: AccuracyMetrics;
+  /** The candidate each scored origin was served by. */
+  originCandidates: string[];
+  /**
+   * The candidate the served forecast takes: the pool's first (`defaultCandidate`) unless another had
+   * an sMAPE on the last origins `switchMargin` below it, then the lowest.
+   */
+  candidate: Candidate;
+  defaultCandidate: string;
+  /** Each candidate's sMAPE on the last origins (the ones the served candidate was chosen on). */
+  candidateSmape: Record<string, number>;
   /** The factors the served forecast's intervals get: from the last origins whose days are all known. */
   intervalScale: IntervalScale;
   /**
-   * The transform the served forecast takes: with transform `auto` on a series without negative days,
-   * of log1p and none the one whose points had the lower sMAPE on the last origins (see `backtest`).
+   * The model's transform at the end of the series: with transform `auto` on a series without
+   * negative days, of log1p and none the one whose points had the lower sMAPE on the last origins.
    */
   transform: 'log1p' | 'none';
-  /** Each scored origin's forecasts (with `keepForecasts`): the model's with its calibrated intervals. */
+  /** Each scored origin's forecasts (with `keepForecasts`): the model's and the served one with their calibrated intervals. */
   forecasts?: {
     origin: number;
     additive: Forecast;
+    served: Forecast;
     seasonal_naive: Forecast;
     weekday_mean: Forecast;
   }[];
@@ -713,17 +968,17 @@ export class MetricsAccumulator {
  * days: n − 7, n − 14, …, see `backtestOrigins`), each model fitted on the days before its origin
  * only and scored on the `horizon` days from it.
  *
- * The model's intervals are calibrated honestly (split conformal on the rolling origins): for each
- * scored origin, the factors come from the scores (`intervalScores`) of the last
- * `calibrationOrigins` origins before it whose days ahead are all before it, so a scored day never
- * calibrates its own interval. The backtest fits that many origins more than it scores; `intervalScale`
- * is what the same rule gives at the end of the series, for the served forecast.
- *
- * The transform is chosen the same way: with `auto` on a series without negative days each origin is
- * fitted both on log1p and on the series as it is, and each scored origin takes the one whose points
- * had the lower sMAPE on those calibration origins (log1p when there are none); `transform` is the
- * choice at the end of the series. log1p suits sparse counts and multiplicative weeks, the series as
- * it is suits steady daily totals; neither wins everywhere, so the series' own history decides.
+ * Every choice is made out of sample, on the last `calibrationOrigins` origins before each scored one
+ * whose days ahead are all before it (the backtest fits that many origins more than it scores), so a
+ * scored day never chooses its own forecast or calibrates its own interval:
+ * - the model's transform (`additive`): log1p or the series as it is, whichever had the lower sMAPE;
+ * - the served forecast (`served`): of the `candidates` (the model on either transform, their
+ *   combinations with each other and with the weekday mean, the baselines alone), the one with the
+ *   lowest sMAPE;
+ * - each one's intervals: split-conformal factors from the scores (`intervalScores`) of its own
+ *   forecasts on those days.
+ * `transform`, `candidate` and `intervalScale` are what the same rules give at the end of the series,
+ * for the served forecast.
  */
 export function backtest(
   values: Float64Array,
@@ -733,79 +988,125 @@ export function backtest(
     horizon?: number;
     calibrationOrigins?: number;
     keepForecasts?: boolean;
+    /** The candidates the served forecast is chosen from (default `CANDIDATE_POOLS.serve`), first on a tie. */
+    candidates?: readonly Candidate[];
+    switchMargin?: number;
   },
 ): Backtest {
   const horizon = options.horizon ?? 7;
   const wanted = options.origins ?? 8;
   const calibrationOrigins = options.calibrationOrigins ?? 8;
+  const switchMargin = options.switchMargin ?? SWITCH_MARGIN;
   const n = values.length;
   const requested = options.transform ?? 'auto';
   const transforms: Transform[] =
     requested !== 'auto' ? [requested] : values.some((v) => v < 0) ? ['none'] : ['log1p', 'none'];
+  const modelPool = MODEL_CANDIDATES.flatMap((c) => restrictCandidate(c, transforms) ?? []);
+  const servePool = (options.candidates ?? CANDIDATE_POOLS.serve)
+    .flatMap((c) => restrictCandidate(c, transforms) ?? [])
+    .filter((c, i, all) => all.findIndex((d) => d.name === c.name) === i);
+  const pool = [...modelPool, ...servePool.filter((c) => !modelPool.some((m) => m.name === c.name))];
   const runs = backtestOrigins(n, horizon, wanted + calibrationOrigins).map((origin) => {
-    const fits = new Map<Transform, { fit: AdditiveFit; scores: [number, number][] }>();
-    for (const transform of transforms) {
-      const fit = fitAdditive(values.subarray(0, origin), firstDay, { ...options, horizon, transform });
+    const history = values.subarray(0, origin);
+    const sources: Sources = {
+      fits: new Map(
+        transforms.map((transform) => [
+          transform,
+          fitAdditive(history, firstDay, { ...options, horizon, transform }),
+        ]),
+      ),
+      weekday_mean: weekdayMean(history, horizon),
+      seasonal_naive: seasonalNaive(history, horizon),
+    };
+    const candidates = new Map<string, { latent: Latent; error: number; scores: [number, number][] }>();
+    for (const c of pool) {
+      const latent = candidateLatent(c, sources)!;
+      let error = 0;
       const scores: [number, number][] = [];
       for (let h = 0; h < horizon; h++) {
-        const score = intervalScores(fit.latent, h, values[origin + h]);
+        const actual = values[origin + h];
+        error += symmetricError(actual, pointOf(latent, h));
+        const score = intervalScores(latent, h, actual);
         if (score) scores.push(score);
       }
-      fits.set(transform, { fit, scores });
+      candidates.set(c.name, { latent, error, scores });
     }
-    return { origin, fits };
+    return { origin, sources, candidates };
   });
   const calibrationRuns = (day: number) =>
     runs.filter((r) => r.origin + horizon <= day).slice(-calibrationOrigins);
-  const transformBefore = (day: number): Transform => {
+  /** Of `from`, the candidate with the lowest sMAPE on the calibration origins before `day` (the first on a tie or without any). */
+  const chooseBefore = (day: number, from: readonly Candidate[], margin: number) => {
     const before = calibrationRuns(day);
-    if (transforms.length === 1 || before.length === 0) return transforms[0];
-    const smape = (transform: Transform) => {
-      const accuracy = new MetricsAccumulator();
-      for (const r of before)
-        for (let h = 0; h < horizon; h++) accuracy.add(values[r.origin + h], r.fits.get(transform)!.fit, h);
-      return accuracy.result().smape;
+    const error = (c: Candidate) => before.reduce((sum, r) => sum + r.candidates.get(c.name)!.error, 0);
+    // Another candidate replaces the first only when its error is below (1 − switchMargin) of the first's.
+    const first = error(from[0]);
+    const chosen = from.reduce((best, c) =>
+      error(c) < error(best) - 1e-12 && error(c) < (1 - margin) * first ? c : best,
+    );
+    return {
+      candidate: chosen,
+      scale: conformalScale(before.flatMap((r) => r.candidates.get(chosen.name)!.scores)),
     };
-    return transforms.reduce((best, t) => (smape(t) < smape(best) ? t : best));
   };
-  const scaleBefore = (day: number, transform: Transform) =>
-    conformalScale(calibrationRuns(day).flatMap((r) => r.fits.get(transform)!.scores));
   const additive = new MetricsAccumulator();
   const uncalibrated = new MetricsAccumulator();
+  const served = new MetricsAccumulator();
   const naive = new MetricsAccumulator();
   const mean = new MetricsAccumulator();
   const scored = runs.slice(-wanted);
   const forecasts: NonNullable<Backtest['forecasts']> = [];
-  for (const { origin, fits } of scored) {
-    const history = values.subarray(0, origin);
-    const transform = transformBefore(origin);
-    const { fit } = fits.get(transform)!;
+  const originCandidates: string[] = [];
+  for (const { origin, sources, candidates } of scored) {
+    const model = chooseBefore(origin, modelPool, 0);
+    const serve = chooseBefore(origin, servePool, switchMargin);
+    originCandidates.push(serve.candidate.name);
+    const modelLatent = candidates.get(model.candidate.name)!.latent;
     const entry = {
       origin,
-      additive: intervalsOf(fit.latent, scaleBefore(origin, transform)),
-      seasonal_naive: seasonalNaive(history, horizon),
-      weekday_mean: weekdayMean(history, horizon),
+      additive: intervalsOf(modelLatent, model.scale),
+      served: intervalsOf(candidates.get(serve.candidate.name)!.latent, serve.scale),
+      seasonal_naive: sources.seasonal_naive,
+      weekday_mean: sources.weekday_mean,
     };
+    const raw = intervalsOf(modelLatent, UNCALIBRATED);
     for (let h = 0; h < horizon; h++) {
       const actual = values[origin + h];
       additive.add(actual, entry.additive, h);
-      uncalibrated.add(actual, fit, h);
+      uncalibrated.add(actual, raw, h);
+      served.add(actual, entry.served, h);
       naive.add(actual, entry.seasonal_naive, h);
       mean.add(actual, entry.weekday_mean, h);
     }
     if (options.keepForecasts) forecasts.push(entry);
   }
-  const raw = uncalibrated.result();
+  const rawMetrics = uncalibrated.result();
+  const final = chooseBefore(n, servePool, switchMargin);
+  const lastRuns = calibrationRuns(n);
+  const candidateSmape = Object.fromEntries(
+    servePool.map((c) => [
+      c.name,
+      lastRuns.length
+        ? (100 * lastRuns.reduce((sum, r) => sum + r.candidates.get(c.name)!.error, 0)) /
+          (lastRuns.length * horizon)
+        : NaN,
+    ]),
+  );
   return {
     origins: scored.length,
     horizon,
     points: scored.length * horizon,
     additive: additive.result(),
-    additiveUncalibrated: { coverage80: raw.coverage80, coverage95: raw.coverage95 },
+    additiveUncalibrated: { coverage80: rawMetrics.coverage80, coverage95: rawMetrics.coverage95 },
     seasonal_naive: naive.result(),
     weekday_mean: mean.result(),
-    intervalScale: scaleBefore(n, transformBefore(n)),
-    transform: transformBefore(n),
+    served: served.result(),
+    originCandidates,
+    candidate: final.candidate,
+    candidateSmape,
+    defaultCandidate: servePool[0].name,
+    intervalScale: final.scale,
+    transform: chooseBefore(n, modelPool, 0).candidate.transform,
     ...(options.keepForecasts ? { forecasts } : {}),
   };
 }
@@ -821,60 +1122,69 @@ function describeFit(fit: AdditiveFit): ServedForecast['model'] {
 export interface ServedForecast extends Forecast {
   method: ForecastMethod;
   backtest: Backtest;
+  /** The candidate served (`backtest.candidate`): the model on one transform, a combination, or a baseline. */
+  candidate: Candidate;
   /** The additive fit's description (transform, yearly term, closed days, holidays, notes). */
   model: Omit<AdditiveFit, keyof Forecast | 'latent'>;
-  /** Why the series is served by a baseline, when it is. */
+  /** Why the series is served by a baseline or a combination, when it is. */
   reason?: string;
 }
 
+const describeWeights = (c: Candidate) =>
+  Object.entries(c.weights)
+    .map(([source, w]) => `${source} ${Math.round(100 * w!)}%`)
+    .join(' + ');
+
 /**
- * The forecast a series is served with: the additive model, unless a baseline had a lower sMAPE in the
- * backtest, in which case the better baseline (and the reason says so). Without any backtest origin
- * (under five weeks of history) the model is served and the reason says it is untested.
+ * The forecast a series is served with: the backtest's `candidate` (the one with the lowest sMAPE on
+ * its last origins: the model on one transform, a combination, or a baseline) fitted on the whole
+ * history, its intervals scaled by the backtest's conformal factors. A baseline alone serves as
+ * `method` that baseline, anything with the model in it as `additive`; the reason says which and
+ * why. Without any backtest origin (under five weeks of history) the model is served and the reason
+ * says it is untested.
  */
 export function forecastSeries(
   values: Float64Array,
   firstDay: number,
-  options: ForecastOptions,
+  options: ForecastOptions & { candidates?: readonly Candidate[]; switchMargin?: number },
 ): ServedForecast {
   const tested = backtest(values, firstDay, { ...options, horizon: 7 });
-  const fit = fitAdditive(values, firstDay, { ...options, transform: tested.transform });
+  const chosen = tested.candidate;
+  const transforms = new Set<Transform>([tested.transform, ...transformsOf(chosen)]);
+  const sources: Sources = {
+    fits: new Map(
+      [...transforms].map((t) => [t, fitAdditive(values, firstDay, { ...options, transform: t })]),
+    ),
+    weekday_mean: weekdayMean(values, options.horizon),
+    seasonal_naive: seasonalNaive(values, options.horizon),
+  };
+  const fit = sources.fits.get(tested.transform)!;
   const scale = tested.intervalScale;
   if (scale.points === 0)
     fit.notes.push(
       `intervals not calibrated: under ${MIN_CALIBRATION_POINTS} open days in the backtest to calibrate them on`,
     );
-  const { point, lower80, upper80, lower95, upper95 } = intervalsOf(fit.latent, scale);
+  const { point, lower80, upper80, lower95, upper95 } = intervalsOf(candidateLatent(chosen, sources)!, scale);
   const model = describeFit(fit);
-  const candidates: [ForecastMethod, number][] = [
-    ['seasonal_naive', tested.seasonal_naive.smape],
-    ['weekday_mean', tested.weekday_mean.smape],
-  ];
-  const [bestBaseline, baselineSmape] = candidates.reduce((best, c) => (c[1] < best[1] ? c : best));
-  if (tested.origins > 0 && baselineSmape < tested.additive.smape) {
-    const served =
-      bestBaseline === 'seasonal_naive'
-        ? seasonalNaive(values, options.horizon)
-        : weekdayMean(values, options.horizon);
-    return {
-      ...served,
-      method: bestBaseline,
-      backtest: tested,
-      model,
-      reason: `${bestBaseline} had sMAPE ${baselineSmape.toFixed(1)}% in the backtest against the model's ${tested.additive.smape.toFixed(1)}%`,
-    };
-  }
+  const baseline = baselineAlone(chosen);
+  const last = Math.min(tested.origins, 8);
+  const smapeOn = (name: string) => `${tested.candidateSmape[name].toFixed(1)}%`;
+  const reason =
+    tested.origins === 0
+      ? 'too short a history for a backtest: the model is served untested'
+      : chosen.name === tested.defaultCandidate
+        ? undefined
+        : `${baseline ?? `${describeWeights(chosen)} (${chosen.transform} units)`} had sMAPE ${smapeOn(chosen.name)} on the last ${last} backtest origins against the model's ${smapeOn(tested.defaultCandidate)} (another candidate serves when it is ${Math.round(100 * (options.switchMargin ?? SWITCH_MARGIN))}% below the model)`;
   return {
     point,
     lower80,
     upper80,
     lower95,
     upper95,
-    method: 'additive',
+    method: baseline ?? 'additive',
     backtest: tested,
+    candidate: chosen,
     model,
-    ...(tested.origins === 0
-      ? { reason: 'too short a history for a backtest: the model is served untested' }
-      : {}),
+    ...(reason ? { reason } : {}),
   };
 }

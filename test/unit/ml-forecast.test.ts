@@ -265,10 +265,79 @@ describe('baselines and the backtest', () => {
     const served = forecastSeries(values, parseDay('2024-01-01'), { horizon: 7 });
     expect(served.backtest.seasonal_naive.smape).toBeLessThan(served.backtest.additive.smape);
     expect(served.method).toBe('seasonal_naive');
+    expect(served.candidate.name).toBe('seasonal_naive');
     expect(served.reason).toMatch(
-      /^seasonal_naive had sMAPE \d+\.\d% in the backtest against the model's \d+\.\d%$/,
+      /^seasonal_naive had sMAPE \d+\.\d% on the last 8 backtest origins against the model's \d+\.\d% \(another candidate serves when it is 20% below the model\)$/,
     );
     expect(Array.from(served.point)).toEqual(Array.from(values.subarray(293)));
+  });
+});
+
+describe('the served forecast: a combination of the model’s fits, or a baseline', () => {
+  it('holds the trend at its last value in the flat point, and extrapolates it in the point', () => {
+    const all = planted('2024-01-01', 300, 3, 51, (day, i) => 100 + 0.5 * i + weekly(day));
+    const fit = fitAdditive(all.values, all.firstDay, { horizon: 21, transform: 'none' });
+    const { point, flatPoint } = fit.latent;
+    for (let h = 0; h < 14; h++) {
+      expect(point[h + 7] - point[h]).toBeCloseTo(7 * fit.finalSlopePerDay, 6);
+      expect(flatPoint![h + 7] - flatPoint![h]).toBeCloseTo(0, 6);
+    }
+    // One day ahead the two differ by one day of the trend.
+    expect(point[0] - flatPoint![0]).toBeCloseTo(fit.finalSlopePerDay, 6);
+  });
+
+  it('serves the mean, in log1p units, of the model on log1p and as it is, each half with its trend held flat', () => {
+    const all = planted('2024-01-01', 300, 8, 53, (day, i) => 200 + 0.3 * i + weekly(day));
+    const served = forecastSeries(all.values, all.firstDay, { horizon: 14 });
+    expect(served.method).toBe('additive');
+    expect(served.candidate.weights).toEqual({ log1p: 0.25, none: 0.25, log1p_flat: 0.25, none_flat: 0.25 });
+    expect(served.candidate.name).toBe(served.backtest.defaultCandidate);
+    expect(served.reason).toBeUndefined();
+    const log1p = fitAdditive(all.values, all.firstDay, { horizon: 14, transform: 'log1p' }).latent;
+    const none = fitAdditive(all.values, all.firstDay, { horizon: 14, transform: 'none' }).latent;
+    for (let h = 0; h < 14; h++) {
+      const z =
+        (log1p.point[h] + log1p.flatPoint![h] + Math.log1p(none.point[h]) + Math.log1p(none.flatPoint![h])) /
+        4;
+      expect(served.point[h]).toBeCloseTo(Math.expm1(z), 6);
+    }
+    expectOrdered(served);
+    expect(served.backtest.served.smape).toBeLessThan(served.backtest.seasonal_naive.smape);
+  });
+
+  it('chooses each scored origin’s candidate and intervals from the days before it only', () => {
+    const all = planted('2024-01-01', 300, 8, 45, (day) => 200 + weekly(day));
+    const changed = Float64Array.from(all.values);
+    for (let i = 293; i < 300; i++) changed[i] *= 3; // the last scored origin's week
+    const a = backtest(all.values, all.firstDay, { keepForecasts: true });
+    const b = backtest(changed, all.firstDay, { keepForecasts: true });
+    expect(a.originCandidates).toHaveLength(8);
+    expect(b.originCandidates).toEqual(a.originCandidates);
+    for (let k = 0; k < 8; k++)
+      for (const key of ['point', 'lower80', 'upper95'] as const)
+        expect(Array.from(b.forecasts![k].served[key])).toEqual(Array.from(a.forecasts![k].served[key]));
+    expect(b.served.smape).toBeGreaterThan(a.served.smape);
+  });
+
+  it('keeps the combination unless a baseline is better by the margin, and serves the sources it can fit', () => {
+    const all = planted('2024-01-01', 300, 8, 55, (day) => 200 + weekly(day));
+    const pool = [
+      { name: 'model', transform: 'none' as const, weights: { none: 1 } },
+      { name: 'weekday_mean', transform: 'none' as const, weights: { weekday_mean: 1 } },
+    ];
+    const always = backtest(all.values, all.firstDay, {
+      candidates: pool,
+      switchMargin: 1,
+      transform: 'none',
+    });
+    expect(new Set(always.originCandidates)).toEqual(new Set(['model']));
+    expect(always.served.smape).toBeCloseTo(always.additive.smape, 9);
+    // A day of refunds: log1p cannot be fitted, the combination is made of the series as it is.
+    const refunds = Float64Array.from(all.values);
+    refunds[40] = -50;
+    const served = forecastSeries(refunds, all.firstDay, { horizon: 7 });
+    expect(served.model.transform).toBe('none');
+    if (served.method === 'additive') expect(served.candidate.weights).toEqual({ none: 0.5, none_flat: 0.5 });
   });
 });
 
