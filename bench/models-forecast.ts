@@ -429,6 +429,8 @@ function generalityCases(
 async function main() {
   const backend = await useTensorFlow((process.env.BENCH_ML_BACKEND ?? 'wasm') as BackendChoice);
   say(`forecast bench on ${backend.name}; load average ${load()}; ${os.cpus().length} cores`);
+  // --fit-time-only: the simulated shop's fit time alone (the part to measure under the heavy lock).
+  const fitTimeOnly = process.argv.includes('--fit-time-only');
   const salonData = salon();
   const retailData = onlineRetail();
   const SALON = 'Salon (../shared/data/salon-transactions.csv)';
@@ -447,11 +449,15 @@ async function main() {
     });
     return;
   }
-  const prepared = [
-    report(prepare(SALON, salonData, null, CUT_DAYS), null),
-    report(prepare(RETAIL, retailData, 'GB', CUT_DAYS), 'GB'),
-  ];
-  if (process.argv.includes('--compare-prophet')) await compareWithProphet(fileCases(prepared));
+  const prepared = fitTimeOnly
+    ? []
+    : [
+        report(prepare(SALON, salonData, null, CUT_DAYS), null),
+        report(prepare(RETAIL, retailData, 'GB', CUT_DAYS), 'GB'),
+      ];
+  if (process.argv.includes('--compare-prophet') && !fitTimeOnly)
+    await compareWithProphet(fileCases(prepared));
+  if (process.argv.includes('--no-fit-time')) return;
 
   const shop = simulatedShop(
     Number(process.env.BENCH_FORECAST_CUSTOMERS ?? 100_000),

@@ -421,8 +421,8 @@ describe('calibrated intervals', () => {
     // its 80% intervals cover about 62%. The calibration on the 8 origins before each scored one must
     // bring both to their claim.
     const tallies = {
-      steady: { in80: 0, in95: 0, raw80: 0, n: 0 },
-      wandering: { in80: 0, in95: 0, raw80: 0, n: 0 },
+      steady: { in80: 0, in95: 0, raw80: 0, served80: 0, served95: 0, n: 0 },
+      wandering: { in80: 0, in95: 0, raw80: 0, served80: 0, served95: 0, n: 0 },
     };
     for (let seed = 1; seed <= 12; seed++)
       for (const [name, walk] of [
@@ -442,6 +442,8 @@ describe('calibrated intervals', () => {
         tally.in80 += tested.additive.coverage80 * tested.points;
         tally.in95 += tested.additive.coverage95 * tested.points;
         tally.raw80 += tested.additiveUncalibrated.coverage80 * tested.points;
+        tally.served80 += tested.served.coverage80 * tested.points;
+        tally.served95 += tested.served.coverage95 * tested.points;
         tally.n += tested.points;
       }
     for (const tally of Object.values(tallies)) {
@@ -449,6 +451,11 @@ describe('calibrated intervals', () => {
       expect(tally.in80 / tally.n).toBeLessThan(0.86);
       expect(tally.in95 / tally.n).toBeGreaterThan(0.92);
       expect(tally.in95 / tally.n).toBeLessThan(0.985);
+      // The served forecast (the combination, or a baseline) is calibrated on its own past scores.
+      expect(tally.served80 / tally.n).toBeGreaterThan(0.75);
+      expect(tally.served80 / tally.n).toBeLessThan(0.86);
+      expect(tally.served95 / tally.n).toBeGreaterThan(0.92);
+      expect(tally.served95 / tally.n).toBeLessThan(0.985);
     }
     expect(tallies.wandering.raw80 / tallies.wandering.n).toBeLessThan(0.7);
   });
