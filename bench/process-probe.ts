@@ -5,6 +5,7 @@
  * one JSON object (ProcessProbe) to the file named by CARTFLOW_PROBE_FILE, written aside and renamed so
  * the reader never sees half of it, and starts counting again. It changes nothing in the process.
  */
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
@@ -61,6 +62,17 @@ export function startProbe(): { take: () => ProcessProbe } {
     return figures;
   };
   return { take };
+}
+
+/** The figures of a process started with this probe, since the last call: it writes them on SIGUSR2. */
+export async function serverProbe(server: ChildProcess, file: string): Promise<ProcessProbe> {
+  fs.rmSync(file, { force: true });
+  server.kill('SIGUSR2');
+  for (let waited = 0; !fs.existsSync(file); waited += 10) {
+    if (waited > 10_000) throw new Error('the probed process did not write its figures within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessProbe;
 }
 
 const file = process.env.CARTFLOW_PROBE_FILE;

@@ -41,7 +41,8 @@ import { TASK_QUEUES } from '../contracts/names';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { DailyPipelineWorkflow } from '../workflows';
 import type { LoadPlan, LoadResult } from './recommendations-load';
-import type { ProcessProbe } from './process-probe';
+import { serverProbe } from './process-probe';
+import { machineWatch } from './machine-watch';
 import { startCartflow, startWorker, stopWorker } from './worker-process';
 import { dateKey } from '../activities/models/fit';
 import { EVENTS_SOURCE } from '../activities/models/recommendations';
@@ -137,69 +138,6 @@ async function load(plan: LoadPlan, folder: string): Promise<LoadFigures> {
     sendLagP99: percentile(lags, 99),
     generatorCpu: runs.reduce((n, r) => n + r.generator.cpuSeconds, 0) / seconds,
     generatorDelayP99: Math.max(...runs.map((r) => r.generator.eventLoopDelay.p99)),
-  };
-}
-
-/** The server's own figures since the last call: the probe preloaded into it writes them on SIGUSR2. */
-async function serverProbe(server: ChildProcess, file: string): Promise<ProcessProbe> {
-  fs.rmSync(file, { force: true });
-  server.kill('SIGUSR2');
-  for (let waited = 0; !fs.existsSync(file); waited += 10) {
-    if (waited > 10_000) throw new Error('the server did not write its probe within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessProbe;
-}
-
-/** CPU ticks of every process now (utime + stime from /proc/<pid>/stat), with its command line. */
-function processTicks(): Map<number, { ticks: number; command: string }> {
-  const ticks = new Map<number, { ticks: number; command: string }>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const command = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      ticks.set(Number(entry), { ticks: Number(fields[11]) + Number(fields[12]), command });
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks;
-}
-
-/** Busy and total jiffies of the whole machine (the first line of /proc/stat). */
-function machineTicks(): { busy: number; total: number } {
-  const [, ...values] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-  const n = values.map(Number);
-  const idle = n[3] + n[4]; // idle and iowait
-  const total = n.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
-}
-
-/**
- * What the machine did between `start()` and `stop()`: its busy share of all cores, and the processes
- * that used the most CPU meanwhile (cores in use, over the interval), ours and others' alike.
- */
-function machineWatch() {
-  const started = { machine: machineTicks(), processes: processTicks(), at: Date.now() };
-  return () => {
-    const machine = machineTicks();
-    const seconds = (Date.now() - started.at) / 1000;
-    const hz = 100; // CLK_TCK on Linux
-    const top = [...processTicks()]
-      .map(([pid, p]) => ({
-        pid,
-        command: p.command,
-        cores: (p.ticks - (started.processes.get(pid)?.ticks ?? 0)) / hz / seconds,
-      }))
-      .filter((p) => p.cores >= 0.02)
-      .sort((a, b) => b.cores - a.cores)
-      .slice(0, 6);
-    return {
-      busy: (machine.busy - started.machine.busy) / (machine.total - started.machine.total),
-      top,
-    };
   };
 }
 
@@ -517,6 +455,13 @@ async function main(): Promise<void> {
     say(
       `${customers.length} customers and ${products.length} products with lists; ` +
         `the load comes from ${GENERATORS} generator processes of their own`,
+    );
+    // What the server costs with no request at all: its polls (version, outbox relay), timers, clients.
+    await serverProbe(server, probeFile);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const idle = await serverProbe(server, probeFile);
+    say(
+      `server idle for 5 s: ${idle.cpuShare.toFixed(3)} cores, loop delay p99 ${idle.eventLoopDelay.p99.toFixed(1)} ms, GC ${idle.gc.count}×`,
     );
     say(`uptime before: ${uptime()}`);
     const notes: string[] = [];
