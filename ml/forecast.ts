@@ -693,28 +693,40 @@ export const MODEL_CANDIDATES: readonly Candidate[] = [
   candidate('none', 'none', { none: 1 }),
 ];
 
+/**
+ * The combination a series is served with (unless a baseline is better by SWITCH_MARGIN): the mean in
+ * log1p units of the model on log1p and on the series as it is, each with its trend extrapolated and
+ * held flat.
+ */
+export const SERVED_COMBINATION: Candidate = candidate('log1p+none+flat', 'log1p', {
+  log1p: 0.25,
+  none: 0.25,
+  log1p_flat: 0.25,
+  none_flat: 0.25,
+});
+
+/** The baselines alone, with their own intervals. */
+const BASELINE_CANDIDATES: readonly Candidate[] = [
+  candidate('weekday_mean', 'none', { weekday_mean: 1 }),
+  candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+];
+
 /** Named pools of candidates, for the bench's comparison of serving rules; `serve` is the default. */
 export const CANDIDATE_POOLS: Record<string, readonly Candidate[]> = {
   model: MODEL_CANDIDATES,
-  baselines: [
-    ...MODEL_CANDIDATES,
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
-  ],
+  baselines: [...MODEL_CANDIDATES, ...BASELINE_CANDIDATES],
   combined: [
     ...MODEL_CANDIDATES,
     candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
     candidate('log1p+weekday_mean', 'log1p', { log1p: 0.75, weekday_mean: 0.25 }),
     candidate('none+weekday_mean', 'none', { none: 0.75, weekday_mean: 0.25 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+    ...BASELINE_CANDIDATES,
   ],
   flat: [
     ...MODEL_CANDIDATES,
     candidate('log1p_flat', 'log1p', { log1p_flat: 1 }),
     candidate('none_flat', 'none', { none_flat: 1 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+    ...BASELINE_CANDIDATES,
   ],
   all: [
     ...MODEL_CANDIDATES,
@@ -723,30 +735,18 @@ export const CANDIDATE_POOLS: Record<string, readonly Candidate[]> = {
     candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
     candidate('log1p+weekday_mean', 'log1p', { log1p: 0.75, weekday_mean: 0.25 }),
     candidate('none+weekday_mean', 'none', { none: 0.75, weekday_mean: 0.25 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+    ...BASELINE_CANDIDATES,
   ],
   mean3: [candidate('log1p+none+weekday_mean', 'log1p', { log1p: 1 / 3, none: 1 / 3, weekday_mean: 1 / 3 })],
   mean2: [candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 })],
   mean2none: [candidate('log1p+none', 'none', { log1p: 0.5, none: 0.5 })],
-  'mean2+baselines': [
-    candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
-  ],
+  'mean2+baselines': [candidate('log1p+none', 'log1p', { log1p: 0.5, none: 0.5 }), ...BASELINE_CANDIDATES],
   'mean3+baselines': [
     candidate('log1p+none+weekday_mean', 'log1p', { log1p: 1 / 3, none: 1 / 3, weekday_mean: 1 / 3 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
+    ...BASELINE_CANDIDATES,
   ],
-  'mean2+flat+baselines': [
-    candidate('log1p+none+flat', 'log1p', { log1p: 0.25, none: 0.25, log1p_flat: 0.25, none_flat: 0.25 }),
-    candidate('weekday_mean', 'none', { weekday_mean: 1 }),
-    candidate('seasonal_naive', 'none', { seasonal_naive: 1 }),
-  ],
-  'mean2+flat': [
-    candidate('log1p+none+flat', 'log1p', { log1p: 0.25, none: 0.25, log1p_flat: 0.25, none_flat: 0.25 }),
-  ],
+  'mean2+flat+baselines': [SERVED_COMBINATION, ...BASELINE_CANDIDATES],
+  'mean2+flat': [SERVED_COMBINATION],
   log1p: [MODEL_CANDIDATES[0]],
   none: [MODEL_CANDIDATES[1]],
 };
