@@ -308,11 +308,21 @@ async function explainCarts(warehouseUrl: string, address: string, sessions: str
   try {
     const lines: string[] = [];
     for (const session of sessions) {
-      const { rows } = await warehouse.query<{ decisions: string | null; undelivered: number }>(
+      // The longest the server saw the session quiet between two accepted events: an e-mail to a
+      // shopper who bought is right when the API accepted the purchase more than the idle time after
+      // the event before (the bench's think times are shorter; a slow API can stretch them).
+      const { rows } = await warehouse.query<{
+        decisions: string | null;
+        undelivered: number;
+        longest_gap_s: number | null;
+      }>(
         `select (select string_agg(kind || ' ' || decision || coalesce('/' || reason, ''), ', ')
                    from core.fact_retargeting where user_session = $1) as decisions,
                 (select count(*)::int from staging.raw_event_ids
-                  where user_session = $1 and forwarded_at is null) as undelivered`,
+                  where user_session = $1 and forwarded_at is null) as undelivered,
+                (select extract(epoch from max(gap))::float8 from (
+                   select received_at - lag(received_at) over (order by received_at) as gap
+                     from staging.raw_event_ids where user_session = $1) gaps) as longest_gap_s`,
         [session],
       );
       let workflow = '';
@@ -351,7 +361,8 @@ async function explainCarts(warehouseUrl: string, address: string, sessions: str
         workflow = (error as Error).message;
       }
       lines.push(
-        `${session}: ${rows[0].decisions ?? 'no decision'}; ${rows[0].undelivered} undelivered; ${workflow}`,
+        `${session}: ${rows[0].decisions ?? 'no decision'}; ${rows[0].undelivered} undelivered; ` +
+          `accepted events at most ${rows[0].longest_gap_s?.toFixed(0) ?? '-'} s apart; ${workflow}`,
       );
     }
     return lines;
