@@ -97,7 +97,9 @@ describe('the forecasts and the stock outlook in the daily pipeline', () => {
       method: string;
       origins: number;
       reason?: string;
+      candidate: string;
       additive: { smape: number; mae: number; coverage80: number; coverage95: number };
+      served: { smape: number };
       seasonal_naive: { smape: number; mae: number };
       weekday_mean: { smape: number; mae: number };
     }[];
@@ -126,6 +128,10 @@ describe('the forecasts and the stock outlook in the daily pipeline', () => {
     expect(ordersBacktest.seasonal_naive.mae).toBeCloseTo(naiveMae, 3);
     // The shop-wide series are smooth enough for the model to beat last week's same day.
     expect(ordersBacktest.additive.smape).toBeLessThan(ordersBacktest.seasonal_naive.smape);
+    // As served (the combination, or a baseline better by the margin), out of sample too.
+    expect(ordersBacktest.served.smape).toBeLessThan(ordersBacktest.seasonal_naive.smape);
+    for (const b of backtests)
+      expect(b.candidate).toBe(b.method === 'additive' ? 'log1p+none+flat' : b.method);
     expect(fit.metrics.meanSmape).toEqual(
       expect.objectContaining({ additive: expect.any(Number), seasonal_naive: expect.any(Number) }),
     );
