@@ -493,9 +493,8 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
       paths[h][s] = future[h] + offset + noise;
     }
   }
-  const slopePerStep =
-    (beta[1] + design.kinds.reduce((sum, kind, j) => sum + (kind === 'changepoint' ? beta[j] : 0), 0)) *
-    (1 / Math.max(n - 1, 1));
+  // The trend's slope past the last changepoint, per day in the scaled units.
+  const slopePerStep = (beta[1] + deltas.reduce((sum, d) => sum + d, 0)) * dt;
   const latent: Latent = {
     transform,
     floor: minimum >= 0 ? 0 : -Infinity,
@@ -511,7 +510,7 @@ export function fitAdditive(values: Float64Array, firstDay: number, options: For
   }
   const result = intervalsOf(latent, UNCALIBRATED);
 
-  const slopeEnd = (beta[1] + deltas.reduce((s, d) => s + d, 0)) * dt * scale;
+  const slopeEnd = slopePerStep * scale;
   const holidayEffects: Record<string, number> = {};
   const holidayStart = p - design.holidayNames.length;
   design.holidayNames.forEach((name, k) => (holidayEffects[name] = beta[holidayStart + k] * scale));
