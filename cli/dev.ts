@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../lib/config';
@@ -21,8 +22,9 @@ import { ensureDailyPipelineSchedule } from './pipeline-schedule';
 
 /**
  * `cartflow dev` (what `npm start` runs): starts Postgres, Temporal and an SMTP sink where no external
- * service is configured, then the application (migrations, a worker for every task queue, the HTTP
- * server) in this process. Ctrl-C stops everything, in reverse order, and leaves no process behind.
+ * service is configured, then the application: migrations and the HTTP server in this process, and a
+ * worker for every task queue in a child process (`cartflow worker`). Ctrl-C stops everything, in
+ * reverse order, and leaves no process behind.
  */
 export async function runDev(config: Config, logger: Logger): Promise<void> {
   const log = logger.scope({ component: 'dev' });
@@ -98,14 +100,12 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     // The storefront's token: generated at first start, kept under CARTFLOW_HOME, printed at every start.
     ingestToken: config.ingestToken ?? secretInHome(config.home, 'ingest-token', 24),
   };
-  await startApplication({
-    config,
-    endpoints,
-    logger: log,
-    stoppers,
-    queues: ALL_TASK_QUEUES,
-    serveHttp: true,
-  });
+  await startApplication({ config, endpoints, logger: log, stoppers, queues: [], serveHttp: true });
+  // The workers in a process of their own: a model's fit and the carts' workflow tasks run on a
+  // worker's event loop, and in the API's they held up its requests for as long as each step took.
+  const worker = await startWorkerProcess(endpoints, log);
+  stoppers.push({ name: 'workers', stop: () => worker.stop() });
+  processes.push({ name: 'worker', pid: worker.pid });
   // The daily pipeline's Temporal Schedule, created or brought in line now that workers run.
   const scheduler = await connectTemporalClient(temporalAddress, config.temporal.namespace);
   try {
@@ -135,4 +135,77 @@ async function startEverything(config: Config, log: Logger, stoppers: Stopper[])
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** How long the worker process may take to poll every task queue. */
+const WORKER_START_MS = 120_000;
+
+/**
+ * `cartflow worker` for every task queue as a child of this process, told the endpoints this process
+ * resolved; its log lines go to this process's. Resolves once it polls; `stop` ends it (SIGTERM, then
+ * SIGKILL after 30 s).
+ */
+async function startWorkerProcess(
+  endpoints: Endpoints,
+  log: Logger,
+): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, path.join(__dirname, 'main.ts'), 'worker', '--queue', ...ALL_TASK_QUEUES],
+    {
+      env: {
+        ...process.env,
+        CARTFLOW_WAREHOUSE_URL: endpoints.warehouseUrl,
+        CARTFLOW_SHOP_URL: endpoints.shopUrl,
+        TEMPORAL_ADDRESS: endpoints.temporalAddress,
+        TEMPORAL_NAMESPACE: endpoints.temporalNamespace,
+        SMTP_URL: endpoints.smtpUrl,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then((code) => {
+    if (!stopping) log.error('The worker process exited; restart cartflow', { code });
+  });
+  let output = '';
+  let ready = false;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`The worker process did not start within ${WORKER_START_MS / 1000} s`)),
+      WORKER_START_MS,
+    );
+    const onData = (stream: NodeJS.WriteStream) => (data: Buffer) => {
+      stream.write(data);
+      if (ready) return;
+      output += data.toString();
+      if (output.includes('Workers are running')) {
+        ready = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData(process.stdout));
+    child.stderr!.on('data', onData(process.stderr));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`The worker process exited (${code}) before it polled:\n${output.slice(-4000)}`));
+    });
+  }).catch((error: Error) => {
+    stopping = true;
+    child.kill('SIGKILL');
+    throw error;
+  });
+  return {
+    pid: child.pid,
+    stop: async () => {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
 }

@@ -13,7 +13,7 @@ export async function runStatus(config: Config): Promise<number> {
   const out: string[] = [`cartflow is running (pid ${state.pid}, since ${state.startedAt})`, ''];
   for (const p of state.processes) {
     out.push(
-      `  ${p.name.padEnd(10)} pid ${String(p.pid ?? '-').padEnd(8)} port ${p.port}   ${p.pid && isAlive(p.pid) ? 'running' : 'NOT RUNNING'}`,
+      `  ${p.name.padEnd(10)} pid ${String(p.pid ?? '-').padEnd(8)} port ${p.port ?? '-'}   ${p.pid && isAlive(p.pid) ? 'running' : 'NOT RUNNING'}`,
     );
   }
   const e = state.endpoints;

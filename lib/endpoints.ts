@@ -20,8 +20,8 @@ export interface PlatformState {
   pid: number;
   startedAt: string;
   endpoints: Endpoints;
-  /** Embedded processes and the ports they hold. */
-  processes: { name: string; pid: number | undefined; port: number }[];
+  /** Embedded processes and the ports they hold (none for the worker process). */
+  processes: { name: string; pid: number | undefined; port?: number }[];
 }
 
 export function stateFile(config: Config): string {

@@ -130,6 +130,9 @@ describe('cartflow dev', () => {
       .map((p) => p.pid)
       .filter((pid): pid is number => pid !== undefined && pid !== child.pid);
     expect(pids.length).toBeGreaterThanOrEqual(2);
+    // The workers run in a process of their own, not in the API's.
+    expect(state.processes.find((p) => p.name === 'worker')?.pid).not.toBe(child.pid);
+    expect(pids).toContain(state.processes.find((p) => p.name === 'worker')?.pid);
     expect(pids.every(isAlive)).toBe(true);
 
     expect(await stopWithSigint(child)).toBe(0);
