@@ -30,21 +30,39 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/** How often the watch reads every process's CPU, so that one that ends before `stop()` still counts. */
+const SAMPLE_MS = 500;
+
 /**
- * What the machine did between `start()` and `stop()`: its busy share of all cores, and the processes
- * that used the most CPU meanwhile (cores in use, over the interval), ours and others' alike.
+ * What the machine did between the call and the returned function's call: its busy share of all
+ * cores, and the processes that used the most CPU meanwhile (cores in use, over the interval), ours
+ * and others' alike. Processes are read every SAMPLE_MS, so one that ended meanwhile counts up to its
+ * last reading; one that started meanwhile counts from zero.
  */
 export function machineWatch() {
-  const started = { machine: machineTicks(), processes: processTicks(), at: Date.now() };
+  const started = { machine: machineTicks(), at: Date.now() };
+  const first = processTicks();
+  const last = new Map(first);
+  const sample = () => {
+    for (const [pid, p] of processTicks()) {
+      const before = last.get(pid);
+      // A pid seen again with fewer ticks is another process: count it from zero.
+      if (before && p.ticks < before.ticks) first.delete(pid);
+      last.set(pid, p);
+    }
+  };
+  const timer = setInterval(sample, SAMPLE_MS);
   return () => {
+    clearInterval(timer);
+    sample();
     const machine = machineTicks();
     const seconds = (Date.now() - started.at) / 1000;
     const hz = 100; // CLK_TCK on Linux
-    const top = [...processTicks()]
+    const top = [...last]
       .map(([pid, p]) => ({
         pid,
         command: p.command,
-        cores: (p.ticks - (started.processes.get(pid)?.ticks ?? 0)) / hz / seconds,
+        cores: (p.ticks - (first.get(pid)?.ticks ?? 0)) / hz / seconds,
       }))
       .filter((p) => p.cores >= 0.02)
       .sort((a, b) => b.cores - a.cores)
