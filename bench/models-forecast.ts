@@ -218,6 +218,34 @@ function report(prepared: PreparedData, country: 'GB' | null): PreparedData {
 }
 
 /**
+ * Northwind's orders (../shared/data/northwind.sql, 830 orders 1996-07-04 … 1998-05-06, weekdays
+ * only): daily orders and net revenue Σ unit_price × quantity × (1 − discount) of their lines, read
+ * from the INSERT statements. A real shop's series the serving rule was not chosen on.
+ */
+function northwind(): { firstDay: number; series: Series[] } {
+  const sql = fs.readFileSync(path.join(DATA, 'northwind.sql'), 'utf8');
+  const dayOf = new Map<string, number>();
+  for (const m of sql.matchAll(/INSERT INTO orders VALUES \((\d+), '[^']*', \d+, '(\d{4})-(\d{2})-(\d{2})'/g))
+    dayOf.set(m[1], dayNumber(Number(m[2]), Number(m[3]), Number(m[4])));
+  const records: Parameters<typeof dailySeries>[0] = [];
+  for (const m of sql.matchAll(
+    /INSERT INTO order_details VALUES \((\d+), (\d+), ([\d.]+), (\d+), ([\d.]+)\)/g,
+  )) {
+    const day = dayOf.get(m[1]);
+    if (day === undefined) continue;
+    records.push({
+      day,
+      order: m[1],
+      revenue: Number(m[3]) * Number(m[4]) * (1 - Number(m[5])),
+      product: m[2],
+      units: Number(m[4]),
+      purchase: true,
+    });
+  }
+  return dailySeries(records, 0);
+}
+
+/**
  * A simulated shop of `customers` customers and `lines` order lines over the two years (730 days)
  * up to 2026-11-20, generated line by line and aggregated to its daily series as the forecast step
  * reads them (revenue, orders, the 50 best sellers' units of the last 90 days). Orders a day are
@@ -387,7 +415,8 @@ function syntheticSeries(
 
 /**
  * The comparison's wider set (--generality): the salon's revenue and orders cut at five dates 8 weeks
- * apart and the Online Retail sample's at two (7 days ahead; 30 days ahead at the first two cuts),
+ * apart and the Online Retail sample's and Northwind's at two (7 days ahead; 30 days ahead at the
+ * first two cuts),
  * the Online Retail sample's 10 best sellers' units (7 days ahead, two cuts), and the synthetic series
  * (7 and 30 days ahead). Each cut is a data set of its own: its closed days, holidays and the rows'
  * origins all end at the cut.
@@ -419,6 +448,9 @@ function generalityCases(
         skipDays: retail.skipDays,
       });
   }
+  if (!process.argv.includes('--synthetic-only'))
+    for (const cut of [0, 56])
+      cases.push(...fileCases([prepare('Northwind', northwind(), null, cut)], [7, 30], ` −${cut}`));
   for (const s of syntheticSeries(seed)) {
     const lastDay = s.firstDay + s.values.length - 1;
     const closedWeekdays = learnClosedWeekdays(s.values, s.firstDay, 4);
