@@ -20,32 +20,23 @@
  * It prints figures and asserts nothing; `uptime` before and after.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { Client, Connection } from '@temporalio/client';
 import { TASK_QUEUES } from '../contracts/names';
 import { loadConfig } from '../lib/config';
 import { createPool } from '../lib/db';
-import { startEmbeddedPostgres } from '../lib/embedded/postgres';
-import { findFreePort, waitForPort } from '../lib/embedded/ports';
-import { startSmtpSink } from '../lib/embedded/smtp';
-import { startScratchTemporal } from '../lib/embedded/temporal';
 import { createLogger } from '../lib/log';
-import { migrateDatabase } from '../lib/migrate';
-import { ensureSearchAttributes } from '../lib/temporal';
 import { cartSettingsFrom, createCartForwarder } from '../server/cart-forwarder';
 import { validateBatch } from '../server/events';
 import type { IncomingEvent } from '../server/events-schema';
 import { storeEvents } from '../server/events-store';
 import { machineWatch } from './machine-watch';
 import { serverProbe } from './process-probe';
-import { startCartflow, startWorker, stopWorker } from './worker-process';
+import { startBenchStack, startProbedServer } from './bench-stack';
+import { startWorker, stopWorker } from './worker-process';
 
-const projectRoot = path.resolve(__dirname, '..');
 const REQUESTS = Number(process.env.BENCH_EVENTS_REQUESTS ?? 300);
 const CONNECTIONS = Number(process.env.BENCH_EVENTS_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_EVENTS_SECONDS ?? 10);
@@ -121,45 +112,17 @@ function post(agent: http.Agent, base: URL, events: IncomingEvent[]): Promise<nu
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-events-'));
-  fs.chmodSync(home, 0o755);
   say(`cartflow events path (${os.cpus().length} CPUs); uptime before: ${uptime()}`);
-  const postgres = await startEmbeddedPostgres({
-    dir: path.join(home, 'postgres'),
-    port: await findFreePort(),
-    databases: ['shop', 'warehouse'],
-    logFile: path.join(home, 'postgres.log'),
-  });
-  const temporal = await startScratchTemporal(home);
-  const connection = await Connection.connect({ address: temporal.address });
-  await ensureSearchAttributes(connection, 'default');
-  const client = new Client({ connection, namespace: 'default' });
-  const smtp = await startSmtpSink({ dir: path.join(home, 'mail'), port: await findFreePort() });
-  const httpPort = await findFreePort();
-  const env = {
-    CARTFLOW_HOME: path.join(home, 'cartflow'),
-    CARTFLOW_WAREHOUSE_URL: postgres.url('warehouse'),
-    CARTFLOW_SHOP_URL: postgres.url('shop'),
-    TEMPORAL_ADDRESS: temporal.address,
-    SMTP_URL: smtp.url,
-    CARTFLOW_INGEST_TOKEN: TOKEN,
-    CARTFLOW_HTTP_PORT: String(httpPort),
-  };
-  const warehouse = createPool(postgres.url('warehouse'), 'bench', 4);
+  const stack = await startBenchStack('events', TOKEN);
+  const { client, env, httpPort } = stack;
+  const warehouse = createPool(env.CARTFLOW_WAREHOUSE_URL, 'bench', 4);
   let worker: ChildProcess | undefined;
   let server: ChildProcess | undefined;
   try {
-    await migrateDatabase(postgres.url('shop'), 'shop');
-    await migrateDatabase(postgres.url('warehouse'), 'warehouse');
     worker = await startWorker(env, ['carts']);
-    const probeFile = path.join(home, 'server-probe.json');
-    server = await startCartflow(
-      { ...env, CARTFLOW_PROBE_FILE: probeFile },
-      ['server'],
-      'The HTTP server is listening',
-      ['--import', path.join(projectRoot, 'bench/process-probe.ts')],
-    );
-    await waitForPort(httpPort, 30_000, 'cartflow server');
+    const probed = await startProbedServer(stack);
+    server = probed.server;
+    const { probeFile } = probed;
 
     say('');
     say(`1. The parts, in this process, ${REQUESTS} one at a time`);
@@ -228,14 +191,14 @@ async function main(): Promise<void> {
     kinds.push(['the cart’s second event', () => [event('cart', sessions.shift())]]);
     kinds.push(['a view, no cart', () => [event('view')]]);
     for (const [name, make] of kinds) {
-      await serverProbe(server, probeFile);
+      await serverProbe(probed.server, probeFile);
       const started = performance.now();
       const times = await timeEach(REQUESTS, async () => {
         const status = await post(agent, base, make());
         if (status !== 202) throw new Error(`POST /v1/events answered ${status}`);
       });
       const wall = (performance.now() - started) / 1000;
-      const probe = await serverProbe(server, probeFile);
+      const probe = await serverProbe(probed.server, probeFile);
       say(
         `  ${name.padEnd(24)} ${figures(times)}, ${(REQUESTS / wall).toFixed(0)} events/s; ` +
           `server ${((probe.cpuSeconds * 1000) / REQUESTS).toFixed(2)} ms CPU per request, loop delay p99 ${probe.eventLoopDelay.p99.toFixed(1)} ms`,
@@ -245,7 +208,7 @@ async function main(): Promise<void> {
     say('');
     say(`3. ${CONNECTIONS} clients, ${SECONDS} s each, one event per request`);
     for (const type of ['cart', 'view', 'purchase'] as const) {
-      await serverProbe(server, probeFile);
+      await serverProbe(probed.server, probeFile);
       const watch = machineWatch();
       const until = performance.now() + SECONDS * 1000;
       let accepted = 0;
@@ -260,7 +223,7 @@ async function main(): Promise<void> {
         }),
       );
       const machine = watch();
-      const probe = await serverProbe(server, probeFile);
+      const probe = await serverProbe(probed.server, probeFile);
       say(
         `  ${{ cart: 'new carts', view: 'views', purchase: 'purchases, new sessions (each starts a cart)' }[type]}: ${(accepted / SECONDS).toFixed(0)} events/s, ${figures(times)}; ` +
           `server ${((probe.cpuSeconds * 1000) / accepted).toFixed(2)} ms CPU per event, machine ${(100 * machine.busy).toFixed(0)}% busy`,
@@ -277,11 +240,7 @@ async function main(): Promise<void> {
     await stopWorker(server);
     await stopWorker(worker);
     await warehouse.end();
-    await smtp.stop();
-    await connection.close();
-    await temporal.stop();
-    await postgres.stop();
-    fs.rmSync(home, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

@@ -30,20 +30,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { createPool } from '../lib/db';
-import { startEmbeddedPostgres } from '../lib/embedded/postgres';
-import { startSmtpSink } from '../lib/embedded/smtp';
-import { findFreePort, waitForPort } from '../lib/embedded/ports';
-import { startScratchTemporal } from '../lib/embedded/temporal';
-import { migrateDatabase } from '../lib/migrate';
 import { TASK_QUEUES } from '../contracts/names';
-import { ensureSearchAttributes } from '../lib/temporal';
 import { DailyPipelineWorkflow } from '../workflows';
 import type { LoadPlan, LoadResult } from './recommendations-load';
 import { serverProbe } from './process-probe';
 import { machineWatch } from './machine-watch';
-import { startCartflow, startWorker, stopWorker } from './worker-process';
+import { startBenchStack, startProbedServer } from './bench-stack';
+import { startWorker, stopWorker } from './worker-process';
 import { dateKey } from '../activities/models/fit';
 import { EVENTS_SOURCE } from '../activities/models/recommendations';
 import { INTERACTIONS, PRODUCTS, TEST_PURCHASES } from '../activities/models/recommendations.sql';
@@ -303,41 +297,20 @@ async function compareImplicit(
 }
 
 async function main(): Promise<void> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cartflow-bench-recommendations-'));
-  fs.chmodSync(home, 0o755);
   say(
     `cartflow recommendations benchmark (${os.cpus().length} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, load average ${loadAverage()})`,
   );
-  const postgres = await startEmbeddedPostgres({
-    dir: path.join(home, 'postgres'),
-    port: await findFreePort(),
-    databases: ['shop', 'warehouse'],
-    logFile: path.join(home, 'postgres.log'),
-  });
-  const temporal = await startScratchTemporal(home);
-  const connection = await Connection.connect({ address: temporal.address });
-  await ensureSearchAttributes(connection, 'default');
-  const client = new Client({ connection, namespace: 'default' });
-  const warehouse = createPool(postgres.url('warehouse'), 'bench', 2);
-  const httpPort = await findFreePort();
   // A real SMTP sink and a running worker, so that /health, the reference, answers up.
-  const smtp = await startSmtpSink({ dir: path.join(home, 'mail'), port: await findFreePort() });
-  const env = {
-    CARTFLOW_HOME: path.join(home, 'cartflow'),
-    CARTFLOW_WAREHOUSE_URL: postgres.url('warehouse'),
-    CARTFLOW_SHOP_URL: postgres.url('shop'),
-    TEMPORAL_ADDRESS: temporal.address,
-    SMTP_URL: smtp.url,
-    CARTFLOW_INGEST_TOKEN: TOKEN,
-    CARTFLOW_HTTP_PORT: String(httpPort),
+  const stack = await startBenchStack('recommendations', TOKEN);
+  const { client, home, httpPort } = stack;
+  const env: Record<string, string> = {
+    ...stack.env,
     CARTFLOW_ML_BACKEND: process.env.CARTFLOW_ML_BACKEND ?? 'wasm',
   };
+  const warehouse = createPool(env.CARTFLOW_WAREHOUSE_URL, 'bench', 2);
   let worker: ChildProcess | undefined;
   let server: ChildProcess | undefined;
   try {
-    await migrateDatabase(postgres.url('shop'), 'shop');
-    await migrateDatabase(postgres.url('warehouse'), 'warehouse');
-
     say('');
     say(
       '1. Quality on the Online Retail sample (time split: train up to D − 28 days, test on the 28 days up to D)',
@@ -399,14 +372,9 @@ async function main(): Promise<void> {
     say('');
     say(`2. Serving: ${SECONDS} s per endpoint and loop, against cartflow server`);
     // The server alone in its process (no worker), with the probe of its event loop, GC and CPU.
-    const probeFile = path.join(home, 'server-probe.json');
-    server = await startCartflow(
-      { ...env, CARTFLOW_PROBE_FILE: probeFile },
-      ['server'],
-      'The HTTP server is listening',
-      ['--import', path.join(projectRoot, 'bench/process-probe.ts')],
-    );
-    await waitForPort(httpPort, 30_000, 'cartflow server');
+    const probed = await startProbedServer(stack, env);
+    server = probed.server;
+    const { probeFile } = probed;
     const base = `http://127.0.0.1:${httpPort}`;
     const customers = (
       await warehouse.query<{ customer_id: string }>(
@@ -523,11 +491,7 @@ async function main(): Promise<void> {
     await stopWorker(server);
     await stopWorker(worker);
     await warehouse.end();
-    await smtp.stop();
-    await connection.close();
-    await temporal.stop();
-    await postgres.stop();
-    fs.rmSync(home, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 
