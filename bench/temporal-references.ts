@@ -83,6 +83,35 @@ function installRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
+/**
+ * Runs `measure` with a worker of the ceiling's workflow (bench/ceiling-workflow.ts) in this process,
+ * on a task queue of its own, and a client; closes both after.
+ */
+async function withCeilingWorker<T>(
+  address: string,
+  name: string,
+  workflows: number,
+  measure: (client: Client, taskQueue: string) => Promise<T>,
+): Promise<T> {
+  installRuntime();
+  const taskQueue = `bench-${name}-${crypto.randomBytes(3).toString('hex')}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowsPath: path.join(__dirname, 'ceiling-workflow.ts'),
+    maxCachedWorkflows: workflows,
+  });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  try {
+    return await worker.runUntil(() => measure(client, taskQueue));
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
 export interface TaskCeiling {
   /** Workflow tasks completed per second: one per start and one per wake-up. */
   tasksPerSecond: number;
@@ -105,51 +134,35 @@ export async function measureTaskCeiling(options: {
   workflows: number;
   signalsEach: number;
 }): Promise<TaskCeiling> {
-  installRuntime();
-  const taskQueue = `bench-ceiling-${crypto.randomBytes(3).toString('hex')}`;
-  const nativeConnection = await NativeConnection.connect({ address: options.address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowsPath: path.join(__dirname, 'ceiling-workflow.ts'),
-    maxCachedWorkflows: options.workflows,
+  return withCeilingWorker(options.address, 'ceiling', options.workflows, async (client, taskQueue) => {
+    const ids = Array.from({ length: options.workflows }, (_, i) => `${taskQueue}-${i}`);
+    const serverBefore = options.serverCpuSeconds();
+    const workerBefore = process.cpuUsage();
+    const started = performance.now();
+    // 64 requests at a time, enough to keep the server busy: starts first, then the signals round-robin.
+    await inLanes(ids.length, 64, (i) =>
+      client.workflow.start(CeilingWorkflow, {
+        workflowId: ids[i],
+        taskQueue,
+        args: [options.signalsEach],
+      }),
+    );
+    await inLanes(ids.length * options.signalsEach, 64, (n) =>
+      client.workflow.getHandle(ids[n % ids.length]).signal(pokeSignal),
+    );
+    const wakeups = await Promise.all(
+      ids.map((id) => client.workflow.getHandle(id).result() as Promise<number>),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const tasks = ids.length + wakeups.reduce((sum, n) => sum + n, 0);
+    const workerCpu = process.cpuUsage(workerBefore);
+    return {
+      tasksPerSecond: tasks / seconds,
+      serverCpuMsPerTask: ((options.serverCpuSeconds() - serverBefore) * 1000) / tasks,
+      clientAndWorkerCpuMsPerTask: (workerCpu.user + workerCpu.system) / 1000 / tasks,
+      tasks,
+    };
   });
-  const connection = await Connection.connect({ address: options.address });
-  const client = new Client({ connection, namespace: 'default' });
-  const ids = Array.from({ length: options.workflows }, (_, i) => `${taskQueue}-${i}`);
-  try {
-    return await worker.runUntil(async () => {
-      const serverBefore = options.serverCpuSeconds();
-      const workerBefore = process.cpuUsage();
-      const started = performance.now();
-      // 64 requests at a time, enough to keep the server busy: starts first, then the signals round-robin.
-      await inLanes(ids.length, 64, (i) =>
-        client.workflow.start(CeilingWorkflow, {
-          workflowId: ids[i],
-          taskQueue,
-          args: [options.signalsEach],
-        }),
-      );
-      await inLanes(ids.length * options.signalsEach, 64, (n) =>
-        client.workflow.getHandle(ids[n % ids.length]).signal(pokeSignal),
-      );
-      const wakeups = await Promise.all(
-        ids.map((id) => client.workflow.getHandle(id).result() as Promise<number>),
-      );
-      const seconds = (performance.now() - started) / 1000;
-      const tasks = ids.length + wakeups.reduce((sum, n) => sum + n, 0);
-      const workerCpu = process.cpuUsage(workerBefore);
-      return {
-        tasksPerSecond: tasks / seconds,
-        serverCpuMsPerTask: ((options.serverCpuSeconds() - serverBefore) * 1000) / tasks,
-        clientAndWorkerCpuMsPerTask: (workerCpu.user + workerCpu.system) / 1000 / tasks,
-        tasks,
-      };
-    });
-  } finally {
-    await connection.close();
-    await nativeConnection.close();
-  }
 }
 
 export interface StartDelayReference {
@@ -174,69 +187,55 @@ export async function measureStartDelayReference(options: {
   /** Long enough for the workflows to take a round of signals before the next. */
   roundGapMs: number;
 }): Promise<StartDelayReference> {
-  installRuntime();
-  const taskQueue = `bench-delay-${crypto.randomBytes(3).toString('hex')}`;
-  const nativeConnection = await NativeConnection.connect({ address: options.address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue,
-    workflowsPath: path.join(__dirname, 'ceiling-workflow.ts'),
-    maxCachedWorkflows: options.workflows,
-  });
-  const connection = await Connection.connect({ address: options.address });
-  const client = new Client({ connection, namespace: 'default' });
-  // What the server uses doing nothing (its own timers, the worker's long polls), taken off both
-  // patterns for as long as each took: the delayed one mostly waits.
-  let idleCpuPerMs = 0;
-  const play = async (name: string, startDelayMs: number | undefined) => {
-    const ids = Array.from({ length: options.workflows }, (_, i) => `${taskQueue}-${name}-${i}`);
-    const before = options.serverCpuSeconds();
-    const runs = new Map<string, string>();
-    const started = performance.now();
-    await inLanes(ids.length, 64, async (i) => {
-      const handle = await client.workflow.signalWithStart(CeilingWorkflow, {
-        workflowId: ids[i],
-        taskQueue,
-        args: [options.signalsEach],
-        signal: pokeSignal,
-        ...(startDelayMs === undefined ? {} : { startDelay: startDelayMs }),
+  return withCeilingWorker(options.address, 'delay', options.workflows, async (client, taskQueue) => {
+    // What the server uses doing nothing (its own timers, the worker's long polls), taken off both
+    // patterns for as long as each took: the delayed one mostly waits.
+    let idleCpuPerMs = 0;
+    const play = async (name: string, startDelayMs: number | undefined) => {
+      const ids = Array.from({ length: options.workflows }, (_, i) => `${taskQueue}-${name}-${i}`);
+      const before = options.serverCpuSeconds();
+      const runs = new Map<string, string>();
+      const started = performance.now();
+      await inLanes(ids.length, 64, async (i) => {
+        const handle = await client.workflow.signalWithStart(CeilingWorkflow, {
+          workflowId: ids[i],
+          taskQueue,
+          args: [options.signalsEach],
+          signal: pokeSignal,
+          ...(startDelayMs === undefined ? {} : { startDelay: startDelayMs }),
+        });
+        runs.set(ids[i], handle.signaledRunId);
       });
-      runs.set(ids[i], handle.signaledRunId);
-    });
-    // The rest of each workflow's signals to its run, as the API signals a cart it knows, in rounds:
-    // without a delay each round after the workflows have had the time to take the one before (as a
-    // shopper's requests come seconds apart), so that each signal is a task of its own.
-    for (let round = 1; round < options.signalsEach; round++) {
-      if (startDelayMs === undefined) await new Promise((resolve) => setTimeout(resolve, options.roundGapMs));
-      await inLanes(ids.length, 64, (i) =>
-        client.workflow.getHandle(ids[i], runs.get(ids[i])).signal(pokeSignal),
+      // The rest of each workflow's signals to its run, as the API signals a cart it knows, in rounds:
+      // without a delay each round after the workflows have had the time to take the one before (as a
+      // shopper's requests come seconds apart), so that each signal is a task of its own.
+      for (let round = 1; round < options.signalsEach; round++) {
+        if (startDelayMs === undefined)
+          await new Promise((resolve) => setTimeout(resolve, options.roundGapMs));
+        await inLanes(ids.length, 64, (i) =>
+          client.workflow.getHandle(ids[i], runs.get(ids[i])).signal(pokeSignal),
+        );
+      }
+      if (startDelayMs !== undefined && performance.now() - started > startDelayMs)
+        throw new Error(
+          `The signals took longer than the start delay of ${startDelayMs} ms; the reference needs a longer one`,
+        );
+      const wakeups = await Promise.all(
+        ids.map((id) => client.workflow.getHandle(id).result() as Promise<number>),
       );
-    }
-    if (startDelayMs !== undefined && performance.now() - started > startDelayMs)
-      throw new Error(
-        `The signals took longer than the start delay of ${startDelayMs} ms; the reference needs a longer one`,
-      );
-    const wakeups = await Promise.all(
-      ids.map((id) => client.workflow.getHandle(id).result() as Promise<number>),
-    );
-    const cpuMs = (options.serverCpuSeconds() - before) * 1000 - idleCpuPerMs * (performance.now() - started);
-    return {
-      serverCpuMs: cpuMs / ids.length,
-      // One task per wake-up (the first task is one too).
-      tasks: wakeups.reduce((sum, n) => sum + n, 0) / ids.length,
+      const cpuMs =
+        (options.serverCpuSeconds() - before) * 1000 - idleCpuPerMs * (performance.now() - started);
+      return {
+        serverCpuMs: cpuMs / ids.length,
+        // One task per wake-up (the first task is one too).
+        tasks: wakeups.reduce((sum, n) => sum + n, 0) / ids.length,
+      };
     };
-  };
-  try {
-    return await worker.runUntil(async () => {
-      const idleFrom = [options.serverCpuSeconds(), performance.now()];
-      await new Promise((resolve) => setTimeout(resolve, 5000));
-      idleCpuPerMs = ((options.serverCpuSeconds() - idleFrom[0]) * 1000) / (performance.now() - idleFrom[1]);
-      const eachSignal = await play('each', undefined);
-      const delayed = await play('delayed', 5_000);
-      return { eachSignal, delayed };
-    });
-  } finally {
-    await connection.close();
-    await nativeConnection.close();
-  }
+    const idleFrom = [options.serverCpuSeconds(), performance.now()];
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    idleCpuPerMs = ((options.serverCpuSeconds() - idleFrom[0]) * 1000) / (performance.now() - idleFrom[1]);
+    const eachSignal = await play('each', undefined);
+    const delayed = await play('delayed', 5_000);
+    return { eachSignal, delayed };
+  });
 }
