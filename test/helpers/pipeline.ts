@@ -99,10 +99,11 @@ export async function fillShop(
      select g, 'SKU-' || g, 'Product ' || g, 'Category ' || (g % 7), 'Brand ' || (g % 5), (g % 50) + 0.99
        from generate_series(1, 100) g`,
   );
+  // Spread evenly over the `days` before 2026-11-21, the newest (order 1) a second before midnight.
   await shop.query(
     `insert into orders (order_id, customer_id, status, placed_at)
      select g, 1 + g % $2::int, (array['placed', 'paid', 'shipped', 'cancelled', 'returned'])[1 + g % 5],
-            timestamptz '2026-11-21T00:00:00Z' - ((g % ($3::int * 86400)) + 1) * interval '1 second'
+            timestamptz '2026-11-21T00:00:00Z' - ((g - 1)::bigint * $3::int * 86400 / $1::int + 1) * interval '1 second'
        from generate_series(1, $1::int) g`,
     [options.orders, options.customers, days],
   );
