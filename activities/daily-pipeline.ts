@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../lib/config';
 import { createExtractLoadActivities } from '../extract/extract-load';
-import { routeSourceKinds } from '../extract/source-kinds';
+import { stagedCopyCheck } from '../extract/source-kinds';
 import { findSource, listSources, SourcePools } from '../sources/registry';
 import { quarantineWarning } from './transform/quarantine-share';
 import { createReconcileActivities } from './transform/reconcile';
@@ -20,8 +20,14 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
   const { warehouse } = deps;
   const timezone = deps.config.timezone;
   const extractLoad = createExtractLoadActivities({ warehouse, pools });
-  const reconcile = createReconcileActivities({ warehouse, pools, timezone });
-  const routed = routeSourceKinds(reconcile, { warehouse, timezone, extract: extractLoad });
+  // MySQL and file sources (cartflow import) are reconciled against their staged tables, MySQL's
+  // checked against the source first.
+  const reconcile = createReconcileActivities({
+    warehouse,
+    pools,
+    timezone,
+    checkStagedCopy: stagedCopyCheck({ warehouse, extract: extractLoad }),
+  });
   return {
     /** The names of the sources a run takes. */
     async listPipelineSources(): Promise<string[]> {
@@ -30,11 +36,9 @@ export function createDailyPipelineActivities(deps: DailyPipelineDeps) {
     ...extractLoad,
     ...createTransformActivities({ warehouse, timezone }),
     ...reconcile,
-    // MySQL and file sources (cartflow import) take their own way through reconciliation.
-    ...routed,
     /** Reconciliation of any kind of source, with a warning when a material share of it is quarantined. */
     async reconcileSource(input: { source: string; runId: string }) {
-      const summary = await routed.reconcileSource(input);
+      const summary = await reconcile.reconcileSource(input);
       const threshold =
         (await findSource(warehouse, input.source)).quarantineThreshold ?? deps.config.quarantineThreshold;
       const warning = quarantineWarning(summary, threshold);

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { inTransaction } from '../../lib/db';
 import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
 import { ident, literal, qualified } from '../../lib/identifiers';
-import type { StagedColumn } from '../../extract/catalog';
+import { currentView, type StagedColumn } from '../../extract/catalog';
+import { stagingSchema, type SourceDefinition } from '../../sources/definition';
 import { failure, permanent } from '../../lib/pipeline-errors';
 import { findSource, SourcePools } from '../../sources/registry';
 import { keyIn, keyMissing } from '../sql/canonical';
@@ -22,7 +23,16 @@ export interface ReconcileDeps {
   warehouse: pg.Pool;
   pools: SourcePools;
   timezone: string;
+  /**
+   * For the sources whose mapping cannot run at the source (MySQL: its mapping is Postgres SQL over
+   * the staged copies; files: nothing is extracted), which are reconciled against their staged tables:
+   * a check of the staged copy against the source first (MySQL's row counts), throwing when they differ.
+   */
+  checkStagedCopy?: (source: SourceDefinition) => Promise<void>;
 }
+
+/** The sources reconciled against their staged tables (reconcileStaged), not through their mapping at the source. */
+const STAGED_KINDS = new Set(['mysql', 'files']);
 
 /** A source's whole-source totals (sourceWholeTotals), as text. */
 interface WholeTotals {
@@ -44,6 +54,7 @@ const NO_DATE = '(no date)';
 /** The per-day source totals a matched reconciliation keeps in its summary, for the next run's changed days. */
 const KEPT_DAYS = 'sourceDays';
 
+/** A row of COMPARE_DAILY_TOTALS: a day that differs, or (day null) the totals of both sides. */
 interface ComparedRow {
   day: string | null;
   source_lines: number;
@@ -183,7 +194,104 @@ function subtractDecimals(a: string, b: string[]): string {
   return negative ? `-${text}` : text;
 }
 
-export function createReconcileActivities({ warehouse, pools, timezone }: ReconcileDeps) {
+/** The reconciliation's summary from COMPARE_DAILY_TOTALS' rows. */
+function comparedSummary(
+  source: string,
+  rows: ComparedRow[],
+  how: { checked?: string; unsettled: boolean },
+): ReconciliationSummary {
+  const totals = rows.find((r) => r.day === null)!;
+  const differences = rows.filter((r) => r.day !== null);
+  return {
+    source,
+    ...(how.checked === undefined ? {} : { checked: how.checked }),
+    days: totals.days,
+    mismatchedDays: differences.length > 0 ? differences[0].days : 0,
+    unsettled: differences.length > 0 && how.unsettled,
+    source_lines: totals.source_lines,
+    source_amount: totals.source_amount,
+    warehouse_lines: totals.warehouse_lines,
+    warehouse_amount: totals.warehouse_amount,
+    quarantined_lines: totals.quarantined_lines,
+    quarantined_amount: totals.quarantined_amount,
+    differences: differences.slice(0, 10).map((d) => ({
+      day: d.day!,
+      source_lines: d.source_lines,
+      source_amount: d.source_amount,
+      warehouse_lines: d.warehouse_lines,
+      warehouse_amount: d.warehouse_amount,
+    })),
+  };
+}
+
+/** The non-retryable ReconciliationMismatch of a summary whose days differ; `side` names what was counted. */
+function mismatch(summary: ReconciliationSummary, side: 'source' | 'staged'): Error {
+  const listed = summary.differences
+    .map(
+      (d) =>
+        `${d.day}: ${side} ${d.source_lines} lines / ${d.source_amount}, warehouse ${d.warehouse_lines} / ${d.warehouse_amount}`,
+    )
+    .join('; ');
+  return permanent(
+    'ReconciliationMismatch',
+    `Reconciliation of source ${summary.source} failed: ${summary.mismatchedDays} of ${summary.days} days differ` +
+      (side === 'staged' ? ' between its staged tables and the warehouse. ' : '. ') +
+      `Totals: ${side} ${summary.source_lines} lines / ${summary.source_amount}, warehouse ${summary.warehouse_lines} lines / ${summary.warehouse_amount} ` +
+      `(facts plus ${summary.quarantined_lines} quarantined). ${listed}`,
+    summary as unknown as Record<string, unknown>,
+  );
+}
+
+export function createReconcileActivities({ warehouse, pools, timezone, checkStagedCopy }: ReconcileDeps) {
+  /**
+   * A source whose mapping cannot run at the source (STAGED_KINDS): its staged copy checked against
+   * the source (checkStagedCopy), then the mapping's order lines and revenue per day over the staged
+   * tables, as the transform reads them, against the facts plus quarantined lines.
+   */
+  async function reconcileStaged(source: SourceDefinition): Promise<ReconciliationSummary> {
+    if (checkStagedCopy) await checkStagedCopy(source);
+    const client = await warehouse.connect();
+    let rows: ComparedRow[];
+    try {
+      // Written to nothing but this transaction's temporary views, and rolled back.
+      await client.query('begin');
+      const schema = stagingSchema(source.name);
+      // Each table under its own name as the transform reads it: its current copy (the staged table
+      // overlaid with the changes incremental loads appended) where there is one.
+      for (const table of source.tables) {
+        const { rows: found } = await client.query<{ relation: string | null }>(
+          `select coalesce(to_regclass($1), to_regclass($2))::text as relation`,
+          [qualified(schema, currentView(table.name)), qualified(schema, table.name)],
+        );
+        if (found[0].relation)
+          await client.query(
+            `create temporary view ${ident(table.name)} as select * from ${found[0].relation}`,
+          );
+      }
+      await client.query(
+        `select set_config('timezone', $1, true), set_config('search_path', 'pg_temp', true)`,
+        [timezone],
+      );
+      const present = await mappingColumns(client, source, 'orderLines', 'warehouse');
+      await mappingColumns(client, source, 'orders', 'warehouse');
+      const totals = (
+        await client.query(sourceDailyTotals(source.mapping, new Set(present.keys()), 'warehouse'))
+      ).rows;
+      await client.query(`select set_config('search_path', 'public', true)`);
+      rows = (await client.query<ComparedRow>(COMPARE_DAILY_TOTALS, [source.name, JSON.stringify(totals)]))
+        .rows;
+      await client.query('rollback');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      failure(error, `Reconciling source ${source.name} in the warehouse`);
+    } finally {
+      client.release();
+    }
+    const summary = comparedSummary(source.name, rows, { unsettled: false });
+    if (summary.differences.length > 0) throw mismatch(summary, 'staged');
+    return summary;
+  }
+
   /** The source's totals by placed_at as text (sourceDailyTotals 'raw'), by day as the warehouse parses them. */
   async function daysInWarehouse(raw: DayTotals[]): Promise<DayTotals[]> {
     return inTransaction(warehouse, async (client) => {
@@ -259,6 +367,7 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
      */
     async reconcileSource(input: { source: string; runId: string }): Promise<ReconciliationSummary> {
       const source = await findSource(warehouse, input.source);
+      if (STAGED_KINDS.has(source.connection.kind)) return reconcileStaged(source);
       const schema = SourcePools.schemaOf(source);
       // The run whose transform last wrote this source's core rows, and the last reconciliation that
       // matched while they were as they are now (if any).
@@ -550,50 +659,10 @@ export function createReconcileActivities({ warehouse, pools, timezone }: Reconc
       }
       if (!compared) compared = await compareInWarehouse(sourceTotals);
       const { rows, whole } = compared;
-      const totals = rows.find((r) => r.day === null)!;
-      const differences = rows.filter((r) => r.day !== null);
-      const summary: ReconciliationSummary = {
-        source: source.name,
-        checked,
-        days: totals.days,
-        mismatchedDays: differences.length > 0 ? differences[0].days : 0,
-        unsettled: differences.length > 0 && moved.length > 0,
-        source_lines: totals.source_lines,
-        source_amount: totals.source_amount,
-        warehouse_lines: totals.warehouse_lines,
-        warehouse_amount: totals.warehouse_amount,
-        quarantined_lines: totals.quarantined_lines,
-        quarantined_amount: totals.quarantined_amount,
-        differences: differences.slice(0, 10).map((d) => ({
-          day: d.day!,
-          source_lines: d.source_lines,
-          source_amount: d.source_amount,
-          warehouse_lines: d.warehouse_lines,
-          warehouse_amount: d.warehouse_amount,
-        })),
-      };
-      await rememberReconciliation(
-        source.name,
-        differences.length === 0 ? transformRun : null,
-        whole,
-        summary,
-        sourceTotals,
-      );
-      if (differences.length > 0 && moved.length === 0) {
-        const listed = summary.differences
-          .map(
-            (d) =>
-              `${d.day}: source ${d.source_lines} lines / ${d.source_amount}, warehouse ${d.warehouse_lines} / ${d.warehouse_amount}`,
-          )
-          .join('; ');
-        throw permanent(
-          'ReconciliationMismatch',
-          `Reconciliation of source ${source.name} failed: ${summary.mismatchedDays} of ${summary.days} days differ. ` +
-            `Totals: source ${summary.source_lines} lines / ${summary.source_amount}, warehouse ${summary.warehouse_lines} lines / ${summary.warehouse_amount} ` +
-            `(facts plus ${summary.quarantined_lines} quarantined). ${listed}`,
-          summary as unknown as Record<string, unknown>,
-        );
-      }
+      const summary = comparedSummary(source.name, rows, { checked, unsettled: moved.length > 0 });
+      const differ = summary.differences.length > 0;
+      await rememberReconciliation(source.name, differ ? null : transformRun, whole, summary, sourceTotals);
+      if (differ && moved.length === 0) throw mismatch(summary, 'source');
       if (summary.unsettled)
         log.warn(
           'Reconciliation differs, but the source changed after the extract; the next run checks again',
