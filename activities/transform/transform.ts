@@ -549,8 +549,6 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
             const key = ENTITY_KEYS[entity];
             if (!scoped) await run(`Clearing canonical ${entity}`, clearCanonical(entity), [input.source]);
             else {
-              if (entity === 'orders')
-                await run('Finding the days of the orders', days(CANONICAL_TABLES.orders), [input.source]);
               await run(
                 `Clearing canonical ${entity} in scope`,
                 `with gone as (delete from ${table} c${
@@ -567,6 +565,9 @@ export function createTransformActivities({ warehouse, timezone }: TransformDeps
                  select '${QUARANTINE_ENTITY[entity]}', rule, -count(*) from gone where rule is not null group by rule`,
                 [input.source],
               );
+              // The days of the scope's orders as they were: among the rows just taken out.
+              if (entity === 'orders')
+                await run('Finding the days of the orders', days(OLD.orders), [input.source]);
             }
             const sql = source.mapping[entity];
             if (!sql) continue;

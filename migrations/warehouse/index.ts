@@ -16,6 +16,7 @@ import * as ordersPaymentsRepeats from './20261201_120_orders_payments_repeats';
 import * as factOrderPaid from './20261201_121_fact_order_paid';
 import * as incrementalRuns from './20261201_130_incremental_runs';
 import * as inputIsValid from './20261201_150_input_is_valid';
+import * as factsRoomToUpdate from './20261201_160_facts_room_to_update';
 import * as models from './20261201_401_models';
 import * as recommendations from './20261201_410_recommendations';
 import * as forecasts from './20261201_420_forecasts';
@@ -41,6 +42,7 @@ export const warehouseMigrations: Record<string, MigrationModule> = {
   '20261201_121_fact_order_paid': factOrderPaid,
   '20261201_130_incremental_runs': incrementalRuns,
   '20261201_150_input_is_valid': inputIsValid,
+  '20261201_160_facts_room_to_update': factsRoomToUpdate,
   '20261201_401_models': models,
   '20261201_410_recommendations': recommendations,
   '20261201_420_forecasts': forecasts,

@@ -208,6 +208,14 @@ describe('a key-scoped transform', () => {
         (q) => q.includes('orphaned_line') && q.includes('"open":true'),
       ),
     ).toBe(false);
+
+    // Nothing changed since: the whole-source totals the scoped reconciliation kept are the cheap
+    // check's, figure for figure, so every day still matches without a count by day.
+    const unchanged = await runDailyPipeline(stack.worker, { date: '2026-11-23', models: false });
+    for (const name of ['shop', 'shop_text'])
+      expect(unchanged.summary.reconciliations.find((r) => r.source === name)!.checked).toBe(
+        'by whole-source totals (nothing changed since every day matched)',
+      );
   });
 
   it('takes the full path after a reload, and says why', async () => {
