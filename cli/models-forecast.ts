@@ -15,6 +15,8 @@ interface SeriesBacktest {
   product_source?: string;
   product_id?: string;
   method: string;
+  /** What the series is served by: the model's combination or a baseline (versions before it: absent). */
+  candidate?: string;
   reason?: string;
   transform: string;
   yearly: boolean;
@@ -22,6 +24,8 @@ interface SeriesBacktest {
   additive: Accuracy;
   seasonal_naive: Accuracy;
   weekday_mean: Accuracy;
+  /** The backtest of the forecast as served, each origin chosen on the ones before it (versions before it: absent). */
+  served?: Accuracy;
   /** The model's coverage with its simulated intervals, before the conformal calibration. */
   additiveUncalibrated?: Pick<Accuracy, 'coverage80' | 'coverage95'>;
   /** The factors the served intervals were widened (> 1) or narrowed by, from `points` backtest days. */
@@ -39,12 +43,16 @@ function seriesName(b: SeriesBacktest): string {
   return b.product_id ? `units ${b.product_id}` : b.series;
 }
 
+/** The backtest of what the series is served by (older versions: the method it was served by). */
+const servedAccuracy = (b: SeriesBacktest): Accuracy => b.served ?? b[b.method as (typeof METHODS)[number]];
+
 function seriesLine(b: SeriesBacktest): string {
   const cells = METHODS.map(
     (m) =>
       `${pct(b[m].smape)} ${num(b[m].mae, 2).padStart(9)} ${pct(100 * b[m].coverage80)} ${pct(100 * b[m].coverage95)}`,
   );
-  return `  ${seriesName(b).slice(0, 24).padEnd(24)} ${b.method.padEnd(14)} ${cells.join(' |')}`;
+  const servedBy = (b.candidate ?? b.method).slice(0, 16).padEnd(16);
+  return `  ${seriesName(b).slice(0, 24).padEnd(24)} ${servedBy} ${pct(servedAccuracy(b).smape)} |${cells.join(' |')}`;
 }
 
 export function describeForecast(p: Record<string, unknown>, m: Record<string, unknown>): string[] {
@@ -52,7 +60,7 @@ export function describeForecast(p: Record<string, unknown>, m: Record<string, u
   const servedBy = (m.servedBy ?? {}) as Record<string, number>;
   const mean = (m.meanSmape ?? {}) as Record<string, number>;
   const header =
-    `  ${'series'.padEnd(24)} ${'served by'.padEnd(14)} ` +
+    `  ${'series'.padEnd(24)} ${'served by'.padEnd(16)} ${'sMAPE'.padStart(7)} |` +
     METHODS.map((name) => `${name.padEnd(8).slice(0, 14)}: sMAPE MAE cov80 cov95`.padEnd(39)).join('|');
   const lines = [
     `history: ${String(p.historyDays)} days from ${String(p.historyFrom)}; ${String(m.series)} series, ${String(p.horizonDays)} days ahead` +
@@ -74,6 +82,12 @@ export function describeForecast(p: Record<string, unknown>, m: Record<string, u
     const aggregate: SeriesBacktest = {
       series: `units (${units.length} products)`,
       method: `${units.filter((b) => b.method === 'additive').length} by model`,
+      served: {
+        mae: average((b) => servedAccuracy(b).mae),
+        smape: average((b) => servedAccuracy(b).smape),
+        coverage80: average((b) => servedAccuracy(b).coverage80),
+        coverage95: average((b) => servedAccuracy(b).coverage95),
+      },
       transform: '',
       yearly: false,
       origins: 0,
@@ -90,9 +104,7 @@ export function describeForecast(p: Record<string, unknown>, m: Record<string, u
       ),
     } as SeriesBacktest;
     lines.push(seriesLine(aggregate));
-    const worst = units.reduce((a, b) =>
-      b[b.method as (typeof METHODS)[number]].smape > a[a.method as (typeof METHODS)[number]].smape ? b : a,
-    );
+    const worst = units.reduce((a, b) => (servedAccuracy(b).smape > servedAccuracy(a).smape ? b : a));
     lines.push(`  worst units series as served: ${worst.product_id ?? ''}`, seriesLine(worst));
   }
   for (const b of backtests) if (b.reason) lines.push(`  ${seriesName(b)}: ${b.reason}`);

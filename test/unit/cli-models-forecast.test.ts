@@ -45,6 +45,34 @@ describe('cartflow models show forecast (cli/models-forecast.ts)', () => {
     expect(orders).toMatch(/not calibrated +0$/);
   });
 
+  it('prints what each series is served by and the served backtest, not the model alone’s', () => {
+    const combined = {
+      ...series('revenue', 56),
+      candidate: 'log1p+none+flat',
+      served: accuracy(17.5, 0.8, 0.95),
+    };
+    const baseline = {
+      ...series('orders', 56),
+      method: 'weekday_mean',
+      candidate: 'weekday_mean',
+      served: accuracy(24, 0.7, 0.9),
+    };
+    const lines = describeForecast(parameters, { series: 2, backtest: [combined, baseline] });
+    const row = (name: string) =>
+      lines
+        .find((line) => line.startsWith(`  ${name} `))!
+        .split(/\s+/)
+        .slice(1, 4);
+    expect(row('revenue')).toEqual(['revenue', 'log1p+none+flat', '17.5%']);
+    expect(row('orders')).toEqual(['orders', 'weekday_mean', '24.0%']);
+    // A version stored before the served backtest existed: the sMAPE of the method it was served by.
+    const old = series('revenue', 56);
+    const [line] = describeForecast(parameters, { series: 1, backtest: [old] }).filter((l) =>
+      l.startsWith('  revenue '),
+    );
+    expect(line.split(/\s+/).slice(1, 4)).toEqual(['revenue', 'additive', '20.0%']);
+  });
+
   it('prints no calibration block for versions stored before the calibration existed', () => {
     const old = series('revenue', 56) as Partial<ReturnType<typeof series>>;
     delete old.intervalScale;
