@@ -7,7 +7,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
+import http from 'node:http';
+import { createHistogram, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 export interface ProcessProbe {
   /** Wall time covered, s. */
@@ -21,6 +22,12 @@ export interface ProcessProbe {
   eventLoopDelay: { p50: number; p99: number; max: number };
   /** Garbage collections: how many, their pauses in all and the longest (ms), and how many over 10 ms. */
   gc: { count: number; totalMs: number; maxMs: number; over10ms: number };
+  /**
+   * HTTP requests this process served: from the server's 'request' event (headers parsed) to the
+   * answer's 'finish' (handed to the kernel), ms. What the server itself took, without the queues
+   * before and after.
+   */
+  requests: { count: number; p50: number; p99: number; max: number };
 }
 
 /** Starts counting in this process; `take` returns the figures since the last take and starts again. */
@@ -37,6 +44,17 @@ export function startProbe(): { take: () => ProcessProbe } {
     }
   });
   observer.observe({ entryTypes: ['gc'] });
+  const served = createHistogram();
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (this: http.Server, event: string, ...args: unknown[]) {
+    if (event === 'request') {
+      const started = process.hrtime.bigint();
+      (args[1] as http.ServerResponse).once('finish', () =>
+        served.record(Math.max(1, Number(process.hrtime.bigint() - started))),
+      );
+    }
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  } as typeof emit;
   let since = { at: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
   const take = (): ProcessProbe => {
     const seconds = (performance.now() - since.at) / 1000;
@@ -55,8 +73,15 @@ export function startProbe(): { take: () => ProcessProbe } {
         max: Math.max(0, ms(delay.max) - 10),
       },
       gc,
+      requests: {
+        count: served.count,
+        p50: ms(served.percentile(50)),
+        p99: ms(served.percentile(99)),
+        max: ms(served.count === 0 ? 0 : served.max),
+      },
     };
     delay.reset();
+    served.reset();
     gc = { count: 0, totalMs: 0, maxMs: 0, over10ms: 0 };
     since = { at: performance.now(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
     return figures;

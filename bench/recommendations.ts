@@ -82,6 +82,7 @@ interface LoadFigures {
   /** The generators' CPU, s per s (all of them), and their worst event-loop delay p99, ms. */
   generatorCpu: number;
   generatorDelayP99: number;
+  generatorDelayMax: number;
 }
 
 const percentile = (sorted: Float64Array, p: number) =>
@@ -132,6 +133,7 @@ async function load(plan: LoadPlan, folder: string): Promise<LoadFigures> {
     sendLagP99: percentile(lags, 99),
     generatorCpu: runs.reduce((n, r) => n + r.generator.cpuSeconds, 0) / seconds,
     generatorDelayP99: Math.max(...runs.map((r) => r.generator.eventLoopDelay.p99)),
+    generatorDelayMax: Math.max(...runs.map((r) => r.generator.eventLoopDelay.max)),
   };
 }
 
@@ -472,8 +474,9 @@ async function main(): Promise<void> {
         say(
           `      server: ${probe.cpuShare.toFixed(2)} cores, loop busy ${(100 * probe.eventLoopUtilisation).toFixed(0)}%, ` +
             `loop delay p99 ${probe.eventLoopDelay.p99.toFixed(1)} / max ${probe.eventLoopDelay.max.toFixed(1)} ms, ` +
-            `GC ${probe.gc.count}× ${probe.gc.totalMs.toFixed(0)} ms (longest ${probe.gc.maxMs.toFixed(1)} ms); ` +
-            `generators: ${figures.generatorCpu.toFixed(2)} cores, loop delay p99 ${figures.generatorDelayP99.toFixed(1)} ms` +
+            `GC ${probe.gc.count}× ${probe.gc.totalMs.toFixed(0)} ms (longest ${probe.gc.maxMs.toFixed(1)} ms), ` +
+            `request in the server p99 ${probe.requests.p99.toFixed(2)} / max ${probe.requests.max.toFixed(1)} ms; ` +
+            `generators: ${figures.generatorCpu.toFixed(2)} cores, loop delay p99 ${figures.generatorDelayP99.toFixed(1)} / max ${figures.generatorDelayMax.toFixed(1)} ms` +
             (mode === 'rate' ? `, send lag p99 ${figures.sendLagP99.toFixed(1)} ms` : '') +
             `; machine ${(100 * machine.busy).toFixed(0)}% busy`,
         );
