@@ -84,8 +84,7 @@ const ROOM_RULES = [
     message: 'sources/ defines and stores sources: it imports lib/ and contracts/ only.',
   },
   {
-    // activities/transform/ moves to transform/ (issue 16); both paths keep the rule meanwhile.
-    files: ['transform/**/*.ts', 'activities/transform/**/*.ts', 'activities/sql/**/*.ts'],
+    files: ['transform/**/*.ts'],
     forbidden: ['imports', 'workflows', 'workers', 'server', 'cli', 'carts'],
     message: 'transform/ reads staging (extract/, sources/) into core: it does not import imports/.',
   },

@@ -3,9 +3,9 @@ import type { Config } from '../lib/config';
 import { createExtractLoadActivities } from '../extract/extract-load';
 import { stagedCopyCheck } from '../extract/source-kinds';
 import { findSource, listSources, SourcePools } from '../sources/registry';
-import { quarantineWarning } from './transform/quarantine-share';
-import { createReconcileActivities } from './transform/reconcile';
-import { createTransformActivities } from './transform/transform';
+import { quarantineWarning } from '../transform/quarantine-share';
+import { createReconcileActivities } from '../transform/reconcile';
+import { createTransformActivities } from '../transform/transform';
 
 export interface DailyPipelineDeps {
   config: Config;

@@ -1,6 +1,6 @@
 /**
  * The staged copy of a source whose mapping cannot run at the source, checked against the source
- * before reconciliation (activities/transform/reconcile.ts) compares the mapping's order lines over
+ * before reconciliation (transform/reconcile.ts) compares the mapping's order lines over
  * the staged tables with the warehouse: a MySQL table's row count at the source against its staged
  * copy. Files have nothing to check (`cartflow import` staged them; nothing is extracted); Postgres
  * sources are reconciled through their mapping at the source. (Extract-load itself is one engine for

@@ -1,4 +1,4 @@
-import { quarantineWarning } from '../../activities/transform/quarantine-share';
+import { quarantineWarning } from '../../transform/quarantine-share';
 import {
   formatSummary,
   type PipelineSummary,

@@ -55,7 +55,7 @@ const CASES: Case[] = [
     file: 'extract/planted.ts',
     refused: {
       "import { CopyWriter } from '../imports/engine';": 'extract/ reads sources into staging',
-      "import { transformSource } from '../activities/transform/transform';": 'extract/ reads sources',
+      "import { transformSource } from '../transform/transform';": 'extract/ reads sources',
     },
     allowed: [
       "import { saveSource } from '../sources/registry';",
@@ -73,9 +73,9 @@ const CASES: Case[] = [
     allowed: ["import { createPool } from '../lib/db';"],
   },
   {
-    file: 'activities/transform/planted.ts',
-    refused: { "import { runImport } from '../../imports/engine';": 'does not import imports/' },
-    allowed: ["import { currentView } from '../../extract/catalog';"],
+    file: 'transform/planted.ts',
+    refused: { "import { runImport } from '../imports/engine';": 'does not import imports/' },
+    allowed: ["import { currentView } from '../extract/catalog';"],
   },
   {
     file: 'carts/planted.ts',

@@ -1,18 +1,18 @@
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
-import { inTransaction } from '../../lib/db';
-import type { TransformSummary } from '../../contracts/pipeline-summary';
-import { changesTable, currentView } from '../../extract/catalog';
-import { ident } from '../../lib/identifiers';
-import { failure, isTransient, permanent } from '../../lib/pipeline-errors';
-import { stagedMappingProblem } from '../../extract/check';
+import { inTransaction } from '../lib/db';
+import type { TransformSummary } from '../contracts/pipeline-summary';
+import { changesTable, currentView } from '../extract/catalog';
+import { ident } from '../lib/identifiers';
+import { failure, isTransient, permanent } from '../lib/pipeline-errors';
+import { stagedMappingProblem } from '../extract/check';
 import {
   CANONICAL_ENTITIES,
   stagingSchema,
   type CanonicalEntity,
   type SourceDefinition,
-} from '../../sources/definition';
-import { findSource } from '../../sources/registry';
+} from '../sources/definition';
+import { findSource } from '../sources/registry';
 import {
   CANONICAL_TABLES,
   ENTITY_KEYS,
@@ -24,10 +24,10 @@ import {
   clearCanonical,
   keyIn,
   keyMissing,
-} from '../sql/canonical';
-import { DIM_DATE_UP_TO, dimCustomer, dimDate, dimProduct } from '../sql/dimensions';
-import { factStatementsOf } from '../sql/facts';
-import { scopeLineTotals } from '../sql/reconcile';
+} from './sql/canonical';
+import { DIM_DATE_UP_TO, dimCustomer, dimDate, dimProduct } from './sql/dimensions';
+import { factStatementsOf } from './sql/facts';
+import { scopeLineTotals } from './sql/reconcile';
 import {
   COUNT_BY_RULE,
   flagDuplicateKeys,
@@ -38,7 +38,7 @@ import {
   quarantine,
   resolveQuarantine,
   sumDuplicateLines,
-} from '../sql/quality';
+} from './sql/quality';
 import {
   SCOPE_THRESHOLD,
   mappingReads,

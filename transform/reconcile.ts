@@ -1,13 +1,13 @@
 import { log } from '@temporalio/activity';
 import type pg from 'pg';
-import { inTransaction } from '../../lib/db';
-import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
-import { ident, literal, qualified } from '../../lib/identifiers';
-import { currentView, type StagedColumn } from '../../extract/catalog';
-import { stagingSchema, type SourceDefinition } from '../../sources/definition';
-import { failure, permanent } from '../../lib/pipeline-errors';
-import { findSource, SourcePools } from '../../sources/registry';
-import { keyIn, keyMissing } from '../sql/canonical';
+import { inTransaction } from '../lib/db';
+import type { ReconciliationSummary } from '../contracts/pipeline-summary';
+import { ident, literal, qualified } from '../lib/identifiers';
+import { currentView, type StagedColumn } from '../extract/catalog';
+import { stagingSchema, type SourceDefinition } from '../sources/definition';
+import { failure, permanent } from '../lib/pipeline-errors';
+import { findSource, SourcePools } from '../sources/registry';
+import { keyIn, keyMissing } from './sql/canonical';
 import {
   COMPARE_DAILY_TOTALS,
   WAREHOUSE_DAYS,
@@ -15,7 +15,7 @@ import {
   sourceTotalsOfDays,
   sourceTotalsOfLines,
   sourceWholeTotals,
-} from '../sql/reconcile';
+} from './sql/reconcile';
 import type { ScopeLines, ScopeLineTotals } from './incremental';
 import { mappingColumns } from './transform';
 

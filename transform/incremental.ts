@@ -7,13 +7,13 @@
  */
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { changesTable } from '../../extract/catalog';
-import { ident, qualified } from '../../lib/identifiers';
-import type { SourceDefinition } from '../../sources/definition';
-import * as canonicalSql from '../sql/canonical';
-import * as dimensionsSql from '../sql/dimensions';
-import * as factsSql from '../sql/facts';
-import * as qualitySql from '../sql/quality';
+import { changesTable } from '../extract/catalog';
+import { ident, qualified } from '../lib/identifiers';
+import type { SourceDefinition } from '../sources/definition';
+import * as canonicalSql from './sql/canonical';
+import * as dimensionsSql from './sql/dimensions';
+import * as factsSql from './sql/facts';
+import * as qualitySql from './sql/quality';
 
 /** The transform's SQL as text: a change to any statement makes every source's inputs new. */
 const TRANSFORM_CODE = crypto

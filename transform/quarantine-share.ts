@@ -1,5 +1,5 @@
-import type { ReconciliationSummary } from '../../contracts/pipeline-summary';
-import { formatMoney, formatShare } from '../../contracts/money';
+import type { ReconciliationSummary } from '../contracts/pipeline-summary';
+import { formatMoney, formatShare } from '../contracts/money';
 
 /**
  * Reconciliation counts quarantined lines as accounted for, so "every day matches" holds even when a
