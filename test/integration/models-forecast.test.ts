@@ -193,7 +193,8 @@ describe('the forecasts and the stock outlook in the daily pipeline', () => {
       expect(forecast.stdout).toMatch(
         /mean sMAPE over the series: model \d+\.\d+%, seasonal naive \d+\.\d+%/,
       );
-      expect(forecast.stdout).toMatch(/^ {2}orders +(additive|seasonal_naive|weekday_mean) +\d+\.\d%/m);
+      // What the series is served by (the model's combination or a baseline), its served sMAPE, then the model's.
+      expect(forecast.stdout).toMatch(/^ {2}orders +[\w+]+ +\d+\.\d% \| +\d+\.\d%/m);
       expect(forecast.stdout).toMatch(/worst units series as served: \S+/);
       const stock = cartflow('models', 'show', 'stock', '--date', DATE);
       expect(stock.stdout).toMatch(/^ {2}model +AUC 0\.\d{4} {2}log loss \d\.\d{4}/m);
